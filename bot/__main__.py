@@ -1,0 +1,63 @@
+"""Command line: `tallybot console | run | discord | slack`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from datetime import date
+from pathlib import Path
+
+from bot.app import run_console, with_overrides
+from bot.config import ConfigError, load_config
+from bot.racefile import RaceFileError
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date; use YYYY-MM-DD") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", help="a TOML config file (default: ./config.toml if present)")
+    common.add_argument("--db", help="the SQLite file (overrides the config's database)")
+    common.add_argument("--today", type=_date, help="pin today's date, YYYY-MM-DD")
+    common.add_argument("--demo", action="store_true", help="load the race's seed events once")
+    common.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser = argparse.ArgumentParser(
+        prog="tallybot", description="Follow a consensus race from a chat room."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("console", parents=[common], help="type commands in a terminal (no token)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    config_path = args.config or os.environ.get("TALLYBOT_CONFIG")
+    if config_path is None and Path("config.toml").is_file():
+        config_path = "config.toml"
+    try:
+        config = with_overrides(load_config(config_path), args.db, args.today)
+        if args.command == "console":
+            asyncio.run(run_console(config, args.demo))
+    except (ConfigError, RaceFileError) as exc:
+        print(f"tallybot: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,518 @@
+"""The one list of commands, and the text grammar the console and Slack share.
+
+Every platform reads COMMANDS: the console and Slack parse a typed line with `parse_line`,
+Discord builds its command tree from the same parameters, and all of them call `execute`.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from bot.domain import Actor, Position, TallyError, format_date
+from bot.replies import (
+    Attachment,
+    Reply,
+    Section,
+    candidates_reply,
+    describe,
+    history_line,
+    holdouts_reply,
+    source_label,
+    tally_reply,
+)
+from bot.roster import Index
+from bot.service import Service
+
+log = logging.getLogger(__name__)
+
+MAX_COMMAND = 2_000
+
+
+class Kind(enum.StrEnum):
+    MEMBER = "member"
+    CANDIDATE = "candidate"
+    DATE = "date"
+    URL = "url"
+    TEXT = "text"
+    INT = "int"
+    CHOICE = "choice"
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    kind: Kind
+    help: str
+    required: bool = False
+    keyword: bool = False  # typed as name:value
+    choices: tuple[str, ...] = ()
+
+    @property
+    def usage(self) -> str:
+        inner = (
+            f"{self.name}:{_PLACEHOLDER.get(self.kind, self.name)}"
+            if self.keyword
+            else ("|".join(self.choices) if self.choices else self.name)
+        )
+        return f"<{inner}>" if self.required else f"[{inner}]"
+
+
+_PLACEHOLDER = {Kind.DATE: "YYYY-MM-DD", Kind.URL: "URL", Kind.TEXT: "TEXT", Kind.INT: "N"}
+
+
+@dataclass(frozen=True)
+class Context:
+    """Who asked, where, and the service to ask."""
+
+    service: Service
+    actor: Actor
+    channel: str = ""  # the platform's channel id; empty in the console
+
+
+Handler = Callable[[Context, dict[str, Any]], Awaitable[Reply]]
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str  # "endorse", or "candidate add" for a subcommand
+    help: str
+    params: tuple[Param, ...]
+    handler: Handler
+    editor_only: bool = False
+    example: str = ""
+
+    @property
+    def usage(self) -> str:
+        return " ".join([f"/{self.name}", *(p.usage for p in self.params)])
+
+    @property
+    def positional(self) -> tuple[Param, ...]:
+        return tuple(p for p in self.params if not p.keyword)
+
+    @property
+    def keywords(self) -> dict[str, Param]:
+        return {p.name: p for p in self.params if p.keyword}
+
+
+# --- converting typed values ----------------------------------------------------------------
+
+
+def convert(service: Service, param: Param, raw: Any) -> Any:
+    """One argument, as typed or as a platform sent it, to the value the handler uses."""
+    if param.kind is Kind.MEMBER:
+        return service.roster.member(str(raw))
+    if param.kind is Kind.CANDIDATE:
+        return service.roster.candidate(str(raw))
+    if param.kind is Kind.DATE:
+        if isinstance(raw, date):
+            return raw
+        try:
+            return date.fromisoformat(str(raw).strip())
+        except ValueError:
+            raise TallyError(
+                f"{param.name}:{raw} is not a date; use YYYY-MM-DD, e.g. {param.name}:2024-04-02."
+            ) from None
+    if param.kind is Kind.INT:
+        try:
+            return int(raw)
+        except (TypeError, ValueError):
+            raise TallyError(f"{param.name}:{raw} is not a number; e.g. {param.name}:20.") from None
+    if param.kind is Kind.CHOICE:
+        value = str(raw).strip().lower()
+        if value not in param.choices:
+            raise TallyError(f"'{raw}' is not one of {', '.join(param.choices)}.")
+        return value
+    return str(raw).strip()
+
+
+def bind(service: Service, command: Command, raw: dict[str, Any]) -> dict[str, Any]:
+    """Convert named raw values (as Discord sends them) and check the required ones."""
+    args = {}
+    for param in command.params:
+        value = raw.get(param.name)
+        if value is None or value == "":
+            if param.required:
+                raise TallyError(f"/{command.name} needs {param.name}: {command.usage}")
+            continue
+        args[param.name] = convert(service, param, value)
+    return args
+
+
+# --- the text grammar -----------------------------------------------------------------------
+
+_TOKEN = re.compile(r'(?:[a-z_]+:)?(?:"[^"]*"|“[^”]*”)|\S+')
+_KEYWORD = re.compile(r"^([a-z_]+):(.*)$", re.DOTALL)
+_URL_SCHEMES = {"http", "https"}
+
+
+def tokenize(text: str) -> list[str]:
+    """Split on spaces; double quotes (straight or curly) keep spaces inside one token."""
+    tokens = []
+    for match in _TOKEN.finditer(text):
+        token = match.group()
+        if token.count('"') % 2 or token.count("“") != token.count("”"):
+            raise TallyError("A quote is not closed; put the name in a pair of double quotes.")
+        tokens.append(re.sub(r'["“”]', "", token))
+    return tokens
+
+
+def find_command(words: list[str]) -> tuple[Command, int]:
+    """The command the first one or two words name, and how many words that took."""
+    if not words:
+        raise TallyError("Type a command, e.g. /tally; /help lists them all.")
+    first = words[0].lstrip("/").lower()
+    if len(words) > 1 and f"{first} {words[1].lower()}" in COMMANDS:
+        return COMMANDS[f"{first} {words[1].lower()}"], 2
+    if first in COMMANDS:
+        return COMMANDS[first], 1
+    subcommands = [c for c in COMMANDS.values() if c.name.startswith(f"{first} ")]
+    if subcommands:
+        usages = " or ".join(c.usage for c in subcommands)
+        raise TallyError(f"/{first} needs a subcommand: {usages}.")
+    names = Index("command", ((n, f"/{n}", ()) for n in COMMANDS if " " not in n))
+    close = names.close_matches(first, 1)
+    hint = f" Did you mean {close[0]}?" if close else ""
+    raise TallyError(f"Unknown command '/{first}'.{hint} /help lists the commands.")
+
+
+def parse_args(service: Service, command: Command, tokens: list[str]) -> dict[str, Any]:
+    """The words after a command (`North Macedonia Rutte on:2024-04-02`) to its arguments."""
+    positional: list[str] = []
+    raw: dict[str, Any] = {}
+    last_text: str | None = None  # a note may run on over several words
+    for token in tokens:
+        match = _KEYWORD.match(token)
+        key = match.group(1) if match else None
+        if key in command.keywords:
+            raw[key] = match.group(2)
+            last_text = key if command.keywords[key].kind is Kind.TEXT else None
+        elif last_text is not None:
+            raw[last_text] += " " + token
+        elif key is not None and key not in _URL_SCHEMES and match.group(2):
+            options = ", ".join(f"{k}:" for k in command.keywords) or "no options"
+            raise TallyError(f"Unknown option '{key}:'; /{command.name} takes {options}.")
+        else:
+            positional.append(token)
+    return _bind_positional(service, command, positional, raw)
+
+
+def _bind_positional(
+    service: Service, command: Command, words: list[str], raw: dict[str, Any]
+) -> dict[str, Any]:
+    params = command.positional
+    if not params and words:
+        raise TallyError(f"/{command.name} takes no arguments here: {command.usage}")
+    if len(params) <= 1:
+        if params and words:
+            raw[params[0].name] = " ".join(words)
+        return bind(service, command, raw)
+    # Two positional names, each of which may contain spaces ("North Macedonia" "Mark Rutte"):
+    # take the first split where both resolve, preferring the longer first name.
+    first, second = params
+    for cut in range(len(words) - 1, 0, -1):
+        attempt = {**raw, first.name: " ".join(words[:cut]), second.name: " ".join(words[cut:])}
+        try:
+            return bind(service, command, attempt)
+        except TallyError:
+            continue
+    if words and not second.required:
+        return bind(service, command, {**raw, first.name: " ".join(words)})
+    if len(words) >= 2:
+        # Nothing resolved: report on the likeliest reading, the last word as the second name.
+        return bind(
+            service, command, {**raw, first.name: " ".join(words[:-1]), second.name: words[-1]}
+        )
+    return bind(service, command, {**raw, first.name: " ".join(words)})
+
+
+# --- running --------------------------------------------------------------------------------
+
+
+async def execute(ctx: Context, command: Command, args: dict[str, Any]) -> Reply:
+    """Run a command; a refusal becomes a one-line error reply, never an exception."""
+    try:
+        return await command.handler(ctx, args)
+    except TallyError as exc:
+        return Reply.refusal(str(exc))
+
+
+def check_allowed(ctx: Context, command: Command) -> None:
+    if command.editor_only:
+        ctx.actor.require_editor(f"use /{command.name}")
+
+
+async def run_line(ctx: Context, line: str) -> Reply:
+    """What the console and Slack call with the text a user typed."""
+    try:
+        if len(line) > MAX_COMMAND:
+            raise TallyError(f"The command has {len(line)} characters; keep it to {MAX_COMMAND}.")
+        tokens = tokenize(line.strip())
+        command, used = find_command(tokens)
+        check_allowed(ctx, command)  # before parsing: a non-editor learns that first
+        args = parse_args(ctx.service, command, tokens[used:])
+    except TallyError as exc:
+        return Reply.refusal(str(exc))
+    return await execute(ctx, command, args)
+
+
+async def run_named(ctx: Context, name: str, raw: dict[str, Any]) -> Reply:
+    """What Discord calls with a command's name and its options, already split."""
+    command = COMMANDS[name]
+    try:
+        check_allowed(ctx, command)
+        args = bind(ctx.service, command, raw)
+    except TallyError as exc:
+        return Reply.refusal(str(exc))
+    return await execute(ctx, command, args)
+
+
+# --- handlers -------------------------------------------------------------------------------
+
+
+async def _record(ctx: Context, args: dict[str, Any], position: Position) -> Reply:
+    svc = ctx.service
+    done = await svc.record(
+        ctx.actor,
+        args["member"],
+        position,
+        args.get("candidate"),
+        args.get("on"),
+        args.get("source"),
+        args.get("note"),
+    )
+    e, names, race = done.event, ctx.service.candidate_names(), svc.race
+    member = race.member(e.member)
+    line = (
+        f"Recorded #{e.id}: {member.name} {describe(e, race, names)} "
+        f"on {format_date(e.happened_on)} ({source_label(e.source)})."
+    )
+    if done.previous is not None:
+        line += f" Before: {describe(done.previous, race, names)}."
+    lines = [line]
+    if done.previous is not None and done.previous.happened_on > e.happened_on:
+        lines.append(
+            f"{member.name}'s later position of {format_date(done.previous.happened_on)} "
+            "still stands; this one fills in the history."
+        )
+    tally = await svc.tally()
+    for t in tally.candidates:
+        if t.candidate.key == e.candidate or (e.candidate is None and t is tally.candidates[0]):
+            lines.append(f"{t.candidate.name}: {t.count}/{t.total}; {t.needs()}.")
+    return Reply(sections=(Section(lines=tuple(lines)),))
+
+
+async def _endorse(ctx: Context, args: dict[str, Any]) -> Reply:
+    return await _record(ctx, args, Position.SUPPORTS)
+
+
+async def _oppose(ctx: Context, args: dict[str, Any]) -> Reply:
+    return await _record(ctx, args, Position.OPPOSES)
+
+
+async def _undecided(ctx: Context, args: dict[str, Any]) -> Reply:
+    return await _record(ctx, args, Position.UNDECIDED)
+
+
+async def _tally(ctx: Context, args: dict[str, Any]) -> Reply:
+    svc = ctx.service
+    tally = await svc.tally(args.get("candidate"), args.get("as_of"))
+    return tally_reply(tally, await svc.countdown(tally), "as_of" in args)
+
+
+async def _holdouts(ctx: Context, args: dict[str, Any]) -> Reply:
+    svc = ctx.service
+    tally = await svc.tally(args.get("candidate"))
+    if not tally.candidates:
+        raise TallyError("No active candidates; an editor can /candidate add one.")
+    leader = svc.leader(tally)
+    t = next(t for t in tally.candidates if t.candidate == leader)
+    return holdouts_reply(t, svc.race, ctx.service.candidate_names())
+
+
+async def _history(ctx: Context, args: dict[str, Any]) -> Reply:
+    svc = ctx.service
+    member = args.get("member")
+    events = await svc.history(member, args.get("limit", 10))
+    names = ctx.service.candidate_names()
+    lines = []
+    for e in events:
+        reverted = await svc.event(e.reverts) if e.reverts else None
+        lines.append(history_line(e, svc.race, names, reverted))
+    scope = member.name if member else svc.race.title
+    if not lines:
+        lines.append("Nothing recorded yet; an editor can /endorse <member> <candidate>.")
+    return Reply(title=f"History: {scope}, newest first", sections=(Section(lines=tuple(lines)),))
+
+
+async def _countdown(ctx: Context, args: dict[str, Any]) -> Reply:
+    return Reply.text(await ctx.service.countdown())
+
+
+async def _undo(ctx: Context, args: dict[str, Any]) -> Reply:
+    svc = ctx.service
+    done = await svc.undo(ctx.actor)
+    names = ctx.service.candidate_names()
+    member = svc.race.member(done.undo.member).name
+    line = f"Undid #{done.reverted.id} ({member} {describe(done.reverted, svc.race, names)})"
+    now = describe(done.now, svc.race, names) if done.now else "no public position"
+    return Reply.text(f"{line} by recording #{done.undo.id}. {member} now: {now}.")
+
+
+async def _candidates(ctx: Context, args: dict[str, Any]) -> Reply:
+    svc = ctx.service
+    return candidates_reply(list(svc.roster.candidate_list), await svc.tally(), svc.race)
+
+
+async def _candidate_add(ctx: Context, args: dict[str, Any]) -> Reply:
+    candidate = await ctx.service.add_candidate(ctx.actor, args["name"], args.get("member"))
+    return Reply.text(f"Added candidate {candidate.name}. /endorse <member> {candidate.last_name}")
+
+
+async def _candidate_withdraw(ctx: Context, args: dict[str, Any]) -> Reply:
+    candidate = await ctx.service.withdraw_candidate(ctx.actor, args["candidate"])
+    return Reply.text(
+        f"{candidate.name} withdrew on {format_date(candidate.withdrawn_on)}; "
+        "positions on them stay in the log."
+    )
+
+
+async def _export(ctx: Context, args: dict[str, Any]) -> Reply:
+    export = await ctx.service.export(args.get("format", "csv"))
+    return Reply(
+        sections=(Section(lines=(f"The event log: {export.events} events.",)),),
+        attachment=Attachment(export.filename, export.content_type, export.data),
+    )
+
+
+async def _help(ctx: Context, args: dict[str, Any]) -> Reply:
+    name = args.get("command", "").lstrip("/").lower()
+    if name:
+        matches = [c for c in COMMANDS.values() if c.name == name or c.name.startswith(f"{name} ")]
+        if not matches:
+            find_command([name])  # raises with "did you mean"
+        lines = []
+        for c in matches:
+            lines.append(f"{c.usage}: {c.help}" + (" (editors only)" if c.editor_only else ""))
+            lines.extend(f"  {p.name}: {p.help}" for p in c.params)
+            if c.example:
+                lines.append(f"  e.g. {c.example}")
+        return Reply(title=f"/{name}", sections=(Section(lines=tuple(lines)),))
+    lines = tuple(
+        f"{c.usage}: {c.help}" + (" (editors)" if c.editor_only else "") for c in COMMANDS.values()
+    )
+    return Reply(
+        title="tallybot commands",
+        sections=(Section(lines=lines),),
+        footer="/help <command> for details. Options are written key:value, e.g. on:2024-04-02.",
+    )
+
+
+# --- the list -------------------------------------------------------------------------------
+
+_MEMBER = Param("member", Kind.MEMBER, "a member: name, code or alias", required=True)
+_CANDIDATE = Param("candidate", Kind.CANDIDATE, "a candidate: full or last name", required=True)
+_ON = Param("on", Kind.DATE, "the day it happened (default today)", keyword=True)
+_SOURCE = Param("source", Kind.URL, "an http(s) link to the report", keyword=True)
+_NOTE = Param("note", Kind.TEXT, "a short note, up to 500 characters", keyword=True)
+_OPTIONAL_CANDIDATE = Param("candidate", Kind.CANDIDATE, "one candidate (default: all)")
+
+COMMANDS: dict[str, Command] = {
+    c.name: c
+    for c in (
+        Command(
+            "endorse",
+            "Record that a member publicly backs a candidate.",
+            (_MEMBER, _CANDIDATE, _ON, _SOURCE, _NOTE),
+            _endorse,
+            editor_only=True,
+            example="/endorse Estonia Rutte on:2024-04-02 source:https://www.politico.eu/...",
+        ),
+        Command(
+            "oppose",
+            "Record that a member publicly opposes a candidate.",
+            (_MEMBER, _CANDIDATE, _ON, _SOURCE, _NOTE),
+            _oppose,
+            editor_only=True,
+            example="/oppose Hungary Rutte source:https://...",
+        ),
+        Command(
+            "undecided",
+            "Record that a member has no public position.",
+            (_MEMBER, _ON, _SOURCE, _NOTE),
+            _undecided,
+            editor_only=True,
+            example="/undecided Slovakia",
+        ),
+        Command(
+            "tally",
+            "Backers per candidate, what the rule still needs, the holdouts, the countdown.",
+            (
+                _OPTIONAL_CANDIDATE,
+                Param("as_of", Kind.DATE, "the tally at the end of that day", keyword=True),
+            ),
+            _tally,
+            example="/tally Rutte as_of:2024-03-01",
+        ),
+        Command(
+            "holdouts",
+            "Members not backing a candidate, with their position and latest source.",
+            (Param("candidate", Kind.CANDIDATE, "the candidate (default: the leader)"),),
+            _holdouts,
+        ),
+        Command(
+            "history",
+            "The log, newest first.",
+            (
+                Param("member", Kind.MEMBER, "only this member"),
+                Param("limit", Kind.INT, "entries to show (default 10, at most 100)", keyword=True),
+            ),
+            _history,
+            example="/history Hungary limit:5",
+        ),
+        Command("countdown", "Days to the deadline, or when the rule was met.", (), _countdown),
+        Command(
+            "undo",
+            "Revert your last recording (by recording a new event).",
+            (),
+            _undo,
+            editor_only=True,
+        ),
+        Command("candidates", "The candidates and their backers.", (), _candidates),
+        Command(
+            "candidate add",
+            "Add a candidate.",
+            (
+                Param("name", Kind.TEXT, "the candidate's full name", required=True),
+                Param("member", Kind.MEMBER, "the member that nominated them"),
+            ),
+            _candidate_add,
+            editor_only=True,
+            example="/candidate add Kaja Kallas Estonia",
+        ),
+        Command(
+            "candidate withdraw",
+            "Mark a candidate as withdrawn.",
+            (_CANDIDATE,),
+            _candidate_withdraw,
+            editor_only=True,
+        ),
+        Command(
+            "export",
+            "The whole event log as a file.",
+            (Param("format", Kind.CHOICE, "csv (default) or json", choices=("csv", "json")),),
+            _export,
+        ),
+        Command(
+            "help",
+            "The commands, or one command in detail.",
+            (Param("command", Kind.TEXT, "a command name"),),
+            _help,
+        ),
+    )
+}

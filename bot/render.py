@@ -1,0 +1,187 @@
+"""A neutral `Reply` as plain text, Slack Block Kit, or Discord embed dicts, within each limit.
+
+Embeds are built as plain dicts (`discord.Embed.from_dict` takes them), so this module stays
+free of platform libraries and is tested like the rest of the core.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.replies import Progress, Reply, Section, progress_bar
+
+# Slack Block Kit limits
+SLACK_MAX_BLOCKS = 50
+SLACK_SECTION_TEXT = 3_000
+SLACK_HEADER_TEXT = 150
+SLACK_FALLBACK_TEXT = 3_000  # keep the notification text short; blocks carry the rest
+
+# Discord limits
+DISCORD_MESSAGE = 2_000
+DISCORD_EMBED_TOTAL = 6_000
+DISCORD_EMBED_TITLE = 256
+DISCORD_EMBED_DESCRIPTION = 4_096
+DISCORD_FIELD_NAME = 256
+DISCORD_FIELD_VALUE = 1_024
+DISCORD_FIELDS = 25
+DISCORD_EMBEDS_PER_MESSAGE = 10
+DISCORD_FOOTER = 200  # Discord allows 2,048; the fields leave room for this much
+
+COLOUR_OK = 0x2E7D32
+COLOUR_INFO = 0x1F4E79
+COLOUR_ERROR = 0xB00020
+
+
+def progress_line(p: Progress) -> str:
+    return f"{progress_bar(p.count, p.total)} {p.count}/{p.total}"
+
+
+def section_lines(section: Section) -> list[str]:
+    lines = [progress_line(section.progress)] if section.progress else []
+    return lines + list(section.lines)
+
+
+def to_text(reply: Reply) -> str:
+    """The console's (and any plain-text fallback's) form of a reply."""
+    parts = []
+    if reply.title:
+        parts.append(reply.title)
+    for section in reply.sections:
+        block = [f"{section.title}"] if section.title else []
+        block += [f"  {line}" if section.title else line for line in section_lines(section)]
+        parts.append("\n".join(block))
+    if reply.footer:
+        parts.append(reply.footer)
+    text = "\n\n".join(parts) if len(reply.sections) > 1 or reply.title else "\n".join(parts)
+    return f"Error: {text}" if reply.error else text
+
+
+def chunks(lines: list[str], limit: int, joiner: str = "\n") -> list[str]:
+    """Pack lines into pieces of at most `limit` characters, cutting a too-long line."""
+    pieces: list[str] = []
+    current = ""
+    for line in lines:
+        while len(line) > limit:
+            if current:
+                pieces.append(current)
+                current = ""
+            pieces.append(line[: limit - 1] + "…")
+            line = ""
+        if not line:
+            continue
+        candidate = f"{current}{joiner}{line}" if current else line
+        if len(candidate) > limit:
+            pieces.append(current)
+            current = line
+        else:
+            current = candidate
+    if current:
+        pieces.append(current)
+    return pieces
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --- Slack ----------------------------------------------------------------------------------
+
+
+def slack_escape(text: str) -> str:
+    """Escape user text for mrkdwn so it cannot ping a channel or forge a link."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def to_slack(reply: Reply) -> tuple[str, list[dict[str, Any]]]:
+    """(fallback text, blocks) for chat.postMessage, a response_url post or an ack."""
+    blocks: list[dict[str, Any]] = []
+    if reply.title:
+        blocks.append(
+            {
+                "type": "header",
+                "text": {"type": "plain_text", "text": _cut(reply.title, SLACK_HEADER_TEXT)},
+            }
+        )
+    for section in reply.sections:
+        lines = [slack_escape(line) for line in section_lines(section)]
+        if section.title:
+            lines.insert(0, f"*{slack_escape(section.title)}*")
+        for piece in chunks(lines, SLACK_SECTION_TEXT):
+            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": piece}})
+    if reply.footer:
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": slack_escape(reply.footer)}],
+            }
+        )
+    if len(blocks) > SLACK_MAX_BLOCKS:
+        blocks = blocks[: SLACK_MAX_BLOCKS - 1] + [
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": "… more than fits in one message."}],
+            }
+        ]
+    fallback = _cut(slack_escape(to_text(reply)), SLACK_FALLBACK_TEXT)
+    return fallback, blocks
+
+
+# --- Discord --------------------------------------------------------------------------------
+
+
+def _embed_size(embed: dict[str, Any]) -> int:
+    size = len(embed.get("title", "")) + len(embed.get("description", ""))
+    size += len(embed.get("footer", {}).get("text", ""))
+    return size + sum(len(f["name"]) + len(f["value"]) for f in embed.get("fields", ()))
+
+
+def to_discord(reply: Reply) -> list[dict[str, Any]]:
+    """Embeds (as dicts), each within Discord's limits; `discord_messages` groups them."""
+    colour = COLOUR_ERROR if reply.error else COLOUR_INFO
+    first: dict[str, Any] = {"color": colour}
+    if reply.title:
+        first["title"] = _cut(reply.title, DISCORD_EMBED_TITLE)
+    embeds = [first]
+    fields: list[dict[str, Any]] = []
+    untitled: list[str] = []
+    for section in reply.sections:
+        lines = section_lines(section)
+        if not section.title:
+            untitled.extend(lines)
+            continue
+        for i, piece in enumerate(chunks(lines, DISCORD_FIELD_VALUE)):
+            name = section.title if i == 0 else f"{section.title} (cont.)"
+            fields.append({"name": _cut(name, DISCORD_FIELD_NAME), "value": piece, "inline": False})
+    descriptions = chunks(untitled, DISCORD_EMBED_DESCRIPTION)
+    if descriptions:
+        first["description"] = descriptions[0]
+        embeds += [{"color": colour, "description": d} for d in descriptions[1:]]
+    for f in fields:
+        embed = embeds[-1]
+        embed_fields = embed.setdefault("fields", [])
+        too_big = (
+            _embed_size(embed) + len(f["name"]) + len(f["value"])
+            > DISCORD_EMBED_TOTAL - DISCORD_FOOTER
+        )
+        if len(embed_fields) >= DISCORD_FIELDS or too_big:
+            embed = {"color": colour, "fields": []}
+            embeds.append(embed)
+        embed["fields"].append(f)
+    if reply.footer:
+        embeds[-1]["footer"] = {"text": _cut(reply.footer, DISCORD_FOOTER)}
+    return embeds
+
+
+def discord_messages(reply: Reply) -> list[list[dict[str, Any]]]:
+    """Embeds grouped per message, each message within 6,000 characters and 10 embeds."""
+    messages: list[list[dict[str, Any]]] = [[]]
+    size = 0
+    for embed in to_discord(reply):
+        embed_size = _embed_size(embed)
+        full = len(messages[-1]) >= DISCORD_EMBEDS_PER_MESSAGE
+        if messages[-1] and (size + embed_size > DISCORD_EMBED_TOTAL or full):
+            messages.append([])
+            size = 0
+        messages[-1].append(embed)
+        size += embed_size
+    return messages

@@ -1,0 +1,159 @@
+"""Platform-neutral replies, and how each use case's result becomes one.
+
+A reply is a title, sections of plain-text lines (user text unescaped: each renderer escapes
+for its platform), an optional progress bar per section, a footer and an optional file.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from bot.domain import (
+    UNDO,
+    Candidate,
+    CandidateTally,
+    Event,
+    Race,
+    Tally,
+    format_date,
+)
+
+
+@dataclass(frozen=True)
+class Progress:
+    count: int
+    total: int
+    required: int
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str = ""
+    lines: tuple[str, ...] = ()
+    progress: Progress | None = None
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Reply:
+    title: str = ""
+    sections: tuple[Section, ...] = field(default_factory=tuple)
+    footer: str = ""
+    attachment: Attachment | None = None
+    error: bool = False  # a refusal: shown to the caller alone where the platform can
+
+    @classmethod
+    def text(cls, line: str, *, title: str = "") -> Reply:
+        return cls(title=title, sections=(Section(lines=(line,)),))
+
+    @classmethod
+    def refusal(cls, line: str) -> Reply:
+        return cls(sections=(Section(lines=(line,)),), error=True)
+
+
+def progress_bar(count: int, total: int, width: int = 16) -> str:
+    filled = round(width * count / total) if total else 0
+    if 0 < count < total:
+        filled = min(max(filled, 1), width - 1)  # never look empty or full when it is not
+    return "█" * filled + "░" * (width - filled)
+
+
+def source_label(url: str | None) -> str:
+    if not url:
+        return "no source"
+    host = urlsplit(url).hostname or url
+    return host.removeprefix("www.")
+
+
+def describe(event: Event, race: Race, names: dict[str, str]) -> str:
+    """'supports Mark Rutte', 'opposes Mark Rutte', 'no public position'."""
+    if event.position == "undecided":
+        return "no public position"
+    return f"{event.position} {names.get(event.candidate or '', event.candidate)}"
+
+
+def candidate_label(candidate: Candidate, race: Race) -> str:
+    if candidate.member and candidate.member in race.members_by_code:
+        return f"{candidate.name} ({race.member(candidate.member).name})"
+    return candidate.name
+
+
+def tally_section(t: CandidateTally, race: Race) -> Section:
+    lines = [f"{t.count}/{t.total} back {t.candidate.name}; {t.needs()}."]
+    groups: dict[str, list[str]] = defaultdict(list)
+    for h in t.holdouts:
+        groups[h.reason].append(h.member.name)
+    for reason, names in groups.items():
+        lines.append(f"{reason[0].upper()}{reason[1:]} ({len(names)}): {', '.join(names)}")
+    if t.candidate.withdrawn_on:
+        lines.append(f"Withdrew on {format_date(t.candidate.withdrawn_on)}.")
+    return Section(
+        title=candidate_label(t.candidate, race),
+        lines=tuple(lines),
+        progress=Progress(t.count, t.total, t.required),
+    )
+
+
+def tally_reply(tally: Tally, countdown_line: str, as_of_asked: bool) -> Reply:
+    title = tally.race.title
+    if as_of_asked:
+        title += f", as of {format_date(tally.as_of)}"
+    sections = tuple(tally_section(t, tally.race) for t in tally.candidates)
+    if not sections:
+        sections = (Section(lines=("No active candidates; an editor can /candidate add one.",)),)
+    return Reply(title=title, sections=sections, footer=countdown_line)
+
+
+def holdouts_reply(t: CandidateTally, race: Race, names: dict[str, str]) -> Reply:
+    lines = []
+    for h in t.holdouts:
+        line = f"{h.member.flag} {h.member.name}: {h.reason}"
+        if h.event is not None:
+            line += f" (since {format_date(h.event.happened_on)}, {source_label(h.event.source)})"
+            if h.event.source:
+                line += f" {h.event.source}"
+        lines.append(line)
+    if not lines:
+        lines.append(f"None: all {t.total} members back {t.candidate.name}.")
+    return Reply(
+        title=f"Holdouts on {t.candidate.name}: {len(t.holdouts)} of {t.total}",
+        sections=(Section(lines=tuple(lines)),),
+        footer=f"{t.count}/{t.total} back {t.candidate.name}; {t.needs()}.",
+    )
+
+
+def history_line(event: Event, race: Race, names: dict[str, str], reverted: Event | None) -> str:
+    member = race.member(event.member).name
+    if event.position == UNDO:
+        what = f"undo of #{event.reverts}"
+        if reverted is not None:
+            what += f" ({member} {describe(reverted, race, names)})"
+        return f"#{event.id} {event.recorded_at:%Y-%m-%d}: {what}, by {event.actor.name}"
+    parts = [
+        f"#{event.id} {event.happened_on.isoformat()}: {member} {describe(event, race, names)}"
+    ]
+    if event.note:
+        parts.append(f"“{event.note}”")
+    parts.append(event.source or "no source")
+    parts.append(f"recorded by {event.actor.name} ({event.actor.platform})")
+    return " · ".join(parts)
+
+
+def candidates_reply(candidates: list[Candidate], tally: Tally, race: Race) -> Reply:
+    counts = {t.candidate.key: t.count for t in tally.candidates}
+    lines = []
+    for c in candidates:
+        if c.withdrawn_on:
+            status = f"withdrew on {format_date(c.withdrawn_on)}"
+        else:
+            status = f"{counts.get(c.key, 0)}/{len(race.members)} backers"
+        lines.append(f"{candidate_label(c, race)}: {status}")
+    return Reply(title=f"Candidates in {race.title}", sections=(Section(lines=tuple(lines)),))

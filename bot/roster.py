@@ -1,0 +1,132 @@
+"""Turning what people type into a member or a candidate: names, codes, aliases, accents, typos."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz, process
+
+from bot.domain import Candidate, Member, Race, TallyError
+
+_DROPPED = re.compile(r"[.'’`\"]")  # "U.S." -> "us"
+_SPACED = re.compile(r"[-_,/\s]+")  # "Guinea-Bissau" -> "guinea bissau"
+
+
+def fold(text: str) -> str:
+    """Lower-case, accent-free, single-spaced form of a name.
+
+    NFKD then dropping combining marks folds 'TÜRKİYE' (dotted capital I), which NFKC does not.
+    """
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return _SPACED.sub(" ", _DROPPED.sub("", stripped.casefold())).strip()
+
+
+def _join_choices(names: list[str]) -> str:
+    if len(names) == 1:
+        return names[0]
+    return ", ".join(names[:-1]) + " or " + names[-1]
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    label: str  # what to show
+    value: str  # what to submit: the canonical name
+
+
+class Index:
+    """Folded spellings of one kind of thing (members or candidates) mapped to a key."""
+
+    def __init__(self, kind: str, entries: Iterable[tuple[str, str, Iterable[str]]]) -> None:
+        self.kind = kind
+        self.display: dict[str, str] = {}
+        self.spellings: dict[str, str] = {}
+        for key, display, spellings in entries:
+            self.display[key] = display
+            for spelling in (display, *spellings):
+                folded = fold(spelling)
+                if not folded:
+                    continue
+                owner = self.spellings.setdefault(folded, key)
+                if owner != key:
+                    raise ValueError(f"'{spelling}' names both {owner} and {key}")
+
+    def find(self, text: str) -> str | None:
+        return self.spellings.get(fold(text))
+
+    def resolve(self, text: str) -> str:
+        key = self.find(text)
+        if key is not None:
+            return key
+        close = self.close_matches(text)
+        hint = f" Did you mean {_join_choices(close)}?" if close else ""
+        if not hint:
+            examples = ", ".join(list(self.display.values())[:3])
+            hint = f" Try one of: {examples}, ..."
+        raise TallyError(f"Unknown {self.kind} '{text.strip()}'.{hint}")
+
+    def close_matches(self, text: str, limit: int = 3) -> list[str]:
+        """Display names of the keys whose spellings are nearest to `text`."""
+        folded = fold(text)
+        if not folded:
+            return []
+        # Codes are too short to compare by edit distance: "EE" is not a typo of "ES".
+        spellings = [s for s in self.spellings if len(s) > 3]
+        scored = process.extract(folded, spellings, scorer=fuzz.WRatio, limit=12, score_cutoff=75)
+        names: list[str] = []
+        for spelling, _score, _ in scored:
+            name = self.display[self.spellings[spelling]]
+            if name not in names:
+                names.append(name)
+        return names[:limit]
+
+    def suggest(self, text: str, limit: int = 25) -> list[Suggestion]:
+        """Completions for a partly typed name: prefix matches first, then fuzzy ones."""
+        folded = fold(text)
+        keys: list[str] = []
+        if not folded:
+            keys = list(self.display)
+        else:
+            for spelling, key in self.spellings.items():
+                starts = spelling.startswith(folded) or any(
+                    w.startswith(folded) for w in spelling.split()
+                )
+                if starts and key not in keys:
+                    keys.append(key)
+            by_name = {name: key for key, name in self.display.items()}
+            for name in self.close_matches(text, limit):
+                if by_name[name] not in keys:
+                    keys.append(by_name[name])
+        return [Suggestion(self.display[k], self.display[k]) for k in keys[:limit]]
+
+
+class Roster:
+    """Name resolution for one race; candidates may change at run time, members do not."""
+
+    def __init__(self, race: Race, candidates: Iterable[Candidate] = ()) -> None:
+        self.race = race
+        self.members = Index(
+            "member", ((m.code, m.name, _member_spellings(m)) for m in race.members)
+        )
+        self.set_candidates(candidates or race.candidates)
+
+    def set_candidates(self, candidates: Iterable[Candidate]) -> None:
+        self.candidate_list = tuple(candidates)
+        self.candidates = Index(
+            "candidate",
+            ((c.key, c.name, (c.key, c.last_name, *c.aliases)) for c in self.candidate_list),
+        )
+
+    def member(self, text: str) -> Member:
+        return self.race.member(self.members.resolve(text))
+
+    def candidate(self, text: str) -> Candidate:
+        key = self.candidates.resolve(text)
+        return next(c for c in self.candidate_list if c.key == key)
+
+
+def _member_spellings(member: Member) -> tuple[str, ...]:
+    return (member.code, member.alpha3, *member.aliases)
