@@ -10,8 +10,9 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from bot.app import run_console, with_overrides
+from bot.app import run_console, run_platforms, with_overrides
 from bot.config import ConfigError, load_config
+from bot.platform import CredentialsError
 from bot.racefile import RaceFileError
 
 
@@ -34,6 +35,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("console", parents=[common], help="type commands in a terminal (no token)")
+    platform = argparse.ArgumentParser(add_help=False, parents=[common])
+    platform.add_argument(
+        "--sync-global",
+        action="store_true",
+        help="also sync Discord commands globally (takes up to an hour; guilds sync at once)",
+    )
+    sub.add_parser("run", parents=[platform], help="every platform that has credentials")
+    sub.add_parser("discord", parents=[platform], help="Discord only (needs DISCORD_TOKEN)")
+    sub.add_parser("slack", parents=[platform], help="Slack only (needs SLACK_* secrets)")
     return parser
 
 
@@ -51,7 +61,10 @@ def main(argv: list[str] | None = None) -> int:
         config = with_overrides(load_config(config_path), args.db, args.today)
         if args.command == "console":
             asyncio.run(run_console(config, args.demo))
-    except (ConfigError, RaceFileError) as exc:
+        else:
+            only = None if args.command == "run" else args.command
+            asyncio.run(run_platforms(config, only, args.demo, args.sync_global))
+    except (ConfigError, RaceFileError, CredentialsError) as exc:
         print(f"tallybot: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator
+import os
+import signal
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
-from bot.config import Clock, Config
+from bot.config import Clock, Config, secret
+from bot.platform import CredentialsError, Platform
 from bot.racefile import load_race
 from bot.service import Service
 from bot.storage import Store
@@ -49,3 +53,77 @@ async def run_console(config: Config, demo: bool) -> None:
 
     async with open_service(config, demo) as service:
         await Console(service, resolve(config, config.export_dir)).run()
+
+
+def build_platforms(
+    service: Service,
+    config: Config,
+    only: str | None,
+    sync_global: bool = False,
+    environ: Mapping[str, str] = os.environ,
+) -> list[Platform]:
+    """The platforms that have credentials (or just `only`, whose credentials must be set)."""
+    platforms: list[Platform] = []
+    discord_token = secret("DISCORD_TOKEN", environ)
+    if only in (None, "discord") and discord_token:
+        from bot.adapters.discord import DiscordPlatform
+
+        platforms.append(DiscordPlatform(service, config.discord, discord_token, sync_global))
+    elif only == "discord":
+        raise CredentialsError(
+            "DISCORD_TOKEN is not set; put the bot token from the Discord developer portal "
+            "in the environment."
+        )
+    slack = slack_credentials(config, environ, required=only == "slack")
+    if only in (None, "slack") and slack is not None:
+        from bot.adapters.slack import SlackPlatform
+
+        platforms.append(SlackPlatform(service, config.slack, **slack))
+    if not platforms:
+        raise CredentialsError(
+            "No platform has credentials: set DISCORD_TOKEN, or SLACK_BOT_TOKEN with "
+            "SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode). "
+            "To try tallybot without any, run: tallybot console --demo"
+        )
+    return platforms
+
+
+def slack_credentials(
+    config: Config, environ: Mapping[str, str], required: bool
+) -> dict[str, str] | None:
+    """The Slack secrets the configured transport needs, or None when none are set."""
+    needed = ["SLACK_BOT_TOKEN"]
+    needed.append("SLACK_APP_TOKEN" if config.slack.mode == "socket" else "SLACK_SIGNING_SECRET")
+    values = {name: secret(name, environ) for name in needed}
+    missing = [name for name, value in values.items() if not value]
+    if not missing:
+        return {name.removeprefix("SLACK_").lower(): value for name, value in values.items()}
+    if required or len(missing) < len(needed):
+        raise CredentialsError(
+            f"{' and '.join(missing)} not set; Slack in {config.slack.mode} mode needs "
+            f"{' and '.join(needed)} in the environment."
+        )
+    return None
+
+
+async def run_platforms(
+    config: Config, only: str | None, demo: bool = False, sync_global: bool = False
+) -> None:
+    """Serve every platform with credentials (and the digests) until SIGINT or SIGTERM."""
+    async with open_service(config, demo) as service:
+        platforms = build_platforms(service, config, only, sync_global)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        started: list[Platform] = []
+        try:
+            for platform in platforms:
+                await platform.start()
+                started.append(platform)
+                log.info("%s is ready", platform.name)
+            await stop.wait()
+            log.info("Shutting down")
+        finally:
+            for platform in reversed(started):
+                await platform.close()

@@ -121,21 +121,26 @@ async def test_defer_followup_and_channel_message_with_files(fake: FakeDiscord) 
     )
 
 
-async def test_wrong_token_is_login_failure(fake: FakeDiscord) -> None:
+async def test_wrong_token_is_login_failure(monkeypatch: pytest.MonkeyPatch) -> None:
     client, _ = make_bot()
-    with pytest.raises(discord.LoginFailure):
-        async with fake.run_client(client, token="wrong"):
-            pass
+    async with FakeDiscord() as fake:
+        fake.install(monkeypatch)  # the monkeypatch flavour of fake.patch_discord()
+        with pytest.raises(discord.LoginFailure):
+            async with fake.run_client(client, token="wrong"):
+                pass
+    assert [r.status for r in fake.requests] == [401]
 
 
 async def test_reconnect_resumes_session(fake: FakeDiscord) -> None:
     client, _ = make_bot()
     async with fake.run_client(client):
-        resumed = client.wait_for("resumed", timeout=5)
+        resumed = client.wait_for("resumed", timeout=5)  # plain def: listens from now on
         await fake.request_reconnect()
         await resumed
         assert fake.gateway_paths == ["/gateway", "/resume"]
-        assert fake.gateway_received[-1]["op"] in (1, 6)
+        assert [f["d"]["session_id"] for f in fake.gateway_received if f["op"] == 6] == [
+            fake.session_id
+        ]
         await fake.send_interaction(slash_interaction("ping"))
         assert (await fake.wait_for_callback()).content == "pong"
 
@@ -158,7 +163,11 @@ async def test_offline_autocomplete_and_errors() -> None:
     )
     assert run.callbacks[0].json == {
         "type": 8,
-        "data": {"choices": [{"name": "Alice", "value": "Alice"}, {"name": "Albert", "value": "Albert"}]},
+        "data": {
+            "choices": [{"name": "Alice", "value": "Alice"}, {"name": "Albert", "value": "Albert"}]
+        },
     }
-    run = await run_interaction(tree, slash_interaction("race", {"candidate": "x"}, subcommand="backs"))
-    assert isinstance(run.error, app_commands.CommandSignatureMismatch | app_commands.TransformerError)
+    run = await run_interaction(
+        tree, slash_interaction("race", {"candidate": "x"}, subcommand="backs")
+    )
+    assert isinstance(run.error, app_commands.CommandSignatureMismatch)  # "who" is missing
