@@ -89,6 +89,19 @@ async def test_socket_mode_slash_command() -> None:
         assert team_ids == {"T1"}  # bolt adds the request's team_id to Web API calls
 
 
+async def test_socket_mode_reconnect_and_bad_app_token() -> None:
+    async with FakeSlack() as fake:
+        app = make_app(fake, [])
+        with pytest.raises(SlackApiError, match="invalid_auth"):
+            async with socket_mode(app, fake, app_token="xapp-wrong"):
+                pass
+        async with socket_mode(app, fake):
+            await fake.send_message({"type": "disconnect", "reason": "refresh_requested"})
+            await fake.wait_for_call("apps.connections.open", count=3)  # wrong, first, refresh
+            envelope_id = await fake.send_slash_command(command="/ping")
+            assert (await fake.wait_for_ack(envelope_id))["payload"] == {"text": "pong"}
+
+
 async def test_files_upload_v2_and_rate_limit_retry() -> None:
     async with FakeSlack() as fake:
         retry = AsyncRateLimitErrorRetryHandler(max_retry_count=2)

@@ -154,12 +154,8 @@ class FakeSlack:
         users: Mapping[str, dict[str, Any]] | None = None,
     ) -> None:
         self.bot_token, self.app_token, self.signing_secret = bot_token, app_token, signing_secret
-        self.team_id, self.bot_user_id, self.bot_id, self.app_id = (
-            team_id,
-            bot_user_id,
-            bot_id,
-            app_id,
-        )
+        self.team_id, self.app_id = team_id, app_id
+        self.bot_user_id, self.bot_id = bot_user_id, bot_id
         self.usergroups: dict[str, list[str]] = dict(usergroups or {})
         self.users: dict[str, dict[str, Any]] = dict(users or {})
         self.calls: list[Call] = []
@@ -416,10 +412,10 @@ class FakeSlack:
         if not entries or any(self.uploads.get(f["id"]) is None for f in entries):
             return _err("invalid_arguments")
         out = []
+        if any(self.uploads[f["id"]].data is None for f in entries):
+            return _err("file_not_found")  # never sent to its upload URL
         for entry in entries:
             upload = self.uploads[entry["id"]]
-            if upload.data is None:
-                return _err("file_not_found")
             upload.title, upload.completed = entry.get("title"), True
             upload.complete_params = {k: v for k, v in p.items() if k != "files"}
             out.append({"id": upload.file_id, "name": upload.filename, "title": upload.title})
@@ -499,13 +495,21 @@ async def serve_bolt_app(app: Any, path: str = "/slack/events") -> AsyncIterator
 
 
 @asynccontextmanager
-async def socket_mode(app: Any, fake: FakeSlack, web_client: Any = None) -> AsyncIterator[Any]:
-    """Connect an ``AsyncSocketModeHandler`` for ``app`` to ``fake``; close it (and its tasks)."""
+async def socket_mode(
+    app: Any, fake: FakeSlack, *, app_token: str | None = None, web_client: Any = None
+) -> AsyncIterator[Any]:
+    """Connect an ``AsyncSocketModeHandler`` for ``app`` to ``fake``; close it (and its tasks).
+
+    The handler reaches apps.connections.open through ``web_client`` (default: ``app.client``).
+    """
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-    handler = AsyncSocketModeHandler(app, fake.app_token, web_client=web_client)
+    handler = AsyncSocketModeHandler(app, app_token or fake.app_token, web_client=web_client)
     try:
-        await handler.connect_async()
+        # connect() retries forever on errors: fetch the URL first so a bad app token raises.
+        handler.client.wss_uri = await handler.client.issue_new_wss_url()
+        async with asyncio.timeout(5):
+            await handler.connect_async()
         await fake.wait_for_connection()
         yield handler
     finally:
