@@ -199,7 +199,10 @@ class Service:
         )
 
     def candidate_names(self) -> dict[str, str]:
-        return {c.key: c.name for c in self.roster.candidate_list}
+        return {
+            c.key: f"{c.name} (withdrawn)" if c.withdrawn_on else c.name
+            for c in self.roster.candidate_list
+        }
 
     async def countdown(self, tally: Tally | None = None) -> str:
         """The countdown line; once a candidate meets the rule, the day it did."""

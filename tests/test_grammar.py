@@ -1,0 +1,68 @@
+"""The text grammar shared by the console and Slack."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from bot.commands import COMMANDS, find_command, parse_args, tokenize
+from bot.domain import TallyError
+
+
+def parse(service, line):
+    tokens = tokenize(line)
+    command, used = find_command(tokens)
+    return command.name, parse_args(service, command, tokens[used:])
+
+
+def test_tokens_keep_quoted_names_whole():
+    assert tokenize('/endorse "North Macedonia" Rutte note:"a b"') == [
+        "/endorse",
+        "North Macedonia",
+        "Rutte",
+        "note:a b",
+    ]
+    assert tokenize("/endorse “North Macedonia” Rutte") == ["/endorse", "North Macedonia", "Rutte"]
+
+
+def test_positional_names_with_spaces_are_split_where_both_resolve(service):
+    name, args = parse(service, "/endorse North Macedonia Mark Rutte on:2024-04-01")
+    assert name == "endorse"
+    assert (args["member"].code, args["candidate"].key, args["on"]) == (
+        "MK",
+        "rutte",
+        date(2024, 4, 1),
+    )
+
+
+def test_options_in_any_order_and_a_url_is_not_an_option(service):
+    _, args = parse(service, "endorse source:https://a.example/x?y=1 Estonia Rutte note:big news")
+    assert (args["member"].code, args["candidate"].key) == ("EE", "rutte")
+    assert args["source"] == "https://a.example/x?y=1"
+    assert args["note"] == "big news"  # a note runs on to the end or the next option
+    with pytest.raises(TallyError, match="needs candidate"):
+        parse(service, "endorse Estonia note:big news Rutte")  # ... so Rutte is in the note
+
+
+def test_subcommands_and_optional_trailing_member(service):
+    name, args = parse(service, "/candidate add Kaja Kallas Estonia")
+    assert (name, args["name"], args["member"].code) == ("candidate add", "Kaja Kallas", "EE")
+    name, args = parse(service, "/candidate add Jens Stoltenberg")
+    assert (args["name"], args.get("member")) == ("Jens Stoltenberg", None)
+
+
+def test_leading_slash_is_optional_and_case_does_not_matter(service):
+    assert parse(service, "TALLY rutte")[0] == "tally"
+
+
+def test_every_command_has_help_and_a_unique_name():
+    assert len(COMMANDS) == len({c.name for c in COMMANDS.values()})
+    for command in COMMANDS.values():
+        assert command.help and command.usage.startswith(f"/{command.name}")
+        assert all(p.help for p in command.params)
+
+
+def test_unknown_command_suggests(service):
+    with pytest.raises(TallyError, match="Did you mean /holdouts"):
+        find_command(["/holdout"])

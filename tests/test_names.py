@@ -1,0 +1,89 @@
+"""Resolving what people type to members and candidates."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.domain import TallyError
+from bot.racefile import load_race
+from bot.roster import Roster, fold
+
+
+@pytest.fixture(scope="module")
+def roster() -> Roster:
+    return Roster(load_race("nato-sg-2024"))
+
+
+def test_fold_removes_case_accents_and_spacing():
+    assert fold("  TÜRKİYE ") == "turkiye"  # dotted capital I, which NFKC keeps
+    assert fold("U.S.") == "us"
+    assert fold("North   Macedonia") == fold("north-macedonia") == "north macedonia"
+
+
+@pytest.mark.parametrize(
+    ("typed", "code"),
+    [
+        ("Türkiye", "TR"),
+        ("turkey", "TR"),
+        ("Turkiye", "TR"),
+        ("TUR", "TR"),
+        ("tr", "TR"),
+        ("Czechia", "CZ"),
+        ("Czech Republic", "CZ"),
+        ("United Kingdom", "GB"),
+        ("UK", "GB"),
+        ("Britain", "GB"),
+        ("gb", "GB"),
+        ("United States", "US"),
+        ("US", "US"),
+        ("USA", "US"),
+        ("u.s.a.", "US"),
+        ("North Macedonia", "MK"),
+        ("Macedonia", "MK"),
+        ("Netherlands", "NL"),
+        ("Holland", "NL"),
+        ("Slovakia", "SK"),
+        ("Slovak Republic", "SK"),
+        ("EST", "EE"),
+        ("Hellenic Republic", "GR"),
+    ],
+)
+def test_members_by_name_code_or_alias(roster, typed, code):
+    assert roster.member(typed).code == code
+
+
+def test_every_member_has_pycountry_name_and_codes(roster):
+    assert len(roster.race.members) == 32
+    turkey = roster.race.member("TR")
+    assert (turkey.name, turkey.alpha3, turkey.flag) == ("Türkiye", "TUR", "🇹🇷")
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("Estonai", "Unknown member 'Estonai'. Did you mean Estonia?"),
+        ("Slovakai", "Unknown member 'Slovakai'. Did you mean Slovakia?"),
+        ("Turky", "Unknown member 'Turky'. Did you mean Türkiye?"),
+        ("Atlantis", "Unknown member 'Atlantis'. Try one of: Albania, Belgium, Bulgaria, ..."),
+    ],
+)
+def test_unknown_member_suggests_the_closest(roster, typed, message):
+    with pytest.raises(TallyError) as error:
+        roster.member(typed)
+    assert str(error.value) == message
+
+
+def test_candidates_by_full_or_last_name(roster):
+    assert roster.candidate("Mark Rutte").key == "rutte"
+    assert roster.candidate("rutte").key == "rutte"
+    assert roster.candidate("IOHANNIS").key == "iohannis"
+    with pytest.raises(TallyError, match="Did you mean Mark Rutte"):
+        roster.candidate("Rute")
+
+
+def test_autocomplete_offers_aliases_and_stays_within_25(roster):
+    assert [s.value for s in roster.members.suggest("tur")] == ["Türkiye"]
+    assert "United Kingdom" in [s.value for s in roster.members.suggest("brit")]
+    assert [s.value for s in roster.members.suggest("slov")] == ["Slovakia", "Slovenia"]
+    assert len(roster.members.suggest("")) == 25
+    assert [s.value for s in roster.candidates.suggest("io")] == ["Klaus Iohannis"]

@@ -1,0 +1,116 @@
+"""The SQLite store: append-only log, current positions, concurrency, restarts, migrations."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sqlite3
+from datetime import date, timedelta
+
+import pytest
+from conftest import make_service
+
+from bot.domain import Actor, Position, TallyError, replay
+from bot.storage import MIGRATIONS, Store
+
+EDITOR = Actor("test", "ed", "Editor", is_editor=True)
+
+
+async def test_schema_is_versioned_in_wal_mode(tmp_path):
+    store = await Store.open(tmp_path / "a.db")
+    assert await store.schema_version() == len(MIGRATIONS)
+    (mode,) = await (await store.db.execute("PRAGMA journal_mode")).fetchone()
+    assert mode == "wal"
+    await store.close()
+    again = await Store.open(tmp_path / "a.db")  # migrating twice is a no-op
+    assert await again.schema_version() == len(MIGRATIONS)
+    await again.close()
+
+
+async def test_a_database_from_a_newer_version_is_refused(tmp_path):
+    with sqlite3.connect(tmp_path / "new.db") as db:
+        db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    with pytest.raises(RuntimeError, match="newer than this tallybot"):
+        await Store.open(tmp_path / "new.db")
+
+
+async def test_the_log_cannot_be_edited_or_deleted(service):
+    for sql in ("UPDATE events SET member = 'XX'", "DELETE FROM events"):
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            await service.store.db.execute(sql)
+    assert len(await service.store.events(service.race.id)) == 32
+
+
+async def test_200_concurrent_recordings_lose_nothing(tmp_path):
+    service = await make_service(tmp_path / "c.db")
+    members = service.race.members
+    candidates = list(service.roster.candidate_list)
+    rng = random.Random(7)
+
+    async def one(i: int):
+        position = rng.choice(list(Position))
+        candidate = None if position is Position.UNDECIDED else rng.choice(candidates)
+        day = date(2024, 4, 3) - timedelta(days=rng.randrange(60))  # out of order on purpose
+        return await service.record(EDITOR, members[i % 32], position, candidate, day)
+
+    acknowledged = await asyncio.gather(*(one(i) for i in range(200)))
+    events = await service.store.events(service.race.id)
+    assert len(events) == 32 + 200
+    assert {r.event.id for r in acknowledged} <= {e.id for e in events}
+    # The maintained table equals a replay of the whole log.
+    current = await service.store.current(service.race.id)
+    assert {m: e.id for m, e in current.items()} == {m: e.id for m, e in replay(events).items()}
+    tally = await service.tally()
+    await service.store.close()
+
+    # Closing and reopening loses nothing.
+    reopened = await make_service(tmp_path / "c.db")
+    assert len(await reopened.store.events(reopened.race.id)) == 232
+    assert (await reopened.tally()).candidates == tally.candidates
+    await reopened.store.close()
+
+
+async def test_as_of_equals_a_replay_at_every_day(service):
+    rng = random.Random(3)
+    for _ in range(60):
+        member = rng.choice(service.race.members)
+        day = date(2024, 2, 1) + timedelta(days=rng.randrange(60))
+        await service.record(
+            EDITOR, member, Position.OPPOSES, service.roster.candidate("Rutte"), day
+        )
+        if rng.random() < 0.2:
+            await service.undo(EDITOR)
+    events = await service.store.events(service.race.id)
+    for offset in range(0, 64, 3):
+        day = date(2024, 2, 1) + timedelta(days=offset)
+        stored = await service.store.as_of(service.race.id, day)
+        assert {m: e.id for m, e in stored.items()} == {
+            m: e.id for m, e in replay(events, day).items()
+        }
+
+
+async def test_undo_restores_the_previous_position_and_keeps_both_events(service):
+    estonia, rutte = service.roster.member("Estonia"), service.roster.candidate("Rutte")
+    await service.record(EDITOR, estonia, Position.OPPOSES, rutte)
+    assert (await service.store.position_of(service.race.id, "EE")).position == "opposes"
+    done = await service.undo(EDITOR)
+    assert done.now.position == "supports" and done.reverted.position == "opposes"
+    assert len(await service.store.events(service.race.id)) == 34
+    other = Actor("test", "other", "Other", is_editor=True)
+    with pytest.raises(TallyError, match="nothing left to undo"):
+        await service.undo(other)  # one cannot undo someone else's recording
+
+
+async def test_two_connections_on_one_file_see_each_others_writes(tmp_path):
+    first = await make_service(tmp_path / "shared.db")
+    second = await make_service(tmp_path / "shared.db")  # seeding again adds nothing
+    await asyncio.gather(
+        *(first.record(EDITOR, m, Position.UNDECIDED) for m in first.race.members[:10]),
+        *(second.record(EDITOR, m, Position.UNDECIDED) for m in second.race.members[10:20]),
+    )
+    assert len(await first.store.events(first.race.id)) == 52
+    assert (await second.tally()).candidates[
+        0
+    ].count == 28 - 19  # 19 of Rutte's backers now undecided
+    await first.store.close()
+    await second.store.close()
