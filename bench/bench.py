@@ -1,0 +1,182 @@
+"""Benchmark: /tally latency and recording throughput on a 100,000-event log, each beside a
+bare-aiosqlite baseline measured in the same run. Not a test: run it and read the figures.
+
+    python bench/bench.py [--events 100000] [--queries 2000] [--writes 5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sqlite3
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import aiosqlite
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bot.commands import Context, run_line  # noqa: E402
+from bot.config import Clock  # noqa: E402
+from bot.domain import Actor, Position  # noqa: E402
+from bot.racefile import load_race  # noqa: E402
+from bot.service import Service  # noqa: E402
+from bot.storage import Store  # noqa: E402
+
+EDITOR = Actor("bench", "bench", "bench", is_editor=True)
+TODAY = date(2024, 7, 1)
+
+
+def fill(path: Path, race_id: str, members: list[str], events: int) -> None:
+    """Write `events` random position events with plain sqlite3 (fast setup, same schema)."""
+    rng = random.Random(1)
+    positions = ["supports", "supports", "opposes", "undecided"]
+    now = datetime.now(UTC).isoformat()
+    rows = []
+    for _ in range(events):
+        position = rng.choice(positions)
+        rows.append(
+            (
+                race_id,
+                rng.choice(members),
+                position,
+                None if position == "undecided" else rng.choice(["rutte", "iohannis"]),
+                (TODAY - timedelta(days=rng.randrange(400))).isoformat(),
+                now,
+                "bench",
+                "filler",
+                "filler",
+                "https://example.org/news",
+            )
+        )
+    with sqlite3.connect(path) as db:
+        db.executemany(
+            "INSERT INTO events (race, member, position, candidate, happened_on, recorded_at,"
+            " actor_platform, actor_id, actor_name, source) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            rows,
+        )
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def timed(fn, n: int) -> list[float]:
+    samples = []
+    for _ in range(n):
+        start = time.perf_counter()
+        await fn()
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+def report(name: str, samples: list[float]) -> tuple[float, float]:
+    p50, p99 = percentile(samples, 0.5) * 1e3, percentile(samples, 0.99) * 1e3
+    print(f"  {name:<44} p50 {p50:7.3f} ms   p99 {p99:7.3f} ms")
+    return p50, p99
+
+
+async def bench_tally(service: Service, path: Path, queries: int) -> None:
+    race_id = service.race.id
+    bare = await aiosqlite.connect(path)
+    columns = "e.id, e.race, e.member, e.position, e.candidate, e.happened_on, e.recorded_at"
+
+    async def bare_query():
+        await bare.execute_fetchall(
+            f"SELECT {columns}, e.actor_platform, e.actor_id, e.actor_name, e.source, e.note,"
+            " e.reverts FROM current_positions AS c JOIN events AS e ON e.id = c.event_id"
+            " WHERE c.race = ?",
+            (race_id,),
+        )
+
+    ctx = Context(service, EDITOR)
+
+    async def command():
+        await run_line(ctx, "/tally")
+
+    for fn in (bare_query, service.tally, command):  # warm up
+        await timed(fn, 50)
+    print("/tally latency")
+    _, bare_p99 = report(
+        "baseline: bare aiosqlite query of the rows", await timed(bare_query, queries)
+    )
+    _, tally_p99 = report("service.tally()", await timed(service.tally, queries))
+    _, command_p99 = report(
+        "/tally command (parse, tally, countdown, reply)", await timed(command, queries)
+    )
+    print(f"  ratio service p99 / bare p99: {tally_p99 / bare_p99:.2f}x (target <= 3x)")
+    print(f"  ratio command p99 / bare p99: {command_p99 / bare_p99:.2f}x")
+    await bare.close()
+
+
+async def bench_writes(service: Service, path: Path, writes: int, writers: int = 100) -> None:
+    bare = await aiosqlite.connect(path.with_name("bare.db"))
+    await bare.execute("PRAGMA journal_mode = WAL")
+    await bare.execute("PRAGMA synchronous = NORMAL")
+    await bare.execute(
+        "CREATE TABLE events (id INTEGER PRIMARY KEY, race TEXT, member TEXT, position TEXT,"
+        " candidate TEXT, happened_on TEXT, recorded_at TEXT, actor_platform TEXT,"
+        " actor_id TEXT, actor_name TEXT, source TEXT, note TEXT)"
+    )
+    await bare.commit()
+    now = datetime.now(UTC).isoformat()
+    start = time.perf_counter()
+    for _ in range(writes):
+        await bare.execute(
+            "INSERT INTO events (race, member, position, candidate, happened_on, recorded_at,"
+            " actor_platform, actor_id, actor_name, source, note) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            ("r", "EE", "supports", "rutte", "2024-04-02", now, "b", "b", "b", None, None),
+        )
+        await bare.commit()
+    bare_rate = writes / (time.perf_counter() - start)
+    await bare.close()
+
+    members = service.race.members
+    rutte = service.roster.candidate("rutte")
+    queue = list(range(writes))
+
+    async def writer():
+        while queue:
+            i = queue.pop()
+            await service.record(EDITOR, members[i % len(members)], Position.SUPPORTS, rutte)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(writer() for _ in range(writers)))
+    rate = writes / (time.perf_counter() - start)
+    print(f"recording throughput ({writes} recordings)")
+    print(f"  baseline: bare aiosqlite insert+commit loop    {bare_rate:8.0f} /s")
+    print(f"  service.record, {writers} concurrent writers       {rate:8.0f} /s")
+    print(f"  ratio: {rate / bare_rate:.2f}x of the bare rate (target >= 0.5x)")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--queries", type=int, default=2_000)
+    parser.add_argument("--writes", type=int, default=5_000)
+    args = parser.parse_args()
+    race = load_race("nato-sg-2024")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.db"
+        store = await Store.open(path)
+        await store.close()
+        fill(path, race.id, [m.code for m in race.members], args.events)
+        store = await Store.open(path)
+        service = Service(store, race, Clock(ZoneInfo(race.timezone), TODAY))
+        await service.start()
+        count = len(await store.events(race.id))
+        python = sys.version.split()[0]
+        print(f"database: {count:,} events, SQLite {sqlite3.sqlite_version}, Python {python}")
+        await bench_tally(service, path, args.queries)
+        await bench_writes(service, path, args.writes)
+        await store.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
