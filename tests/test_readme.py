@@ -1,0 +1,25 @@
+"""The README stays true: its race-file example loads and its command table is complete."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+from bot.commands import COMMANDS
+from bot.racefile import parse_race
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+
+
+def test_race_file_example_loads():
+    (block,) = re.findall(r"```toml\n(.*?)```", README, re.DOTALL)
+    race = parse_race(tomllib.loads(block))
+    assert race.required == 2 and race.member("BJ").name == "Benin"
+    assert race.seed[0].source == "https://au.int/en/pressreleases"
+
+
+def test_every_command_is_in_the_table():
+    table = README.replace("\\|", "|")
+    missing = [c.usage for c in COMMANDS.values() if f"`{c.usage}`" not in table]
+    assert not missing, f"README's command table lacks: {missing}"
