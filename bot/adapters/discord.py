@@ -1,0 +1,242 @@
+"""Discord: every command in COMMANDS as a slash command, answered with embeds.
+
+The command tree is built from COMMANDS alone, so a command added there appears here with no
+edit. The one Discord-specific rule is who counts as an editor (`DiscordPlatform.actor`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import io
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from bot.commands import COMMANDS, Command, Context, Kind, run_named
+from bot.config import DiscordConfig
+from bot.domain import Actor
+from bot.platform import CredentialsError
+from bot.render import discord_messages
+from bot.replies import Reply
+from bot.roster import Index
+from bot.service import Service
+
+log = logging.getLogger(__name__)
+
+DEFER_AFTER = 2.0  # seconds; Discord drops an interaction not answered within 3
+DESCRIPTION = 100  # Discord's limit for command and option descriptions
+CHOICE_TEXT = 100  # ... and for an autocomplete choice's name and value
+MAX_CHOICES = 25
+NO_MENTIONS = discord.AllowedMentions.none()
+FAILED = "Something went wrong on tallybot's side; it is logged. Try again in a moment."
+
+Run = Callable[[discord.Interaction, str, dict[str, Any]], Awaitable[None]]
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def build_tree(client: discord.Client, service: Service, run: Run) -> app_commands.CommandTree:
+    """One slash command per top-level name; "candidate add" becomes /candidate add."""
+    tree = app_commands.CommandTree(client)
+    groups: dict[str, list[Command]] = {}
+    for command in COMMANDS.values():
+        parent, _, leaf = command.name.rpartition(" ")
+        if parent:
+            groups.setdefault(parent, []).append(command)
+        else:
+            tree.add_command(_slash(command, leaf, service, run))
+    for parent, commands in groups.items():
+        leaves = [c.name.rpartition(" ")[2] for c in commands]
+        description = _cut(f"{parent.capitalize()}: {', '.join(leaves)}", DESCRIPTION)
+        group = app_commands.Group(name=parent, description=description)
+        for command, leaf in zip(commands, leaves, strict=True):
+            group.add_command(_slash(command, leaf, service, run))
+        tree.add_command(group)
+    return tree
+
+
+def _slash(command: Command, name: str, service: Service, run: Run) -> app_commands.Command:
+    """A command whose callback takes the Params as typed keyword options.
+
+    discord.py reads options from the callback's signature, so the signature is built from the
+    Params; descriptions, choices and autocomplete go through its public decorators.
+    """
+
+    async def callback(interaction: discord.Interaction, **options: Any) -> None:
+        await run(interaction, command.name, options)
+
+    options = [
+        inspect.Parameter(
+            p.name,
+            inspect.Parameter.KEYWORD_ONLY,  # keyword-only: required and optional in any order
+            annotation=int if p.kind is Kind.INT else str,  # dates, URLs, names: text
+            default=inspect.Parameter.empty if p.required else None,
+        )
+        for p in command.params
+    ]
+    interaction = inspect.Parameter(
+        "interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=discord.Interaction
+    )
+    callback.__signature__ = inspect.Signature([interaction, *options])  # type: ignore[attr-defined]
+    app_commands.describe(**{p.name: _cut(p.help, DESCRIPTION) for p in command.params})(callback)
+    app_commands.choices(
+        **{
+            p.name: [app_commands.Choice(name=c, value=c) for c in p.choices]
+            for p in command.params
+            if p.choices
+        }
+    )(callback)
+    indexes = {
+        Kind.MEMBER: lambda: service.roster.members,
+        Kind.CANDIDATE: lambda: service.roster.candidates,  # rebuilt when candidates change
+    }
+    app_commands.autocomplete(
+        **{p.name: _completer(indexes[p.kind]) for p in command.params if p.kind in indexes}
+    )(callback)
+    return app_commands.Command(
+        name=name, description=_cut(command.help, DESCRIPTION), callback=callback
+    )
+
+
+def _completer(index: Callable[[], Index]) -> Callable[..., Awaitable[list[Any]]]:
+    async def complete(
+        interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [
+            app_commands.Choice(name=_cut(s.label, CHOICE_TEXT), value=s.value[:CHOICE_TEXT])
+            for s in index().suggest(current, limit=MAX_CHOICES)
+        ]
+
+    return complete
+
+
+def message_kwargs(reply: Reply) -> list[dict[str, Any]]:
+    """`send()` arguments per message: embeds within Discord's limits, any file on the last."""
+    messages: list[dict[str, Any]] = [
+        {"embeds": [discord.Embed.from_dict(e) for e in embeds], "allowed_mentions": NO_MENTIONS}
+        for embeds in discord_messages(reply)
+    ]
+    if reply.attachment is not None:
+        file = reply.attachment
+        messages[-1]["file"] = discord.File(io.BytesIO(file.data), filename=file.filename)
+    return messages
+
+
+class DiscordPlatform:
+    """Serves the command tree; `post` sends a reply to a channel (the digest uses it)."""
+
+    name = "discord"
+
+    def __init__(
+        self, service: Service, config: DiscordConfig, token: str, sync_global: bool = False
+    ) -> None:
+        self.service = service
+        self.config = config
+        self.sync_global = sync_global
+        self._token = token
+        self._editor_roles = {r.casefold() for r in config.editor_roles}
+        # Slash commands need no privileged intent; the guilds intent gives role names.
+        self.client = discord.Client(
+            intents=discord.Intents.default(), allowed_mentions=NO_MENTIONS
+        )
+        self.client.setup_hook = self._sync  # type: ignore[method-assign]
+        self.tree = build_tree(self.client, service, self._run)
+        self._connection: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        try:
+            await self.client.login(self._token)  # client.start() is login() then connect()
+        except BaseException as exc:
+            await self.client.close()
+            if isinstance(exc, discord.LoginFailure):
+                raise CredentialsError(
+                    "Discord rejected DISCORD_TOKEN; copy the bot token again from the developer "
+                    "portal (Bot > Reset Token) into the environment."
+                ) from None
+            raise
+        self._connection = asyncio.create_task(self.client.connect(), name="discord-gateway")
+        ready = asyncio.create_task(self.client.wait_until_ready())
+        await asyncio.wait({ready, self._connection}, return_when=asyncio.FIRST_COMPLETED)
+        if not ready.done():
+            ready.cancel()
+            await self.client.close()
+            self._connection.result()  # re-raises why the gateway closed
+            raise RuntimeError("The Discord gateway closed before the bot was ready.")
+        self._connection.add_done_callback(_log_lost)
+
+    async def close(self) -> None:
+        await self.client.close()
+        if self._connection is not None:
+            await asyncio.wait({self._connection}, timeout=5)
+
+    async def post(self, channel: str, reply: Reply) -> None:
+        target = self.client.get_partial_messageable(int(channel))
+        for message in message_kwargs(reply):
+            await target.send(**message)
+
+    def actor(self, interaction: discord.Interaction) -> Actor:
+        """Manage Server, or a role named or numbered in the config, makes an editor."""
+        user = interaction.user
+        is_editor = False
+        if isinstance(user, discord.Member):  # not in a DM
+            roles = {r.name.casefold() for r in user.roles} | {str(r.id) for r in user.roles}
+            is_editor = interaction.permissions.manage_guild or bool(roles & self._editor_roles)
+        return Actor("discord", str(user.id), user.display_name, is_editor)
+
+    async def _sync(self) -> None:
+        """Guild commands update at once; global ones take up to an hour and are rate limited."""
+        for guild_id in self.config.guilds:
+            guild = discord.Object(guild_id)
+            self.tree.copy_global_to(guild=guild)
+            try:
+                await self.tree.sync(guild=guild)
+            except discord.Forbidden:
+                log.error(
+                    "Cannot register commands in guild %s: invite the bot there with the "
+                    "applications.commands scope.",
+                    guild_id,
+                )
+        if self.sync_global:
+            await self.tree.sync()
+        elif not self.config.guilds:
+            log.warning(
+                "No [discord] guilds configured and no --sync-global: commands were not synced."
+            )
+
+    async def _run(
+        self, interaction: discord.Interaction, name: str, options: dict[str, Any]
+    ) -> None:
+        ctx = Context(self.service, self.actor(interaction), str(interaction.channel_id))
+        work = asyncio.create_task(run_named(ctx, name, options))
+        try:
+            try:
+                reply = await asyncio.wait_for(asyncio.shield(work), DEFER_AFTER)
+            except TimeoutError:
+                await interaction.response.defer(thinking=True)  # public: most answers are
+                reply = await work
+        except Exception:
+            log.exception("/%s failed", name)
+            reply = Reply.refusal(FAILED)
+        await self._answer(interaction, reply)
+
+    async def _answer(self, interaction: discord.Interaction, reply: Reply) -> None:
+        """The first message as the response (unless deferred), the rest as follow-ups."""
+        messages = message_kwargs(reply)
+        if not interaction.response.is_done():
+            await interaction.response.send_message(**messages.pop(0), ephemeral=reply.error)
+        elif reply.error:
+            # The deferred "thinking" message is public; drop it so the refusal stays private.
+            await interaction.delete_original_response()
+        for message in messages:
+            await interaction.followup.send(**message, ephemeral=reply.error)
+
+
+def _log_lost(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("Lost the Discord gateway for good: %s", task.exception())

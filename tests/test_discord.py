@@ -1,0 +1,483 @@
+"""Discord: real interaction payloads through the command tree, and a bot on the fake Discord."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import discord
+import pytest
+from fakes.discord_fake import (
+    DEFAULT_CHANNEL_ID,
+    DEFAULT_GUILD_ID,
+    DEFAULT_TOKEN,
+    DEFAULT_USER_ID,
+    MEMBER_PERMISSIONS,
+    FakeDiscord,
+    RecordedRequest,
+    TreeRun,
+    autocomplete_interaction,
+    guild_payload,
+    role_payload,
+    run_interaction,
+    slash_interaction,
+)
+
+import bot.adapters.discord as adapter
+from bot.__main__ import main
+from bot.adapters.discord import DiscordPlatform
+from bot.commands import COMMANDS, Command, Kind
+from bot.config import DiscordConfig
+from bot.platform import CredentialsError
+from bot.render import COLOUR_ERROR, DISCORD_EMBED_DESCRIPTION, DISCORD_EMBED_TOTAL
+from bot.replies import Attachment, Reply, Section
+from bot.service import Service
+
+EDITORS_ROLE = 1600000000000000001  # named in the config
+DESK_ROLE = 1600000000000000002  # given by id in the config
+READERS_ROLE = 1600000000000000003
+GUILD = guild_payload(
+    roles=[
+        role_payload(EDITORS_ROLE, "Editors"),
+        role_payload(DESK_ROLE, "desk"),
+        role_payload(READERS_ROLE, "readers"),
+    ]
+)
+CONFIG = DiscordConfig(guilds=(DEFAULT_GUILD_ID,), editor_roles=("editors", str(DESK_ROLE)))
+MANAGE_SERVER = str(int(MEMBER_PERMISSIONS) | discord.Permissions(manage_guild=True).value)
+NO_MENTIONS = {"parse": []}
+
+
+@pytest.fixture
+def platform(service: Service) -> DiscordPlatform:
+    return DiscordPlatform(service, CONFIG, DEFAULT_TOKEN)
+
+
+async def ask(
+    platform: DiscordPlatform,
+    command: str,
+    options: dict[str, Any] | None = None,
+    *,
+    roles: list[int] | None = None,
+    **kwargs: Any,
+) -> TreeRun:
+    """Run `/command` (e.g. "candidate add") through the tree offline, as an editor by default."""
+    name, _, sub = command.partition(" ")
+    payload = slash_interaction(
+        name,
+        options,
+        subcommand=sub or None,
+        roles=[EDITORS_ROLE] if roles is None else roles,
+        **kwargs,
+    )
+    return await run_interaction(platform.tree, payload, fake=FakeDiscord(guilds=[GUILD]))
+
+
+def text(req: RecordedRequest) -> str:
+    """Everything a message's embeds say."""
+    parts = []
+    for embed in req.embeds:
+        parts += [embed.get("title", ""), embed.get("description", "")]
+        parts += [f"{f['name']}\n{f['value']}" for f in embed.get("fields", [])]
+        parts.append(embed.get("footer", {}).get("text", ""))
+    return "\n".join(p for p in parts if p)
+
+
+def answer(run: TreeRun) -> RecordedRequest:
+    """The one immediate response, checked for what every answer must have."""
+    assert run.error is None
+    [reply] = run.replies
+    assert reply.callback_type == 4 and reply.embeds
+    assert reply.message["allowed_mentions"] == NO_MENTIONS
+    return reply
+
+
+def embed_size(embed: dict[str, Any]) -> int:
+    size = len(embed.get("title", "")) + len(embed.get("description", ""))
+    size += len(embed.get("footer", {}).get("text", ""))
+    return size + sum(len(f["name"]) + len(f["value"]) for f in embed.get("fields", []))
+
+
+# --- the tree, built from COMMANDS ------------------------------------------------------------
+
+
+def slash_command(platform: DiscordPlatform, name: str) -> discord.app_commands.Command:
+    parent, _, leaf = name.rpartition(" ")
+    found = platform.tree.get_command(parent or leaf)
+    if parent:
+        assert isinstance(found, discord.app_commands.Group)
+        found = found.get_command(leaf)
+    assert isinstance(found, discord.app_commands.Command), name
+    return found
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_every_command_has_typed_described_options(platform: DiscordPlatform, name: str) -> None:
+    command = COMMANDS[name]
+    slash = slash_command(platform, name)
+    assert 1 <= len(slash.description) <= 100
+    options = {o["name"]: o for o in slash.to_dict(platform.tree)["options"]}
+    assert list(options) == [p.name for p in sorted(command.params, key=lambda p: not p.required)]
+    for param in command.params:
+        option = options[param.name]
+        assert 1 <= len(option["description"]) <= 100
+        assert option["required"] == param.required
+        assert option["type"] == (4 if param.kind is Kind.INT else 3)
+        assert option.get("autocomplete", False) == (param.kind in (Kind.MEMBER, Kind.CANDIDATE))
+        assert [c["value"] for c in option.get("choices", [])] == list(param.choices)
+
+
+SAMPLES = {
+    Kind.MEMBER: "Slovakia",
+    Kind.CANDIDATE: "Rutte",
+    Kind.DATE: "2024-04-02",
+    Kind.URL: "https://example.org/news",
+    Kind.TEXT: "Kaja Kallas",
+    Kind.INT: 5,
+}
+
+
+def required_options(command: Command) -> dict[str, Any]:
+    return {
+        p.name: p.choices[0] if p.choices else SAMPLES[p.kind] for p in command.params if p.required
+    }
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+async def test_every_command_answers_with_embeds(platform: DiscordPlatform, name: str) -> None:
+    run = await ask(platform, name, required_options(COMMANDS[name]))
+    assert run.error is None
+    assert run.callbacks and run.callbacks[0].callback_type in (4, 5)  # answered or deferred
+    messages = [r for r in run.replies if r.embeds]
+    assert messages
+    for message in messages:
+        assert message.message["allowed_mentions"] == NO_MENTIONS
+        assert message.ephemeral == (message.embeds[0]["color"] == COLOUR_ERROR)
+
+
+# --- conversations ----------------------------------------------------------------------------
+
+
+async def test_tally_is_an_embed_with_bars_holdouts_and_countdown(
+    platform: DiscordPlatform,
+) -> None:
+    reply = answer(await ask(platform, "tally", roles=[]))
+    assert not reply.ephemeral
+    [embed] = reply.embeds
+    assert embed["title"] == "NATO Secretary-General 2024"
+    rutte = embed["fields"][0]
+    assert rutte["name"] == "Mark Rutte (Netherlands)"
+    assert rutte["value"].startswith("██████████████░░ 28/32\n28/32 back Mark Rutte")
+    assert "Opposes (1): Hungary" in rutte["value"]
+    assert "No public position (2): Slovakia, Türkiye" in rutte["value"]
+    assert embed["footer"]["text"] == "97 days until the Washington summit on 9 July 2024."
+
+
+async def test_editor_records_and_the_log_names_the_discord_user(
+    platform: DiscordPlatform, service: Service
+) -> None:
+    options = {"member": "tur", "candidate": "Rutte", "source": "https://example.org/tr"}
+    reply = answer(await ask(platform, "endorse", options))
+    assert not reply.ephemeral
+    assert "Recorded #33: Türkiye supports Mark Rutte" in text(reply)
+    assert "Mark Rutte: 29/32; needs 3 more" in text(reply)
+    [event] = await service.history(limit=1)
+    assert (event.actor.platform, event.actor.id, event.actor.name) == (
+        "discord",
+        str(DEFAULT_USER_ID),
+        "Tester",
+    )
+    tally = answer(await ask(platform, "tally", {"candidate": "Rutte"}, roles=[]))
+    assert "29/32" in tally.embeds[0]["fields"][0]["value"]
+
+
+async def test_subcommand_and_autocomplete_of_a_new_candidate(platform: DiscordPlatform) -> None:
+    reply = answer(await ask(platform, "candidate add", {"name": "Kaja Kallas", "member": "EE"}))
+    assert text(reply).startswith("Added candidate Kaja Kallas.")
+    run = await run_interaction(
+        platform.tree,
+        autocomplete_interaction("candidate", "candidate", "kal", subcommand="withdraw"),
+    )
+    assert run.callbacks[0].json["data"]["choices"] == [
+        {"name": "Kaja Kallas", "value": "Kaja Kallas"}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("roles", "permissions", "editor"),
+    [
+        ([EDITORS_ROLE], MEMBER_PERMISSIONS, True),  # role by name, any case
+        ([DESK_ROLE], MEMBER_PERMISSIONS, True),  # role by id
+        ([], MANAGE_SERVER, True),
+        ([READERS_ROLE], MEMBER_PERMISSIONS, False),
+    ],
+)
+async def test_editors_are_configured_roles_or_manage_server(
+    platform: DiscordPlatform, roles: list[int], permissions: str, editor: bool
+) -> None:
+    run = await ask(
+        platform, "undecided", {"member": "Hungary"}, roles=roles, permissions=permissions
+    )
+    assert answer(run).ephemeral is not editor
+
+
+async def test_non_editor_gets_a_private_refusal_and_nothing_is_written(
+    platform: DiscordPlatform, service: Service
+) -> None:
+    reply = answer(
+        await ask(platform, "endorse", {"member": "Hungary", "candidate": "Rutte"}, roles=[])
+    )
+    assert reply.ephemeral and reply.embeds[0]["color"] == COLOUR_ERROR
+    assert text(reply).startswith("Only editors can use /endorse.")
+    assert (await service.tally()).candidates[0].count == 28
+
+
+async def test_a_direct_message_user_is_not_an_editor(platform: DiscordPlatform) -> None:
+    run = await ask(platform, "undo", guild_id=None)
+    assert answer(run).ephemeral and "Only editors" in text(answer(run))
+
+
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [
+        ({"member": "Atlantis", "candidate": "Rutte"}, "Unknown member 'Atlantis'."),
+        ({"member": "Estonai", "candidate": "Rutte"}, "Did you mean Estonia?"),
+        ({"member": "EE", "candidate": "Rutte", "on": "2024-13-01"}, "on:2024-13-01 is not a date"),
+        ({"member": "EE", "candidate": "Rutte", "source": "politico"}, "is not a web address"),
+    ],
+)
+async def test_validation_errors_are_private_and_write_nothing(
+    platform: DiscordPlatform, service: Service, options: dict[str, str], error: str
+) -> None:
+    reply = answer(await ask(platform, "endorse", options))
+    assert reply.ephemeral and error in text(reply)
+    assert len(await service.history(limit=100)) == 32
+
+
+@pytest.mark.parametrize(
+    ("command", "focused", "typed", "first"),
+    [
+        ("endorse", "member", "tur", "Türkiye"),
+        ("endorse", "member", "TÜRKİYE", "Türkiye"),
+        ("history", "member", "macedonia", "North Macedonia"),
+        ("endorse", "candidate", "ru", "Mark Rutte"),
+    ],
+)
+async def test_autocomplete_offers_aliases(
+    platform: DiscordPlatform, command: str, focused: str, typed: str, first: str
+) -> None:
+    run = await run_interaction(platform.tree, autocomplete_interaction(command, focused, typed))
+    assert run.callbacks[0].callback_type == 8
+    assert run.callbacks[0].json["data"]["choices"][0] == {"name": first, "value": first}
+
+
+async def test_autocomplete_stays_within_25_choices(platform: DiscordPlatform) -> None:
+    run = await run_interaction(platform.tree, autocomplete_interaction("endorse", "member", ""))
+    assert len(run.callbacks[0].json["data"]["choices"]) == 25
+
+
+async def test_export_attaches_the_file(platform: DiscordPlatform) -> None:
+    reply = answer(await ask(platform, "export", {"format": "json"}, roles=[]))
+    [file] = reply.files
+    assert file.filename == "nato-sg-2024-events-2024-04-03.json"
+    assert file.data.startswith(b"[") or file.data.startswith(b"{")
+    assert "The event log: 32 events." in text(reply)
+
+
+async def test_echoed_text_never_pings(platform: DiscordPlatform) -> None:
+    note = "@everyone <@&1600000000000000001> <@1400000000000000001> says yes"
+    answer(await ask(platform, "endorse", {"member": "SK", "candidate": "Rutte", "note": note}))
+    reply = answer(await ask(platform, "history", {"member": "SK", "limit": 1}))
+    assert note in text(reply)
+    assert reply.message["allowed_mentions"] == NO_MENTIONS and not reply.content
+
+
+async def test_long_history_is_split_within_discord_limits(platform: DiscordPlatform) -> None:
+    run = await ask(platform, "history", {"limit": 100}, roles=[])
+    assert run.error is None
+    first, *rest = run.replies
+    assert first.callback_type == 4 and rest and {r.kind for r in rest} == {"followup"}
+    for message in run.replies:
+        assert len(message.embeds) <= 10
+        assert sum(embed_size(e) for e in message.embeds) <= DISCORD_EMBED_TOTAL
+        assert all(
+            len(e.get("description", "")) <= DISCORD_EMBED_DESCRIPTION for e in message.embeds
+        )
+        assert message.message["allowed_mentions"] == NO_MENTIONS
+    everything = "\n".join(text(m) for m in run.replies)
+    assert all(f"#{n} " in everything for n in range(1, 33))
+
+
+# --- slow answers and failures ----------------------------------------------------------------
+
+
+@pytest.fixture
+def slow(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands that take longer than the (shortened) wait before deferring."""
+    run_named = adapter.run_named
+
+    async def slow_run_named(*args: Any) -> Reply:
+        await asyncio.sleep(0.1)
+        return await run_named(*args)
+
+    monkeypatch.setattr(adapter, "DEFER_AFTER", 0.01)
+    monkeypatch.setattr(adapter, "run_named", slow_run_named)
+
+
+@pytest.mark.usefixtures("slow")
+async def test_a_slow_answer_is_deferred_then_followed_up(platform: DiscordPlatform) -> None:
+    run = await ask(platform, "tally")
+    deferred, followup = run.replies
+    assert deferred.callback_type == 5 and not deferred.ephemeral
+    assert followup.kind == "followup" and "28/32" in text(followup)
+    assert followup.message["allowed_mentions"] == NO_MENTIONS
+
+
+@pytest.mark.usefixtures("slow")
+async def test_a_slow_refusal_still_stays_private(platform: DiscordPlatform) -> None:
+    run = await ask(platform, "undo", roles=[])
+    deferred, deleted, refusal = run.replies
+    assert deferred.callback_type == 5
+    assert (deleted.method, deleted.path.rsplit("/", 1)[-1]) == ("DELETE", "@original")
+    assert refusal.method == "POST" and refusal.ephemeral and "Only editors" in text(refusal)
+
+
+async def test_a_crash_gets_a_private_apology(
+    platform: DiscordPlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*args: Any) -> Reply:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(adapter, "run_named", broken)
+    reply = answer(await ask(platform, "tally"))
+    assert reply.ephemeral and text(reply) == adapter.FAILED
+
+
+# --- on the fake Discord, over loopback ---------------------------------------------------------
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    async with FakeDiscord(guilds=[GUILD]) as fake:
+        with fake.patch_discord():
+            yield fake
+
+
+@contextlib.asynccontextmanager
+async def running(platform: DiscordPlatform) -> AsyncIterator[DiscordPlatform]:
+    platform.client._connection.guild_ready_timeout = 0.05  # the fake sends its guilds at once
+    await platform.start()
+    try:
+        yield platform
+    finally:
+        await platform.close()
+
+
+def registered_names(commands: list[dict[str, Any]]) -> set[str]:
+    names = set()
+    for c in commands:
+        subs = [o["name"] for o in c["options"] if o["type"] == 1]
+        names |= {f"{c['name']} {s}" for s in subs} if subs else {c["name"]}
+    return names
+
+
+async def test_end_to_end_endorse_over_the_gateway(
+    fake: FakeDiscord, platform: DiscordPlatform, service: Service
+) -> None:
+    async with running(platform):
+        assert [s.guild_id for s in fake.synced_commands] == [DEFAULT_GUILD_ID]  # not global
+        assert registered_names(fake.registered_commands(DEFAULT_GUILD_ID)) == set(COMMANDS)
+        endorse = {"member": "Slovakia", "candidate": "Rutte", "on": "2024-04-03"}
+        await fake.send_interaction(slash_interaction("endorse", endorse, roles=[EDITORS_ROLE]))
+        recorded = await fake.wait_for_callback()
+        assert recorded.callback_type == 4 and not recorded.ephemeral
+        assert "Recorded #33: Slovakia supports Mark Rutte on 3 April 2024" in text(recorded)
+        await fake.send_interaction(slash_interaction("tally", {"candidate": "Rutte"}))
+        tally = await fake.wait_for_callback()
+    assert "29/32 back Mark Rutte; needs 3 more" in text(tally)
+    assert (await service.tally()).candidates[0].count == 29
+    assert fake.unhandled == []
+
+
+async def test_global_sync_only_on_request(fake: FakeDiscord, service: Service) -> None:
+    platform = DiscordPlatform(service, DiscordConfig(), DEFAULT_TOKEN, sync_global=True)
+    async with running(platform):
+        assert [s.guild_id for s in fake.synced_commands] == [None]
+        assert registered_names(fake.registered_commands()) == set(COMMANDS)
+
+
+async def test_a_wrong_token_is_a_credentials_error(fake: FakeDiscord, service: Service) -> None:
+    platform = DiscordPlatform(service, CONFIG, "not-the-token")
+    with pytest.raises(CredentialsError, match="DISCORD_TOKEN") as raised:
+        await platform.start()
+    assert "not-the-token" not in str(raised.value)
+    assert [r.status for r in fake.requests] == [401]
+
+
+async def test_rate_limited_callback_and_followup_are_delivered(
+    fake: FakeDiscord, platform: DiscordPlatform
+) -> None:
+    fake.rate_limit_next("/callback", retry_after=0.05)
+    fake.rate_limit_next("/webhooks/", retry_after=0.05, method="POST")
+    async with running(platform):
+        await fake.send_interaction(slash_interaction("history", {"limit": 100}))
+        first = await fake.wait_for_callback()
+        second = await fake.wait_for_followup()
+    assert "#32 " in text(first) and "#1 " in text(second)
+    assert [r.kind for r in fake.rate_limited] == ["callback", "followup"]
+
+
+async def test_post_sends_embeds_and_the_file_to_a_channel(
+    fake: FakeDiscord, platform: DiscordPlatform
+) -> None:
+    fake.rate_limit_next("/messages", retry_after=0.05, method="POST")
+    lines = tuple(f"line {n}: " + "x" * 200 for n in range(60))  # more than one message holds
+    digest = Reply(
+        title="Morning digest",
+        sections=(Section(lines=lines),),
+        attachment=Attachment("board.png", "image/png", b"\x89PNG fake"),
+    )
+    async with running(platform):
+        await platform.post(str(DEFAULT_CHANNEL_ID), digest)
+    *firsts, last = fake.channel_messages
+    assert firsts and all(not m.files for m in firsts)
+    assert [(f.filename, f.data) for f in last.files] == [("board.png", b"\x89PNG fake")]
+    assert firsts[0].embeds[0]["title"] == "Morning digest"
+    assert all(m.params["channel_id"] == str(DEFAULT_CHANNEL_ID) for m in fake.channel_messages)
+    assert all(m.message["allowed_mentions"] == NO_MENTIONS for m in fake.channel_messages)
+    assert len(fake.rate_limited) == 1
+
+
+@contextlib.contextmanager
+def fake_discord_in_a_thread() -> Iterator[FakeDiscord]:
+    """The fake on its own loop, so `main()` can run its own `asyncio.run` here."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    fake = FakeDiscord()
+    asyncio.run_coroutine_threadsafe(fake.start(), loop).result(5)
+    try:
+        with fake.patch_discord():
+            yield fake
+    finally:
+        asyncio.run_coroutine_threadsafe(fake.stop(), loop).result(5)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()
+
+
+def test_cli_with_a_rejected_token_prints_one_line_and_exits_2(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TALLYBOT_CONFIG", raising=False)
+    monkeypatch.setenv("DISCORD_TOKEN", "wrong-secret-token")
+    with fake_discord_in_a_thread() as fake:
+        assert main(["discord", "--db", str(tmp_path / "t.db")]) == 2
+    assert [r.status for r in fake.requests] == [401]
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1].startswith("tallybot: Discord rejected DISCORD_TOKEN;")
+    assert "wrong-secret-token" not in err
