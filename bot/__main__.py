@@ -1,4 +1,4 @@
-"""Command line: `tallybot console | run | discord | slack`."""
+"""Command line: `tallybot console | run | discord | slack | slack-manifest`."""
 
 from __future__ import annotations
 
@@ -23,6 +23,12 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"'{text}' is not a date; use YYYY-MM-DD") from None
 
 
+def _https(text: str) -> str:
+    if not text.startswith("https://"):
+        raise argparse.ArgumentTypeError(f"'{text}' is not an https:// URL; Slack calls only https")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", help="a TOML config file (default: ./config.toml if present)")
@@ -44,11 +50,23 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("run", parents=[platform], help="every platform that has credentials")
     sub.add_parser("discord", parents=[platform], help="Discord only (needs DISCORD_TOKEN)")
     sub.add_parser("slack", parents=[platform], help="Slack only (needs SLACK_* secrets)")
+    manifest = sub.add_parser("slack-manifest", help="print the Slack app manifest (JSON)")
+    manifest.add_argument(
+        "--http-url",
+        type=_https,
+        help="HTTP mode: the public URL of the events path, e.g. https://bot.example.org/slack/events"
+        " (default: Socket Mode)",
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "slack-manifest":
+        from bot.adapters.slack import manifest_json
+
+        print(manifest_json(args.http_url), end="")
+        return 0
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

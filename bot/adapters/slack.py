@@ -1,0 +1,344 @@
+"""Slack: every command of the core as a slash command, over Socket Mode or HTTP (slack-bolt).
+
+The adapter maps a Slack user to an `Actor`, hands the typed text to `run_line` and renders the
+reply; the app manifest is generated from the same command list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.commands import COMMANDS, Command, Context, run_line
+from bot.config import SlackConfig
+from bot.domain import Actor
+from bot.platform import CredentialsError
+from bot.render import to_slack
+from bot.replies import Attachment, Reply
+from bot.service import Service
+
+log = logging.getLogger(__name__)
+
+ACK_WITHIN = 2.5  # seconds: Slack shows an error unless the ack arrives within 3
+WORKING = "Working on it…"
+EDITOR_GROUP_TTL = 60.0  # seconds a user group's members are cached
+CLOSE_GRACE = 5.0  # seconds close() lets commands in flight finish
+RATE_LIMIT_RETRIES = 3  # slack_sdk retries a 429 once unless told otherwise
+
+SCOPES = ("commands", "chat:write", "files:write", "usergroups:read")
+# Slack's app manifest limits
+MANIFEST_COMMANDS = 50
+MANIFEST_COMMAND = 32  # characters, with the slash
+MANIFEST_DESCRIPTION = 2_000
+MANIFEST_USAGE_HINT = 1_000
+
+
+def slash_commands() -> dict[str, list[Command]]:
+    """The core's commands by first word: "candidate add" and "candidate withdraw" -> /candidate."""
+    groups: dict[str, list[Command]] = {}
+    for command in COMMANDS.values():
+        groups.setdefault(command.name.split()[0], []).append(command)
+    return groups
+
+
+def message(reply: Reply) -> dict[str, Any]:
+    """An ack, response_url or chat.postMessage body: errors to the caller, answers to all."""
+    text, blocks = to_slack(reply)
+    return {
+        "text": text,
+        "blocks": blocks,
+        "response_type": "ephemeral" if reply.error else "in_channel",
+    }
+
+
+def unescape(text: str) -> str:
+    """Slack sends &, < and > as entities; the core wants the text as typed."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+class SlackPlatform:
+    """Serves the slash commands until `close()`; `post()` is for the digest scheduler."""
+
+    name = "slack"
+
+    def __init__(
+        self,
+        service: Service,
+        config: SlackConfig,
+        *,
+        bot_token: str,
+        app_token: str | None = None,
+        signing_secret: str | None = None,
+        ack_within: float = ACK_WITHIN,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.service = service
+        self.config = config
+        self.ack_within = ack_within
+        self.clock = clock
+        self.url = ""  # the HTTP endpoint once started in HTTP mode
+        self._app_token = app_token
+        self.client = AsyncWebClient(
+            token=bot_token,
+            base_url=config.api_base_url,
+            retry_handlers=[
+                AsyncConnectionErrorRetryHandler(),
+                AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
+            ],
+        )
+        # The token goes only in the client; "" keeps bolt from reading SLACK_SIGNING_SECRET in
+        # Socket Mode, where requests are not signed (bolt verifies only HTTP requests).
+        self.app = AsyncApp(client=self.client, signing_secret=signing_secret or "")
+        for word in slash_commands():
+            self.app.command(f"/{word}")(self._on_command)
+        self._tasks: set[asyncio.Task[Reply]] = set()
+        self._group: tuple[float, frozenset[str]] | None = None  # (fetched at, members)
+        self._group_lock = asyncio.Lock()
+        self._runner: web.AppRunner | None = None
+        self._socket: AsyncSocketModeHandler | None = None
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        try:
+            await self._start()
+        except BaseException:
+            await self.close()  # run_platforms closes only what started
+            raise
+
+    async def _start(self) -> None:
+        try:
+            auth = await self.client.auth_test()
+        except SlackApiError as exc:
+            raise CredentialsError(
+                f"SLACK_BOT_TOKEN was rejected by Slack ({exc.response.get('error')}); copy the "
+                "Bot User OAuth Token (xoxb-...) from your app's OAuth & Permissions page."
+            ) from None
+        if self.config.mode == "http":
+            await self._serve_http()
+            where = f"listening on {self.url}"
+        else:
+            await self._connect_socket()
+            where = "connected over Socket Mode"
+        log.info("Slack: %s as @%s in %s", where, auth.get("user"), auth.get("team"))
+
+    async def _serve_http(self) -> None:
+        web_app = self.app.web_app(path=self.config.path)  # 401s bad or stale signatures
+        web_app.router.add_get("/healthz", _healthz)
+        self._runner = web.AppRunner(web_app, shutdown_timeout=CLOSE_GRACE)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, self.config.host, self.config.port).start()
+        host, port = self._runner.addresses[0][:2]
+        self.url = f"http://{host}:{port}{self.config.path}"
+
+    async def _connect_socket(self) -> None:
+        assert self._app_token is not None, "Socket Mode needs the app token"
+        # The handler retries a rejected app token forever: open the first connection ourselves.
+        try:
+            opened = await self.client.apps_connections_open(app_token=self._app_token)
+        except SlackApiError as exc:
+            raise CredentialsError(
+                f"SLACK_APP_TOKEN was rejected by Slack ({exc.response.get('error')}); create an "
+                "app-level token (xapp-...) with the connections:write scope under Basic "
+                "Information > App-Level Tokens."
+            ) from None
+        self._socket = AsyncSocketModeHandler(self.app, self._app_token, web_client=self.client)
+        self._socket.client.wss_uri = opened["url"]
+        await self._socket.connect_async()
+
+    async def close(self) -> None:
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=CLOSE_GRACE)
+        if self._socket is not None:
+            await self._socket.close_async()
+            client = self._socket.client
+            tasks = (
+                client.message_processor,
+                client.current_session_monitor,
+                client.message_receiver,
+            )
+            await asyncio.gather(*(t for t in tasks if t is not None), return_exceptions=True)
+            self._socket = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # --- sending --------------------------------------------------------------------------------
+
+    async def post(self, channel: str, reply: Reply) -> None:
+        body = message(reply)
+        await self.client.chat_postMessage(
+            channel=channel, text=body["text"], blocks=body["blocks"]
+        )
+        if reply.attachment is not None:
+            await self._upload(channel, reply.attachment)
+
+    async def _upload(self, channel: str, attachment: Attachment) -> None:
+        await self.client.files_upload_v2(
+            channel=channel,
+            filename=attachment.filename,
+            title=attachment.filename,
+            content=attachment.data,
+        )
+
+    # --- slash commands -------------------------------------------------------------------------
+
+    async def _on_command(
+        self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        """Ack with the answer if it is ready in time, else ack now and answer via response_url."""
+        task = asyncio.create_task(self._run(command))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        done, _ = await asyncio.wait({task}, timeout=self.ack_within)
+        if done:
+            reply = task.result()
+            await ack(message(reply))
+        else:
+            await ack(text=WORKING, response_type="ephemeral")
+            reply = await task
+            sent = await respond(message(reply))
+            if sent.status_code != 200:
+                log.warning("Slack: response_url refused the answer (%s)", sent.status_code)
+        if reply.attachment is not None:
+            await self._upload_or_explain(command.get("channel_id", ""), reply.attachment, respond)
+
+    async def _run(self, command: dict[str, Any]) -> Reply:
+        try:
+            actor = await self._actor(command)
+            ctx = Context(self.service, actor, command.get("channel_id", ""))
+            return await run_line(ctx, f"{command['command']} {unescape(command.get('text', ''))}")
+        except Exception:  # a bug: the user gets one line, the log gets the traceback
+            log.exception("Slack: %s failed", command.get("command"))
+            return Reply.refusal("Something went wrong; the details are in tallybot's log.")
+
+    async def _upload_or_explain(
+        self, channel: str, attachment: Attachment, respond: AsyncRespond
+    ) -> None:
+        try:
+            await self._upload(channel, attachment)
+        except SlackApiError as exc:
+            error = exc.response.get("error")
+            log.warning(
+                "Slack: could not upload %s to %s (%s)", attachment.filename, channel, error
+            )
+            await respond(
+                text=f"Could not upload {attachment.filename} here ({error}): invite the bot "
+                "to this channel (/invite @tallybot) and try again.",
+                response_type="ephemeral",
+            )
+
+    # --- identity -------------------------------------------------------------------------------
+
+    async def _actor(self, command: dict[str, Any]) -> Actor:
+        user = command.get("user_id", "")
+        name = command.get("user_name") or user
+        return Actor("slack", user, name, is_editor=await self._is_editor(user))
+
+    async def _is_editor(self, user: str) -> bool:
+        if user in self.config.editors:
+            return True
+        return bool(self.config.editor_group) and user in await self._editor_group()
+
+    async def _editor_group(self) -> frozenset[str]:
+        """The editor group's members, fetched at most once a minute."""
+        async with self._group_lock:
+            now = self.clock()
+            if self._group is None or now - self._group[0] >= EDITOR_GROUP_TTL:
+                previous = self._group[1] if self._group else frozenset()
+                try:
+                    found = await self.client.usergroups_users_list(
+                        usergroup=self.config.editor_group
+                    )
+                    members = frozenset(found.get("users", ()))
+                except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+                    error = exc.response.get("error") if isinstance(exc, SlackApiError) else exc
+                    log.warning(
+                        "Slack: could not list editor group %s (%s); the app needs the "
+                        "usergroups:read scope",
+                        self.config.editor_group,
+                        error,
+                    )
+                    members = previous  # keep the last known editors rather than lock them out
+                self._group = (now, members)
+            return self._group[1]
+
+
+async def _healthz(_request: web.Request) -> web.Response:
+    return web.Response(text="ok")
+
+
+# --- the app manifest ---------------------------------------------------------------------------
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _slash_command(word: str, commands: list[Command], http_url: str | None) -> dict[str, Any]:
+    descriptions, hints = [], []
+    for c in commands:
+        sub = c.name.removeprefix(word).strip()
+        help_ = c.help + (" Editors only." if c.editor_only else "")
+        descriptions.append(f"{sub}: {help_}" if sub else help_)
+        if hint := c.usage.removeprefix(f"/{word}").strip():
+            hints.append(hint)
+    entry: dict[str, Any] = {
+        "command": f"/{word}",
+        "description": _cut(" ".join(descriptions), MANIFEST_DESCRIPTION),
+        "should_escape": False,  # names and links arrive as typed, not as <@U…> or <#C…>
+    }
+    if hints:
+        entry["usage_hint"] = _cut(" | ".join(hints), MANIFEST_USAGE_HINT)
+    if http_url:
+        entry["url"] = http_url
+    return entry
+
+
+def manifest(http_url: str | None = None) -> dict[str, Any]:
+    """The Slack app manifest: Socket Mode, or HTTP with every command sent to `http_url`."""
+    groups = slash_commands()
+    too_long = [w for w in groups if len(w) + 1 > MANIFEST_COMMAND]
+    if len(groups) > MANIFEST_COMMANDS or too_long:
+        raise ValueError(
+            f"Slack allows {MANIFEST_COMMANDS} slash commands of up to {MANIFEST_COMMAND} "
+            f"characters; COMMANDS has {len(groups)} (too long: {too_long or 'none'})."
+        )
+    return {
+        "_metadata": {"major_version": 1, "minor_version": 1},
+        "display_information": {
+            "name": "tallybot",
+            "description": "Who publicly backs whom in a consensus race: /tally, /holdouts, "
+            "/endorse, with sources and a countdown.",
+            "background_color": "#1f4e79",
+        },
+        "features": {
+            "bot_user": {"display_name": "tallybot", "always_online": True},
+            "slash_commands": [_slash_command(w, cs, http_url) for w, cs in groups.items()],
+        },
+        "oauth_config": {"scopes": {"bot": list(SCOPES)}},
+        "settings": {
+            "org_deploy_enabled": False,
+            "socket_mode_enabled": http_url is None,
+            "token_rotation_enabled": False,
+        },
+    }
+
+
+def manifest_json(http_url: str | None = None) -> str:
+    return json.dumps(manifest(http_url), indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,393 @@
+"""Slack: signed slash commands over real HTTP and Socket Mode, against the loopback fake."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import aiohttp
+import pytest
+from fakes.slack_fake import PROXY_ENV_VARS, FakeSlack
+from slack_sdk.http_retry import builtin_async_handlers
+
+from bot.__main__ import main
+from bot.adapters.slack import (
+    MANIFEST_COMMAND,
+    MANIFEST_COMMANDS,
+    MANIFEST_DESCRIPTION,
+    MANIFEST_USAGE_HINT,
+    WORKING,
+    SlackPlatform,
+    manifest,
+    manifest_json,
+    slash_commands,
+)
+from bot.app import build_platforms
+from bot.commands import COMMANDS
+from bot.config import Config, SlackConfig
+from bot.domain import Actor
+from bot.platform import CredentialsError
+from bot.replies import Attachment, Reply
+from bot.service import Service
+
+MANIFEST_FILE = Path(__file__).resolve().parent.parent / "slack-manifest.json"
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in PROXY_ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+
+
+@asynccontextmanager
+async def slack_bot(
+    service: Service,
+    fake: FakeSlack,
+    mode: str = "http",
+    ack_within: float = 2.5,
+    **config: Any,
+) -> AsyncIterator[SlackPlatform]:
+    """The adapter, started against the fake: HTTP on 127.0.0.1:0, or Socket Mode."""
+    settings = SlackConfig(mode=mode, port=0, api_base_url=fake.api_url, **config)
+    secret = {"signing_secret": fake.signing_secret} if mode == "http" else {}
+    platform = SlackPlatform(
+        service,
+        settings,
+        bot_token=fake.bot_token,
+        app_token=fake.app_token,
+        ack_within=ack_within,
+        **secret,
+    )
+    await platform.start()
+    try:
+        yield platform
+    finally:
+        await platform.close()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+async def slash(
+    http: aiohttp.ClientSession,
+    bot: SlackPlatform,
+    fake: FakeSlack,
+    line: str,
+    *,
+    user: str = "U1",
+    **kwargs: Any,
+) -> tuple[int, dict[str, Any]]:
+    """Type `line` in Slack as `user`: a signed POST to the bot; (status, ack body)."""
+    command, _, text = line.partition(" ")
+    body, headers = fake.signed_slash_request(command, text, user_id=user, **kwargs)
+    async with http.post(bot.url, data=body, headers=headers) as resp:
+        return resp.status, (await resp.json() if resp.status == 200 else {})
+
+
+def shown(message: dict[str, Any]) -> str:
+    """All the text of a message's blocks, as Slack would render it (before mrkdwn)."""
+    parts = []
+    for block in message.get("blocks", []):
+        if "text" in block:
+            parts.append(block["text"]["text"])
+        parts.extend(e["text"] for e in block.get("elements", []))
+    return "\n".join(parts)
+
+
+async def log_length(service: Service) -> int:
+    return len(await service.store.events(service.race.id))
+
+
+# --- HTTP mode --------------------------------------------------------------------------------
+
+
+async def test_tally_answered_in_the_ack_for_the_channel(
+    service: Service, http: aiohttp.ClientSession
+) -> None:
+    async with FakeSlack() as fake, slack_bot(service, fake) as bot:
+        assert [c.token for c in fake.calls_to("auth.test")] == ["xoxb-test"]  # at start
+        status, ack = await slash(http, bot, fake, "/tally")
+        assert status == 200 and ack["response_type"] == "in_channel"
+        assert ack["blocks"][0] == {
+            "type": "header",
+            "text": {"type": "plain_text", "text": "NATO Secretary-General 2024"},
+        }
+        text = shown(ack)
+        assert "██████████████░░ 28/32" in text
+        assert "No public position (2): Slovakia, Türkiye" in text
+        assert "97 days until the Washington summit on 9 July 2024." in text
+        assert ack["text"].startswith("NATO Secretary-General 2024")  # the plain-text fallback
+
+        status, ack = await slash(http, bot, fake, "/tally Ruttte")
+        assert ack["response_type"] == "ephemeral"  # errors go to the caller alone
+        assert ack["text"] == "Error: Unknown candidate 'Ruttte'. Did you mean Mark Rutte?"
+
+        async with http.get(bot.url.replace("/slack/events", "/healthz")) as resp:
+            assert (resp.status, await resp.text()) == (200, "ok")
+        assert fake.responses == [] and fake.calls_to("chat.postMessage") == []
+
+
+async def test_forged_unsigned_and_stale_requests_are_refused(
+    service: Service, http: aiohttp.ClientSession
+) -> None:
+    async with FakeSlack() as fake, slack_bot(service, fake, editors=("UED",)) as bot:
+        before = await log_length(service)
+        line = ("/endorse", "Hungary Rutte")
+        forged = fake.signed_slash_request(*line, user_id="UED", tamper=True)
+        stale = fake.signed_slash_request(*line, user_id="UED", timestamp=int(time.time()) - 301)
+        unsigned = fake.signed_slash_request(*line, user_id="UED")
+        del unsigned[1]["X-Slack-Signature"]
+        wrong_secret = FakeSlack(signing_secret="not-the-secret").signed_slash_request(
+            *line, user_id="UED", response_url=fake.response_url()
+        )
+        for body, headers in (forged, stale, unsigned, wrong_secret):
+            async with http.post(bot.url, data=body, headers=headers) as resp:
+                assert resp.status == 401
+        assert await log_length(service) == before
+        assert fake.responses == [] and fake.calls_to("chat.postMessage") == []
+
+
+async def test_non_editor_refused_editor_recorded_with_slack_identity(
+    service: Service, http: aiohttp.ClientSession
+) -> None:
+    async with FakeSlack() as fake, slack_bot(service, fake, editors=("UED",)) as bot:
+        before = await log_length(service)
+        _, ack = await slash(http, bot, fake, "/endorse Türkiye Rutte", user="UX")
+        assert ack["response_type"] == "ephemeral"
+        assert ack["text"].startswith("Error: Only editors can use /endorse.")
+        assert await log_length(service) == before
+
+        _, ack = await slash(http, bot, fake, "/endorse Türkiye Rutte", user="UED", user_name="ada")
+        assert ack["response_type"] == "in_channel"
+        assert "Recorded #33: Türkiye supports Mark Rutte" in shown(ack)
+        assert "Mark Rutte: 29/32; needs 3 more for unanimity." in shown(ack)
+        (event,) = await service.history(limit=1)
+        assert event.actor == Actor("slack", "UED", "ada")
+        assert fake.calls_to("usergroups.users.list") == []  # no group configured
+
+
+async def test_editor_group_members_may_record_and_the_group_is_cached(
+    service: Service, http: aiohttp.ClientSession
+) -> None:
+    async with (
+        FakeSlack(usergroups={"S1": ["UG"]}) as fake,
+        slack_bot(service, fake, editor_group="S1") as bot,
+    ):
+        _, ack = await slash(http, bot, fake, "/undecided Hungary", user="UG")
+        assert ack["response_type"] == "in_channel" and "Recorded #33" in shown(ack)
+        _, ack = await slash(http, bot, fake, "/undo", user="UX")
+        assert ack["response_type"] == "ephemeral" and "Only editors" in ack["text"]
+        (lookup,) = fake.calls_to("usergroups.users.list")  # one lookup for both users
+        assert lookup.params["usergroup"] == "S1"
+
+        bot.clock = lambda: time.monotonic() + 61  # a minute later the group is read again
+        fake.usergroups["S1"] = ["UX"]
+        _, ack = await slash(http, bot, fake, "/endorse Hungary Rutte", user="UX")
+        assert ack["response_type"] == "in_channel" and "Recorded #34" in shown(ack)
+        assert len(fake.calls_to("usergroups.users.list")) == 2
+
+
+async def test_a_slow_command_is_acked_then_answered_via_response_url(
+    service: Service, http: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gate = asyncio.Event()
+    tally = service.tally
+
+    async def slow_tally(*args: Any, **kwargs: Any) -> Any:
+        await gate.wait()
+        return await tally(*args, **kwargs)
+
+    monkeypatch.setattr(service, "tally", slow_tally)
+    async with FakeSlack() as fake, slack_bot(service, fake, ack_within=0.05) as bot:
+        status, ack = await slash(http, bot, fake, "/tally", response_url=fake.response_url("r1"))
+        assert status == 200
+        assert ack == {"text": WORKING, "response_type": "ephemeral"}
+        assert fake.responses_to("r1") == []
+        gate.set()
+        answer = await fake.wait_for_response("r1")
+        assert answer["response_type"] == "in_channel"
+        assert "28/32" in shown(answer) and answer["text"].startswith("NATO")
+
+
+async def test_user_text_is_escaped_for_mrkdwn(
+    service: Service, http: aiohttp.ClientSession
+) -> None:
+    async with FakeSlack() as fake, slack_bot(service, fake, editors=("UED",)) as bot:
+        note = "<!channel> & <https://evil.example|click here>"
+        _, ack = await slash(http, bot, fake, f"/undecided Slovakia note:{note}", user="UED")
+        assert ack["response_type"] == "in_channel"
+        # Slack itself sends &, < and > as entities; they are stored as typed.
+        escaped = "&lt;!here&gt; &amp; fine"
+        _, ack = await slash(http, bot, fake, f"/undecided Türkiye note:{escaped}", user="UED")
+        assert ack["response_type"] == "in_channel"
+        notes = [e.note for e in await service.history(limit=2)]
+        assert notes == ["<!here> & fine", note]
+
+        _, ack = await slash(http, bot, fake, "/history limit:2")
+        text = json.dumps(ack)
+        assert "&lt;!channel&gt; &amp; &lt;https://evil.example|click here&gt;" in shown(ack)
+        assert "&lt;!here&gt; &amp; fine" in shown(ack)
+        assert "<!channel>" not in text and "<!here>" not in text and "<https://evil" not in text
+
+
+async def test_export_uploads_the_file_to_the_channel(
+    service: Service, http: aiohttp.ClientSession
+) -> None:
+    async with FakeSlack() as fake, slack_bot(service, fake) as bot:
+        _, ack = await slash(http, bot, fake, "/export json", channel_id="C42")
+        assert ack["response_type"] == "in_channel"
+        assert "The event log: 32 events." in shown(ack)
+        await fake.wait_for_call("files.completeUploadExternal")
+        (upload,) = fake.uploads.values()
+        assert upload.filename == "nato-sg-2024-events-2024-04-03.json" and upload.completed
+        assert upload.complete_params["channel_id"] == "C42"
+        assert upload.data is not None and len(json.loads(upload.data)) == 32
+
+
+async def test_a_failed_upload_is_explained_to_the_caller(
+    service: Service, http: aiohttp.ClientSession
+) -> None:
+    async with FakeSlack() as fake, slack_bot(service, fake) as bot:
+        fake.stub("files.getUploadURLExternal", {"ok": False, "error": "not_in_channel"})
+        _, ack = await slash(http, bot, fake, "/export", response_url=fake.response_url("r2"))
+        assert ack["response_type"] == "in_channel"
+        explained = await fake.wait_for_response("r2")
+        assert explained["response_type"] == "ephemeral"
+        assert "(not_in_channel): invite the bot" in explained["text"]
+
+
+async def test_post_sends_blocks_and_retries_a_429(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The retry handler sleeps Retry-After plus up to 1 s of jitter; no jitter keeps this fast.
+    monkeypatch.setattr(builtin_async_handlers, "random", SimpleNamespace(random=lambda: 0.0))
+    async with FakeSlack() as fake, slack_bot(service, fake) as bot:
+        fake.rate_limit_next("chat.postMessage", retry_after=0, times=2)
+        attachment = Attachment("board.png", "image/png", b"\x89PNG-bytes")
+        await bot.post("C9", Reply.text("Good morning: 28/32 back Rutte.", title="Digest"))
+        await bot.post("C9", replace(Reply.text("The board."), attachment=attachment))
+        statuses = [c.status for c in fake.calls_to("chat.postMessage", include_rate_limited=True)]
+        assert statuses == [429, 429, 200, 200]
+        first, second = fake.calls_to("chat.postMessage")
+        assert first.params["channel"] == "C9" and first.params["text"].startswith("Digest")
+        assert first.params["blocks"][0]["text"]["text"] == "Digest"
+        assert "28/32 back Rutte" in shown(first.params)
+        (upload,) = fake.uploads.values()
+        assert (upload.filename, upload.data) == ("board.png", b"\x89PNG-bytes")
+        assert upload.complete_params["channel_id"] == "C9"
+
+
+# --- credentials ------------------------------------------------------------------------------
+
+
+async def test_a_rejected_bot_token_stops_the_start(service: Service) -> None:
+    async with FakeSlack(bot_token="xoxb-right") as fake:
+        settings = SlackConfig(port=0, api_base_url=fake.api_url)
+        bot = SlackPlatform(service, settings, bot_token="xoxb-wrong", app_token="xapp-test")
+        with pytest.raises(CredentialsError, match=r"^SLACK_BOT_TOKEN was rejected") as refused:
+            await bot.start()
+        assert "invalid_auth" in str(refused.value) and "xoxb-wrong" not in str(refused.value)
+        assert "\n" not in str(refused.value)
+        await bot.close()
+
+
+async def test_a_rejected_app_token_stops_the_start(service: Service) -> None:
+    async with FakeSlack() as fake:
+        settings = SlackConfig(mode="socket", api_base_url=fake.api_url)
+        bot = SlackPlatform(service, settings, bot_token=fake.bot_token, app_token="xapp-wrong")
+        with pytest.raises(CredentialsError, match=r"^SLACK_APP_TOKEN was rejected") as refused:
+            await bot.start()
+        assert "invalid_auth" in str(refused.value) and "xapp-wrong" not in str(refused.value)
+        await bot.close()
+        assert fake.received == [] and fake.acks == {}
+
+
+# --- Socket Mode ------------------------------------------------------------------------------
+
+
+async def test_socket_mode_acks_each_command(
+    service: Service, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with FakeSlack() as fake, slack_bot(service, fake, "socket", editors=("UED",)):
+        (opened,) = fake.calls_to("apps.connections.open")
+        assert opened.token == "xapp-test"
+        envelope = await fake.send_slash_command(command="/holdouts", text="Rutte")
+        ack = (await fake.wait_for_ack(envelope))["payload"]
+        assert ack["response_type"] == "in_channel"
+        assert ack["text"].startswith("Holdouts on Mark Rutte: 4 of 32")
+
+        # /candidate is one slash command for "candidate add" and "candidate withdraw".
+        envelope = await fake.send_slash_command(
+            command="/candidate", text="add Kaja Kallas Estonia", user_id="UED"
+        )
+        ack = (await fake.wait_for_ack(envelope))["payload"]
+        assert "Added candidate Kaja Kallas." in shown(ack)
+        envelope = await fake.send_slash_command(command="/candidate", text="withdraw Kallas")
+        ack = (await fake.wait_for_ack(envelope))["payload"]
+        assert ack["response_type"] == "ephemeral" and "Only editors" in ack["text"]
+    assert "Socket Mode" in caplog.text
+    assert fake.bot_token not in caplog.text and fake.app_token not in caplog.text
+
+
+def test_run_builds_the_slack_platform_for_the_configured_transport(service: Service) -> None:
+    config = Config(slack=SlackConfig(mode="http"))
+    environ = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "SLACK_APP_TOKEN": "x"}
+    (platform,) = build_platforms(service, config, None, environ=environ)
+    assert isinstance(platform, SlackPlatform) and platform.name == "slack"
+    assert platform.client.base_url == "https://slack.com/api/"
+
+
+# --- the app manifest -------------------------------------------------------------------------
+
+
+def test_the_manifest_has_one_slash_command_per_first_word_within_slack_limits() -> None:
+    commands = manifest()["features"]["slash_commands"]
+    names = [c["command"] for c in commands]
+    assert names == list(dict.fromkeys(f"/{name.split()[0]}" for name in COMMANDS))
+    assert len(names) == len(set(names)) == len(slash_commands()) <= MANIFEST_COMMANDS
+    for c in commands:
+        assert len(c["command"]) <= MANIFEST_COMMAND and c["command"] == c["command"].lower()
+        assert " " not in c["command"]
+        assert 0 < len(c["description"]) <= MANIFEST_DESCRIPTION
+        assert len(c.get("usage_hint", "")) <= MANIFEST_USAGE_HINT
+        assert "url" not in c
+    (candidate,) = [c for c in commands if c["command"] == "/candidate"]
+    assert candidate["usage_hint"] == "add <name> [member] | withdraw <candidate>"
+    assert candidate["description"].startswith("add: Add a candidate. Editors only. withdraw:")
+    assert manifest()["settings"]["socket_mode_enabled"] is True
+    assert manifest()["oauth_config"]["scopes"]["bot"] == [
+        "commands",
+        "chat:write",
+        "files:write",
+        "usergroups:read",
+    ]
+    assert len(manifest()["display_information"]["name"]) <= 35
+    assert len(manifest()["display_information"]["description"]) <= 140
+
+
+def test_the_http_manifest_sends_every_command_to_the_url() -> None:
+    url = "https://tally.example.org/slack/events"
+    http = manifest(url)
+    assert http["settings"]["socket_mode_enabled"] is False
+    assert {c["url"] for c in http["features"]["slash_commands"]} == {url}
+
+
+def test_the_committed_manifest_is_the_generated_one(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["slack-manifest"]) == 0
+    printed = capsys.readouterr().out
+    assert printed == manifest_json()
+    assert MANIFEST_FILE.read_text(encoding="utf-8") == printed, (
+        "slack-manifest.json is out of date: run `tallybot slack-manifest > slack-manifest.json`"
+    )
