@@ -67,8 +67,10 @@ def main(argv: list[str] | None = None) -> int:
 
         print(manifest_json(args.http_url), end="")
         return 0
+    # The console's replies are its output: only warnings join them unless asked.
+    quiet = logging.WARNING if args.command == "console" else logging.INFO
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=logging.DEBUG if args.verbose else quiet,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
