@@ -27,7 +27,9 @@ from bot.replies import (
     tally_reply,
 )
 from bot.roster import Index
+from bot.scheduling import DigestBuilder, next_fire_time
 from bot.service import Service
+from bot.storage import DigestKey
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +54,12 @@ class Param:
     required: bool = False
     keyword: bool = False  # typed as name:value
     choices: tuple[str, ...] = ()
+    placeholder: str = ""  # what usage shows after name: (default: by kind)
 
     @property
     def usage(self) -> str:
         inner = (
-            f"{self.name}:{_PLACEHOLDER.get(self.kind, self.name)}"
+            f"{self.name}:{self.placeholder or _PLACEHOLDER.get(self.kind, self.name)}"
             if self.keyword
             else ("|".join(self.choices) if self.choices else self.name)
         )
@@ -354,6 +357,30 @@ async def _countdown(ctx: Context, args: dict[str, Any]) -> Reply:
     return Reply.text(await ctx.service.countdown())
 
 
+async def _subscribe(ctx: Context, args: dict[str, Any]) -> Reply:
+    svc = ctx.service
+    sub = await svc.subscribe(
+        ctx.actor, ctx.actor.platform, ctx.channel, args.get("time"), args.get("tz")
+    )
+    first = next_fire_time(sub, svc.clock.now())
+    key = DigestKey(sub.race, sub.platform, sub.channel, first.date())
+    if key in await svc.store.digest_sends(sub.race, [key.day]):  # that day's went out already
+        first = next_fire_time(sub, first)
+    return Reply.text(
+        f"Subscribed: this channel gets the daily digest at {sub.time:%H:%M} ({sub.timezone}), "
+        f"from {format_date(first.date())}. /digest shows today's now; /unsubscribe stops it."
+    )
+
+
+async def _unsubscribe(ctx: Context, args: dict[str, Any]) -> Reply:
+    await ctx.service.unsubscribe(ctx.actor, ctx.actor.platform, ctx.channel)
+    return Reply.text("Unsubscribed: no more daily digests here. /subscribe starts them again.")
+
+
+async def _digest(ctx: Context, args: dict[str, Any]) -> Reply:
+    return await DigestBuilder(ctx.service).preview(ctx.service.today())
+
+
 async def _undo(ctx: Context, args: dict[str, Any]) -> Reply:
     svc = ctx.service
     done = await svc.undo(ctx.actor)
@@ -476,6 +503,42 @@ COMMANDS: dict[str, Command] = {
             example="/history Hungary limit:5",
         ),
         Command("countdown", "Days to the deadline, or when the rule was met.", (), _countdown),
+        Command(
+            "subscribe",
+            "Post the daily digest in this channel (default 09:00, the configured time zone).",
+            (
+                Param(
+                    "time",
+                    Kind.TEXT,
+                    "the local time of the digest, HH:MM",
+                    keyword=True,
+                    placeholder="HH:MM",
+                ),
+                Param(
+                    "tz",
+                    Kind.TEXT,
+                    "an IANA time zone, e.g. Europe/Brussels",
+                    keyword=True,
+                    placeholder="Area/City",
+                ),
+            ),
+            _subscribe,
+            editor_only=True,
+            example="/subscribe time:08:30 tz:Europe/Brussels",
+        ),
+        Command(
+            "unsubscribe",
+            "Stop the daily digest in this channel.",
+            (),
+            _unsubscribe,
+            editor_only=True,
+        ),
+        Command(
+            "digest",
+            "Today's digest, now: a preview that does not replace the channel's daily one.",
+            (),
+            _digest,
+        ),
         Command(
             "undo",
             "Revert your last recording (by recording a new event).",

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import json
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, time
+from functools import cache
+from zoneinfo import available_timezones
 
-from bot.config import Clock
+from bot.config import Clock, DigestConfig
 from bot.domain import (
     Actor,
     Candidate,
@@ -25,12 +28,13 @@ from bot.domain import (
     met_on,
 )
 from bot.roster import Roster, fold
-from bot.storage import NewEvent, Store
+from bot.storage import NewEvent, Store, Subscription
 
 MAX_NOTE = 500
 MAX_SOURCE = 2_000
 MAX_HISTORY = 100
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
+_HH_MM = re.compile(r"^(\d{1,2}):(\d{2})$")
 
 
 @dataclass(frozen=True)
@@ -84,11 +88,37 @@ def check_date(day: date, today: date, what: str = "date") -> date:
     return day
 
 
+def check_time(text: str) -> time:
+    match = _HH_MM.match(text.strip())
+    if match is None or int(match[1]) > 23 or int(match[2]) > 59:
+        raise TallyError(f"time:{text} is not a time; use HH:MM like 09:00.")
+    return time(int(match[1]), int(match[2]))
+
+
+@cache
+def _zones() -> dict[str, str]:
+    """Every IANA time zone name, keyed by its lower-case form."""
+    return {name.lower(): name for name in available_timezones()}
+
+
+def check_zone(text: str) -> str:
+    """An IANA time zone name, whatever its case; a near miss gets a suggestion."""
+    name = text.strip()
+    if name.lower() in _zones():
+        return _zones()[name.lower()]
+    close = difflib.get_close_matches(name.lower(), _zones(), n=1, cutoff=0.8)
+    hint = f"Did you mean {_zones()[close[0]]}?" if close else "Use a name like Europe/Brussels."
+    raise TallyError(f"Unknown time zone '{name}'. {hint}")
+
+
 class Service:
-    def __init__(self, store: Store, race: Race, clock: Clock) -> None:
+    def __init__(
+        self, store: Store, race: Race, clock: Clock, digest: DigestConfig | None = None
+    ) -> None:
         self.store = store
         self.race = race
         self.clock = clock
+        self.digest = digest or DigestConfig()
         self.roster = Roster(race)
 
     async def start(self, demo: bool = False) -> int:
@@ -183,6 +213,58 @@ class Service:
         await self._reload_candidates()
         return next(c for c in self.roster.candidate_list if c.key == candidate.key)
 
+    # --- the daily digest ---------------------------------------------------------------
+
+    async def subscribe(
+        self,
+        actor: Actor,
+        platform: str,
+        channel: str,
+        at: str | None = None,
+        timezone: str | None = None,
+    ) -> Subscription:
+        """Subscribe a channel to the daily digest (default: the configured time and zone)."""
+        actor.require_editor("subscribe a channel to the digest")
+        self._check_channel(platform, channel)
+        sub = Subscription(
+            race=self.race.id,
+            platform=platform,
+            channel=channel,
+            time=check_time(at) if at else self.digest.time,
+            timezone=check_zone(timezone) if timezone else self.clock.tz.key,
+            since=self.clock.now(),
+        )
+        await self.store.subscribe(sub, actor)
+        return sub
+
+    async def unsubscribe(self, actor: Actor, platform: str, channel: str) -> None:
+        actor.require_editor("unsubscribe a channel from the digest")
+        self._check_channel(platform, channel)
+        if not await self.store.unsubscribe(self.race.id, platform, channel):
+            raise TallyError("This channel is not subscribed; /subscribe starts the daily digest.")
+
+    def _check_channel(self, platform: str, channel: str) -> None:
+        if not channel:
+            raise TallyError(
+                "The digest goes to a Slack or Discord channel, and the console has none; "
+                "list channels under [[digest.channels]] in the config instead."
+            )
+        if any(c.platform == platform and c.channel == channel for c in self.digest.channels):
+            raise TallyError(
+                "This channel's digest is set in the config file ([[digest.channels]]); "
+                "change it there."
+            )
+
+    async def sync_digest_channels(self) -> None:
+        """Store the config file's digest channels as subscriptions, due from when first seen."""
+        configured = [
+            Subscription(
+                self.race.id, c.platform, c.channel, c.time, c.timezone or self.clock.tz.key
+            )
+            for c in self.digest.channels
+        ]
+        await self.store.sync_config_subscriptions(self.race.id, configured, self.clock.now())
+
     # --- reading ------------------------------------------------------------------------
 
     def active_candidates(self) -> list[Candidate]:
@@ -204,12 +286,16 @@ class Service:
             for c in self.roster.candidate_list
         }
 
-    async def countdown(self, tally: Tally | None = None) -> str:
-        """The countdown line; once a candidate meets the rule, the day it did."""
+    async def countdown(self, tally: Tally | None = None, events: list[Event] | None = None) -> str:
+        """The countdown line; once a candidate meets the rule, the day it did.
+
+        `events`, the log the tally was computed from, defaults to the whole log.
+        """
         tally = tally or await self.tally()
         for t in tally.candidates:
             if t.met:
-                events = await self.store.events(self.race.id)
+                if events is None:
+                    events = await self.store.events(self.race.id)
                 day = met_on(events, t.candidate.key, t.required)
                 if day is not None and day <= tally.as_of:
                     return countdown(self.race, tally.as_of, (t.candidate.name, day))

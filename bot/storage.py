@@ -12,7 +12,7 @@ import asyncio
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 import aiosqlite
@@ -82,6 +82,44 @@ MIGRATIONS: list[str] = [
     );
     CREATE TABLE seeded (race TEXT PRIMARY KEY, seeded_at TEXT NOT NULL);
     """,
+    # The daily digest: subscriptions, one send record per channel and day, and what each
+    # day's digest covered. Times are UTC ISO strings, so they compare as text.
+    """
+    CREATE TABLE digest_subscriptions (
+        race TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        at TEXT NOT NULL,  -- HH:MM, local time in `timezone`
+        timezone TEXT NOT NULL,  -- an IANA name
+        since TEXT NOT NULL,  -- subscribed or changed then: earlier fire times are not due
+        actor_platform TEXT NOT NULL,  -- who subscribed it; 'config' for the config file's
+        actor_id TEXT NOT NULL,
+        PRIMARY KEY (race, platform, channel)
+    );
+    -- Claimed by one INSERT before posting, so each (channel, day) is sent once.
+    CREATE TABLE digest_sends (
+        race TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        day TEXT NOT NULL,  -- the local date in the subscription's time zone
+        status TEXT NOT NULL CHECK (status IN ('sending', 'sent', 'failed', 'skipped')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        claimed_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        sent_at TEXT,
+        PRIMARY KEY (race, platform, channel, day)
+    );
+    CREATE INDEX digest_sends_by_day ON digest_sends (race, day);
+    -- The last event each day's digest covered; the next digest lists the events after it.
+    CREATE TABLE digest_builds (
+        race TEXT NOT NULL,
+        day TEXT NOT NULL,
+        last_event INTEGER NOT NULL,
+        built_at TEXT NOT NULL,
+        PRIMARY KEY (race, day)
+    );
+    """,
 ]
 
 _EVENT_COLUMNS = (
@@ -101,6 +139,37 @@ class NewEvent:
     actor: Actor
     source: str | None = None
     note: str | None = None
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A channel that gets the daily digest at a local time in an IANA time zone."""
+
+    race: str
+    platform: str
+    channel: str
+    time: time
+    timezone: str
+    since: datetime | None = None  # fire times before this are not due; None: any
+
+
+@dataclass(frozen=True)
+class DigestKey:
+    race: str
+    platform: str
+    channel: str
+    day: date  # the local date in the subscription's time zone
+
+
+@dataclass(frozen=True)
+class DigestSend:
+    key: DigestKey
+    status: str  # 'sending', 'sent', 'failed' or 'skipped'
+    attempts: int
+    last_error: str | None
+    claimed_at: datetime
+    updated_at: datetime
+    sent_at: datetime | None
 
 
 def _event(row: Sequence) -> Event:
@@ -327,6 +396,190 @@ class Store:
             f"SELECT {_EVENT_COLUMNS} FROM events WHERE id = ?", (event_id,)
         )
         return _event(rows[0]) if rows else None
+
+    async def last_event_id(self, race: str) -> int:
+        (row,) = await self.db.execute_fetchall(
+            "SELECT coalesce(max(id), 0) FROM events WHERE race = ?", (race,)
+        )
+        return row[0]
+
+    # --- the daily digest -----------------------------------------------------------------
+
+    async def subscribe(self, sub: Subscription, actor: Actor) -> None:
+        """Add a channel's subscription, or change its time and zone."""
+        assert sub.since is not None
+        async with self._write_lock:
+            await self.db.execute(
+                "INSERT INTO digest_subscriptions"
+                " (race, platform, channel, at, timezone, since, actor_platform, actor_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (race, platform, channel) DO UPDATE SET at = excluded.at,"
+                "   timezone = excluded.timezone, since = excluded.since,"
+                "   actor_platform = excluded.actor_platform, actor_id = excluded.actor_id",
+                (
+                    sub.race,
+                    sub.platform,
+                    sub.channel,
+                    f"{sub.time:%H:%M}",
+                    sub.timezone,
+                    _utc(sub.since),
+                    actor.platform,
+                    actor.id,
+                ),
+            )
+
+    async def sync_config_subscriptions(
+        self, race: str, subs: Sequence[Subscription], now: datetime
+    ) -> None:
+        """Make the config file's channels (stored with actor 'config') exactly `subs`.
+
+        A channel new to the config is due from `now`; one that stays keeps its `since`.
+        """
+        keep = {(s.platform, s.channel) for s in subs}
+        async with self._write_lock:
+            await self.db.execute("BEGIN IMMEDIATE")
+            try:
+                rows = await self.db.execute_fetchall(
+                    "SELECT platform, channel FROM digest_subscriptions"
+                    " WHERE race = ? AND actor_platform = 'config'",
+                    (race,),
+                )
+                await self.db.executemany(
+                    "DELETE FROM digest_subscriptions"
+                    " WHERE race = ? AND platform = ? AND channel = ?",
+                    [(race, p, c) for p, c in rows if (p, c) not in keep],
+                )
+                await self.db.executemany(
+                    "INSERT INTO digest_subscriptions"
+                    " (race, platform, channel, at, timezone, since, actor_platform, actor_id)"
+                    " VALUES (?, ?, ?, ?, ?, ?, 'config', '')"
+                    " ON CONFLICT (race, platform, channel) DO UPDATE SET at = excluded.at,"
+                    "   timezone = excluded.timezone, actor_platform = 'config', actor_id = ''",
+                    [
+                        (race, s.platform, s.channel, f"{s.time:%H:%M}", s.timezone, _utc(now))
+                        for s in subs
+                    ],
+                )
+                await self.db.execute("COMMIT")
+            except BaseException:
+                await self.db.execute("ROLLBACK")
+                raise
+
+    async def unsubscribe(self, race: str, platform: str, channel: str) -> bool:
+        """False if the channel was not subscribed."""
+        async with self._write_lock:
+            cursor = await self.db.execute(
+                "DELETE FROM digest_subscriptions WHERE race = ? AND platform = ? AND channel = ?",
+                (race, platform, channel),
+            )
+        return cursor.rowcount == 1
+
+    async def subscriptions(self, race: str) -> list[Subscription]:
+        rows = await self.db.execute_fetchall(
+            "SELECT race, platform, channel, at, timezone, since FROM digest_subscriptions"
+            " WHERE race = ? ORDER BY platform, channel",
+            (race,),
+        )
+        return [
+            Subscription(
+                r[0], r[1], r[2], time.fromisoformat(r[3]), r[4], datetime.fromisoformat(r[5])
+            )
+            for r in rows
+        ]
+
+    async def claim_digest(
+        self,
+        key: DigestKey,
+        now: datetime,
+        stale_before: datetime,
+        status: str = "sending",
+        error: str | None = None,
+    ) -> bool:
+        """Claim a digest in one statement: True if this caller now owns it.
+
+        A new row is claimed with `status`; an existing one only if it is still 'sending' and
+        was last touched before `stale_before` (its process stopped mid-send). Every other
+        caller, in this process or another, gets False and must not send.
+        """
+        async with self._write_lock:
+            cursor = await self.db.execute(
+                "INSERT INTO digest_sends"
+                " (race, platform, channel, day, status, last_error, claimed_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (race, platform, channel, day) DO UPDATE"
+                "   SET status = excluded.status,"
+                "     last_error = coalesce(excluded.last_error, last_error),"
+                "     updated_at = excluded.updated_at"
+                "   WHERE status = 'sending' AND updated_at < ?",
+                (*_key(key), status, error, _utc(now), _utc(now), _utc(stale_before)),
+            )
+        return cursor.rowcount == 1
+
+    async def digest_result(
+        self, key: DigestKey, now: datetime, status: str, error: str | None = None
+    ) -> None:
+        """Count one attempt: 'sent', or its error and 'sending' (to retry) or 'failed' (done)."""
+        async with self._write_lock:
+            await self.db.execute(
+                "UPDATE digest_sends SET status = ?, attempts = attempts + 1,"
+                "   last_error = coalesce(?, last_error),"
+                "   updated_at = ?, sent_at = CASE WHEN ? = 'sent' THEN ? END"
+                " WHERE race = ? AND platform = ? AND channel = ? AND day = ?",
+                (status, error, _utc(now), status, _utc(now), *_key(key)),
+            )
+
+    async def digest_sends(self, race: str, days: Iterable[date]) -> dict[DigestKey, DigestSend]:
+        days = sorted({d.isoformat() for d in days})
+        if not days:
+            return {}
+        rows = await self.db.execute_fetchall(
+            "SELECT race, platform, channel, day, status, attempts, last_error, claimed_at,"
+            " updated_at, sent_at FROM digest_sends"
+            f" WHERE race = ? AND day IN ({', '.join('?' * len(days))})",
+            (race, *days),
+        )
+        sends = (
+            DigestSend(
+                DigestKey(r[0], r[1], r[2], date.fromisoformat(r[3])),
+                r[4],
+                r[5],
+                r[6],
+                datetime.fromisoformat(r[7]),
+                datetime.fromisoformat(r[8]),
+                datetime.fromisoformat(r[9]) if r[9] else None,
+            )
+            for r in rows
+        )
+        return {s.key: s for s in sends}
+
+    async def digest_build(self, race: str, day: date, last_event: int, now: datetime) -> int:
+        """The last event `day`'s digest covers: `last_event` if this is the first build of that
+        day, else what the first build stored (in this process or another)."""
+        async with self._write_lock:
+            (row,) = await self.db.execute_fetchall(
+                "INSERT INTO digest_builds (race, day, last_event, built_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (race, day) DO UPDATE SET last_event = last_event"
+                " RETURNING last_event",
+                (race, day.isoformat(), last_event, _utc(now)),
+            )
+        return row[0]
+
+    async def previous_digest(self, race: str, day: date) -> tuple[date, int] | None:
+        """The day and last event of the latest digest built before `day`."""
+        rows = await self.db.execute_fetchall(
+            "SELECT day, last_event FROM digest_builds WHERE race = ? AND day < ?"
+            " ORDER BY day DESC LIMIT 1",
+            (race, day.isoformat()),
+        )
+        return (date.fromisoformat(rows[0][0]), rows[0][1]) if rows else None
+
+
+def _key(key: DigestKey) -> tuple[str, str, str, str]:
+    return (key.race, key.platform, key.channel, key.day.isoformat())
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def _params(e: NewEvent) -> tuple:

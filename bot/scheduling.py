@@ -1,0 +1,339 @@
+"""The daily digest: built once per race and day, posted to every subscribed channel once.
+
+Exactly once. APScheduler's misfire and coalesce settings live in memory, so delivery rests on
+the database instead: before posting, a run claims the (race, platform, channel, day) row with
+one statement (`Store.claim_digest`); a restarted process, or a second process on the same
+file, finds the row and posts nothing. A failed post is retried with exponential backoff, each
+attempt counted and its error recorded; after the last one the row stays 'failed' and is
+logged at ERROR.
+
+One window no database can close: a crash after the platform accepted a post and before the
+row says 'sent'. There we choose at-least-once. A row still 'sending' and untouched for `lease`
+belonged to a process that stopped (crashed, or was shut down mid-post), so a later run claims
+it again and posts, logging a WARNING that it may be a repeat. A missing morning digest costs
+more than a rare repeat, and the window is narrow: from the platform's accepting a post to the
+one UPDATE that records it.
+
+Catch-up. The fires of today and yesterday (each channel's local days) that have passed are
+due: one within `[digest] grace_hours` of its time is posted at once; an older one is recorded
+as 'skipped' and logged, never posted late. Fires from before a channel subscribed (or, for a
+config file's channel, before the bot first saw it) are not due.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.domain import Event, Tally, compute_tally, format_date, replay
+from bot.platform import Platform
+from bot.render import discord_messages, to_slack, to_text
+from bot.replies import Attachment, Reply, Section, history_line, holdouts_reply, tally_section
+from bot.service import Service
+from bot.storage import DigestKey, Subscription
+
+log = logging.getLogger(__name__)
+
+BoardMaker = Callable[[Tally], Awaitable[Attachment | None]]
+Sleep = Callable[[float], Awaitable[None]]
+
+MAX_CHANGES = 25  # lines of "what changed"; /history has the rest
+REFRESH_SECONDS = 60  # how often subscriptions made at run time (here or elsewhere) are picked up
+_CRON_PREFIX = "digest at "
+# Our own rows decide what is due and what is late; APScheduler only has to call on time.
+_JOB_OPTIONS: dict[str, Any] = {
+    "coalesce": True,
+    "misfire_grace_time": None,
+    "max_instances": 1,
+    "replace_existing": True,
+}
+
+
+# --- when a digest is due -------------------------------------------------------------------
+
+
+@lru_cache(maxsize=256)
+def _trigger(at: time, zone: str) -> CronTrigger:
+    return CronTrigger(hour=at.hour, minute=at.minute, timezone=ZoneInfo(zone))
+
+
+def next_fire_time(sub: Subscription, after: datetime) -> datetime:
+    """The first time strictly after `after` that the subscription's cron trigger fires."""
+    # The trigger gives the first fire at or after an instant, rounded up to whole seconds.
+    return _trigger(sub.time, sub.timezone).get_next_fire_time(
+        None, after + timedelta(microseconds=1)
+    )
+
+
+def fire_on(sub: Subscription, day: date) -> datetime | None:
+    """When the digest for the subscription's local `day` fires; None if the trigger skips it."""
+    midnight = datetime.combine(day, time(0), ZoneInfo(sub.timezone))
+    fire = next_fire_time(sub, midnight - timedelta(microseconds=1))
+    return fire if fire.date() == day else None
+
+
+def due_fires(sub: Subscription, now: datetime) -> list[datetime]:
+    """Yesterday's and today's fires (local days) that have passed, and came after `since`."""
+    today = now.astimezone(ZoneInfo(sub.timezone)).date()
+    fires = (fire_on(sub, today - timedelta(days=n)) for n in (1, 0))
+    return [f for f in fires if f and f <= now and (sub.since is None or f >= sub.since)]
+
+
+# --- what a digest says ---------------------------------------------------------------------
+
+
+class DigestBuilder:
+    """A race's digest for a day, built once and kept for the fan-out.
+
+    The first build of a day stores the last event it covers, so every channel, process and
+    restart posts the same digest, and the next day's lists exactly the events after it.
+    """
+
+    def __init__(self, service: Service, attach_board: BoardMaker | None = None) -> None:
+        self.service = service
+        self.attach_board = attach_board
+        self._built: dict[date, Reply] = {}
+        self._lock = asyncio.Lock()
+
+    async def for_day(self, day: date) -> Reply:
+        async with self._lock:
+            if day not in self._built:
+                store, race = self.service.store, self.service.race.id
+                last = await store.digest_build(
+                    race, day, await store.last_event_id(race), self.service.clock.now()
+                )
+                # Only yesterday's and today's digests can still be due.
+                self._built = {d: r for d, r in self._built.items() if d >= day - timedelta(1)}
+                self._built[day] = await self._compose(day, last, preview=False)
+            return self._built[day]
+
+    async def preview(self, day: date) -> Reply:
+        """The digest as it would be now; stores nothing, so the day's own digest is unchanged."""
+        last = await self.service.store.last_event_id(self.service.race.id)
+        return await self._compose(day, last, preview=True)
+
+    async def _compose(self, day: date, last_event: int, preview: bool) -> Reply:
+        svc, race = self.service, self.service.race
+        events = [e for e in await svc.store.events(race.id) if e.id <= last_event]
+        names = svc.candidate_names()
+        tally = compute_tally(race, svc.active_candidates(), replay(events, day), day, names)
+        sections = [await self._changes(day, events)]
+        sections += [tally_section(t, race) for t in tally.candidates]
+        if tally.candidates:
+            leader = next(t for t in tally.candidates if t.candidate == svc.leader(tally))
+            holdouts = holdouts_reply(leader, race, names)
+            sections.append(Section(title=holdouts.title, lines=holdouts.sections[0].lines))
+        else:
+            sections.append(
+                Section(lines=("No active candidates; an editor can /candidate add one.",))
+            )
+        kind = "digest preview" if preview else "daily digest"
+        return Reply(
+            title=f"{race.title}: {kind}, {format_date(day)}",
+            sections=tuple(sections),
+            footer=await svc.countdown(tally, events),
+            attachment=None if preview else await self._board(tally),
+        )
+
+    async def _changes(self, day: date, events: list[Event]) -> Section:
+        """The events recorded since the previous digest, each with its source."""
+        svc, race = self.service, self.service.race
+        previous = await svc.store.previous_digest(race.id, day)
+        if previous is None:
+            return Section(
+                title="What changed",
+                lines=("This is the first digest; /history shows the log so far.",),
+            )
+        since, after = previous
+        changed = [e for e in events if e.id > after]
+        by_id = {e.id: e for e in events}
+        names = svc.candidate_names()
+        lines = [history_line(e, race, names, by_id.get(e.reverts)) for e in changed[:MAX_CHANGES]]
+        if len(changed) > MAX_CHANGES:
+            lines.append(f"… and {len(changed) - MAX_CHANGES} more; /history shows them.")
+        return Section(
+            title=f"Since the digest of {format_date(since)}",
+            lines=tuple(lines) or ("Nothing new recorded.",),
+        )
+
+    async def _board(self, tally: Tally) -> Attachment | None:
+        if self.attach_board is None:
+            return None
+        try:
+            return await self.attach_board(tally)
+        except Exception:  # a picture is not worth losing the digest over
+            log.exception("Drawing the board failed; the digest goes without it")
+            return None
+
+
+RENDERERS: dict[str, Callable[[Reply], object]] = {"slack": to_slack, "discord": discord_messages}
+
+
+async def render_digests(
+    service: Service, day: date, subscriptions: Sequence[Subscription]
+) -> list[object]:
+    """Build `day`'s digest once and render it for each subscription's platform, as the
+    adapters' `post` does: the fan-out the benchmark times. A preview: nothing is stored."""
+    reply = await DigestBuilder(service).preview(day)
+    return [RENDERERS.get(s.platform, to_text)(reply) for s in subscriptions]
+
+
+# --- posting it -----------------------------------------------------------------------------
+
+
+class DigestScheduler:
+    """Posts each subscribed channel's digest once a day at its local time (see the module doc).
+
+    The time zone, grace and channels come from `service.digest` and `service.clock`. `sleep`
+    waits between retries (tests pass a fake). `lease` must exceed `post_timeout` and the
+    longest backoff together, `post_timeout + backoff * 2 ** (attempts - 2)`: a row left
+    untouched that long was abandoned by its process.
+    """
+
+    def __init__(
+        self,
+        service: Service,
+        platforms: Mapping[str, Platform],
+        *,
+        scheduler: AsyncIOScheduler | None = None,
+        attach_board: BoardMaker | None = None,
+        sleep: Sleep = asyncio.sleep,
+        attempts: int = 4,
+        backoff: float = 2.0,
+        post_timeout: float = 60.0,
+        lease: timedelta = timedelta(minutes=5),
+        concurrency: int = 8,
+    ) -> None:
+        self.service = service
+        self.platforms = dict(platforms)
+        self.clock = service.clock
+        self.grace = timedelta(hours=service.digest.grace_hours)
+        self.scheduler = scheduler or AsyncIOScheduler(timezone=service.clock.tz)
+        self.builder = DigestBuilder(service, attach_board)
+        self.sleep = sleep
+        self.attempts = attempts
+        self.backoff = backoff
+        self.post_timeout = post_timeout
+        self.lease = lease
+        self._posting = asyncio.Semaphore(concurrency)  # channels being sent to at once
+        self._unserved: set[str] = set()  # platforms already warned about
+
+    async def start(self) -> None:
+        """Store the config's channels, schedule every subscription, start the scheduler, and
+        post what is due now (the catch-up) before returning. Start the platforms first."""
+        await self.service.sync_digest_channels()
+        await self.refresh()
+        self.scheduler.add_job(
+            self._tick,
+            IntervalTrigger(seconds=REFRESH_SECONDS),
+            id="digest refresh",
+            **_JOB_OPTIONS,
+        )
+        self.scheduler.start()
+        await self.run_due()
+
+    async def close(self) -> None:
+        """Stop the scheduler. A post cut short stays 'sending' and is resumed after `lease`."""
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+    async def refresh(self) -> None:
+        """One cron job per distinct (time, zone) of the subscriptions; drop the unused ones."""
+        subs = await self.service.store.subscriptions(self.service.race.id)
+        wanted = {f"{_CRON_PREFIX}{s.time:%H:%M} {s.timezone}": s for s in subs}
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith(_CRON_PREFIX) and job.id not in wanted:
+                job.remove()
+        for job_id, sub in wanted.items():
+            if self.scheduler.get_job(job_id) is None:
+                trigger = _trigger(sub.time, sub.timezone)
+                self.scheduler.add_job(self.run_due, trigger, id=job_id, **_JOB_OPTIONS)
+        for platform in {s.platform for s in subs} - set(self.platforms) - self._unserved:
+            self._unserved.add(platform)
+            log.warning("Digests for %s channels are not posted: it is not running here", platform)
+
+    async def _tick(self) -> None:
+        # Picks up subscriptions made since (in any process) and rows abandoned mid-send.
+        await self.refresh()
+        await self.run_due()
+
+    async def run_due(self, now: datetime | None = None) -> None:
+        """Post every digest due at `now` (default: the clock's) that nobody has claimed yet."""
+        now = now or self.clock.now()
+        race, store = self.service.race.id, self.service.store
+        due = [(s, f) for s in await store.subscriptions(race) for f in due_fires(s, now)]
+        records = await store.digest_sends(race, (f.date() for _, f in due))
+        stale = now - self.lease
+        async with asyncio.TaskGroup() as tasks:
+            for sub, fire in due:
+                key = DigestKey(race, sub.platform, sub.channel, fire.date())
+                record = records.get(key)
+                abandoned = (
+                    record is not None and record.status == "sending" and record.updated_at < stale
+                )
+                if (record is None or abandoned) and sub.platform in self.platforms:
+                    tasks.create_task(
+                        self._deliver(sub, key, fire, now, resumed=record is not None)
+                    )
+
+    async def _deliver(
+        self, sub: Subscription, key: DigestKey, fire: datetime, now: datetime, resumed: bool
+    ) -> None:
+        store, stale = self.service.store, now - self.lease
+        where = f"{sub.platform} channel {sub.channel}"
+        if now - fire > self.grace:
+            late = f"due {fire:%Y-%m-%d %H:%M %Z}, over {self.grace / timedelta(hours=1):g} h ago"
+            if not resumed:
+                if await store.claim_digest(key, now, stale, "skipped", late):
+                    log.warning(
+                        "Skipped the digest for %s: %s (grace_hours); not sent late", where, late
+                    )
+            elif await store.claim_digest(
+                key, now, stale, "failed", f"interrupted mid-send; {late}"
+            ):
+                log.error(
+                    "The digest for %s was interrupted mid-send and is now late: %s", where, late
+                )
+            return
+        # Claim only once a slot is free, so a claimed row is always being worked on: a row
+        # queued behind a thousand others would outlive the lease and look abandoned.
+        async with self._posting:
+            if not await store.claim_digest(key, now, stale):
+                return  # another run, here or in another process, has it
+            if resumed:
+                log.warning(
+                    "Resuming the digest for %s left mid-send; it may be posted twice", where
+                )
+            await self._send(sub, key, await self.builder.for_day(key.day))
+
+    async def _send(self, sub: Subscription, key: DigestKey, reply: Reply) -> None:
+        store, platform = self.service.store, self.platforms[sub.platform]
+        where = f"{sub.platform} channel {sub.channel}"
+        for attempt in range(1, self.attempts + 1):
+            try:
+                await asyncio.wait_for(platform.post(sub.channel, reply), self.post_timeout)
+            except Exception as exc:  # a platform error, a 429, the network, a timeout: retry
+                error = f"{type(exc).__name__}: {exc}"
+                if attempt == self.attempts:
+                    await store.digest_result(key, self.clock.now(), "failed", error)
+                    log.error("The digest for %s failed %d times; last: %s", where, attempt, error)
+                    return
+                await store.digest_result(key, self.clock.now(), "sending", error)
+                delay = self.backoff * 2 ** (attempt - 1)
+                log.warning(
+                    "Posting the digest to %s failed (%s); retry in %gs", where, error, delay
+                )
+                await self.sleep(delay)
+            else:
+                await store.digest_result(key, self.clock.now(), "sent")
+                log.info("Posted the digest of %s to %s", key.day.isoformat(), where)
+                return

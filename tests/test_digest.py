@@ -1,0 +1,541 @@
+"""The daily digest: subscribing, what it says, and posting it on time, exactly once.
+
+The clock is a fake the test moves and the platforms are fakes that record what they were sent,
+so each test walks through days of the race in milliseconds: subscribe, reach nine o'clock,
+restart, fail, retry, run two processes on one file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.commands import Context, run_line
+from bot.config import Clock, DigestChannel, DigestConfig
+from bot.domain import Actor, Tally
+from bot.racefile import load_race
+from bot.render import to_text
+from bot.replies import Attachment, Reply
+from bot.scheduling import DigestScheduler, next_fire_time, render_digests
+from bot.service import Service
+from bot.storage import DigestKey, DigestSend, Store, Subscription
+
+BRUSSELS = ZoneInfo("Europe/Brussels")
+RACE = "nato-sg-2024"
+EDITOR = Actor("slack", "U0EDITOR", "Editor", is_editor=True)
+READER = Actor("slack", "U0READER", "Reader")
+DISCORD_EDITOR = Actor("discord", "42", "Editor", is_editor=True)
+CONSOLE = Actor("console", "console", "console user", is_editor=True)
+NEWS = "C0NEWS"
+
+
+def brussels(day: int, hour: int, minute: int = 0, month: int = 4) -> datetime:
+    return datetime(2024, month, day, hour, minute, tzinfo=BRUSSELS)
+
+
+class FakeClock(Clock):
+    """The time is whatever the test last set."""
+
+    def __init__(self, now: datetime) -> None:
+        super().__init__(BRUSSELS)
+        self.current = now
+
+    def now(self) -> datetime:
+        return self.current.astimezone(self.tz)
+
+
+class FakePlatform:
+    """Implements Platform: records each post; the first `failures` posts raise."""
+
+    def __init__(self, name: str, failures: int = 0) -> None:
+        self.name = name
+        self.failures = failures
+        self.posts: list[tuple[str, Reply]] = []
+
+    async def start(self) -> None: ...
+
+    async def post(self, channel: str, reply: Reply) -> None:
+        await asyncio.sleep(0)  # let another process's run interleave here
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("503 Service Unavailable")
+        self.posts.append((channel, reply))
+
+    async def close(self) -> None: ...
+
+
+class StuckPlatform(FakePlatform):
+    """A post that never returns: the process dies in the middle of it."""
+
+    def __init__(self) -> None:
+        super().__init__("slack")
+        self.started = asyncio.Event()
+
+    async def post(self, channel: str, reply: Reply) -> None:
+        self.started.set()
+        await asyncio.Event().wait()
+
+
+@dataclass
+class Bot:
+    """One tallybot process: its own connection to the database file, fakes for the rest."""
+
+    service: Service
+    scheduler: DigestScheduler
+    clock: FakeClock
+    slack: FakePlatform
+    discord: FakePlatform
+    sleeps: list[float]
+
+    async def say(self, line: str, actor: Actor = EDITOR, channel: str = NEWS) -> str:
+        return to_text(await run_line(Context(self.service, actor, channel), line))
+
+    async def at(self, moment: datetime) -> None:
+        """The clock reaches `moment` and the cron job (or the minute's refresh) runs."""
+        self.clock.current = moment
+        await self.scheduler.run_due()
+
+    async def sends(self, *days: date) -> dict[date, DigestSend]:
+        """The send records of NEWS on Slack, by day."""
+        records = await self.service.store.digest_sends(RACE, days)
+        return {k.day: r for k, r in records.items() if k.channel == NEWS}
+
+
+@asynccontextmanager
+async def running(
+    db: Path,
+    now: datetime,
+    *,
+    digest: DigestConfig | None = None,
+    slack: FakePlatform | None = None,
+    **options: Any,
+) -> AsyncIterator[Bot]:
+    clock = FakeClock(now)
+    store = await Store.open(db)
+    service = Service(store, load_race(RACE), clock, digest)
+    await service.start(demo=True)
+    sleeps: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    slack = slack or FakePlatform("slack")
+    discord = FakePlatform("discord")
+    scheduler = DigestScheduler(
+        service, {"slack": slack, "discord": discord}, sleep=sleep, **options
+    )
+    try:
+        await scheduler.start()
+        yield Bot(service, scheduler, clock, slack, discord, sleeps)
+    finally:
+        await scheduler.close()
+        await store.close()
+
+
+# --- subscribing and what the digest says ---------------------------------------------------
+
+
+async def test_a_subscribed_channel_gets_the_digest_at_nine_with_what_changed(tmp_path):
+    async with running(tmp_path / "t.db", brussels(3, 8)) as bot:
+        assert await bot.say("/subscribe") == (
+            "Subscribed: this channel gets the daily digest at 09:00 (Europe/Brussels), "
+            "from 3 April 2024. /digest shows today's now; /unsubscribe stops it."
+        )
+        await bot.at(brussels(3, 8, 59))
+        assert bot.slack.posts == []
+        await bot.at(brussels(3, 9))
+        [(channel, reply)] = bot.slack.posts
+        text = to_text(reply)
+        assert channel == NEWS
+        assert reply.title == "NATO Secretary-General 2024: daily digest, 3 April 2024"
+        assert "This is the first digest; /history shows the log so far." in text
+        assert "28/32 back Mark Rutte; needs 4 more for unanimity." in text
+        assert "Holdouts on Mark Rutte: 4 of 32" in text
+        assert "🇭🇺 Hungary: opposes (since 2 April 2024" in text
+        assert reply.footer == "97 days until the Washington summit on 9 July 2024."
+        await bot.at(brussels(3, 9, 1))  # the next minute's refresh posts nothing more
+        assert len(bot.slack.posts) == 1
+
+        bot.clock.current = brussels(3, 15)
+        await bot.say("/endorse Türkiye Rutte source:https://example.org/tr note:Erdogan agrees")
+        await bot.say("/oppose Slovakia Rutte source:https://example.org/sk")
+        await bot.say("/undo")
+        await bot.at(brussels(4, 9))
+        reply = bot.slack.posts[-1][1]
+        text = to_text(reply)
+        assert "Since the digest of 3 April 2024" in text
+        assert (
+            "#33 2024-04-03: Türkiye supports Mark Rutte · “Erdogan agrees” · "
+            "https://example.org/tr · recorded by Editor (slack)"
+        ) in text
+        assert "#34 2024-04-03: Slovakia opposes Mark Rutte · https://example.org/sk" in text
+        assert "undo of #34 (Slovakia opposes Mark Rutte), by Editor" in text
+        assert "29/32 back Mark Rutte" in text
+        assert reply.footer == "96 days until the Washington summit on 9 July 2024."
+
+        await bot.at(brussels(5, 9))
+        assert "Nothing new recorded." in to_text(bot.slack.posts[-1][1])
+
+
+async def test_subscribe_takes_a_time_and_a_zone_and_unsubscribe_stops_it(tmp_path):
+    async with running(tmp_path / "t.db", brussels(3, 8)) as bot:
+        reply = await bot.say("/subscribe time:8:30 tz:america/new_york")
+        assert "at 08:30 (America/New_York), from 3 April 2024." in reply
+        assert "at 07:15 (Europe/Brussels), from 4 April 2024." in await bot.say(
+            "/subscribe time:07:15"
+        )  # a change, not a second subscription; 07:15 today had passed
+        await bot.at(brussels(3, 8, 1))
+        assert bot.slack.posts == []  # and is not caught up: it came before the change
+        [sub] = await bot.service.store.subscriptions(RACE)
+        assert (sub.time, sub.timezone) == (time(7, 15), "Europe/Brussels")
+        assert await bot.say("/unsubscribe") == (
+            "Unsubscribed: no more daily digests here. /subscribe starts them again."
+        )
+        await bot.at(brussels(4, 9))
+        assert bot.slack.posts == []
+
+
+@pytest.mark.parametrize(
+    ("line", "actor", "channel", "error"),
+    [
+        ("/subscribe time:25:00", EDITOR, NEWS, "time:25:00 is not a time; use HH:MM like 09:00."),
+        ("/subscribe time:9am", EDITOR, NEWS, "time:9am is not a time; use HH:MM like 09:00."),
+        (
+            "/subscribe tz:Europe/Brusels",
+            EDITOR,
+            NEWS,
+            "Unknown time zone 'Europe/Brusels'. Did you mean Europe/Brussels?",
+        ),
+        (
+            "/subscribe tz:Atlantis",
+            EDITOR,
+            NEWS,
+            "Unknown time zone 'Atlantis'. Use a name like Europe/Brussels.",
+        ),
+        ("/subscribe daily", EDITOR, NEWS, "/subscribe takes no arguments here"),
+        ("/subscribe", READER, NEWS, "Only editors can use /subscribe."),
+        ("/unsubscribe", READER, NEWS, "Only editors can use /unsubscribe."),
+        ("/subscribe", CONSOLE, "", "the console has none"),
+        ("/unsubscribe", EDITOR, NEWS, "This channel is not subscribed"),
+        ("/subscribe time:10:00", DISCORD_EDITOR, "D0CONFIG", "is set in the config file"),
+        ("/unsubscribe", DISCORD_EDITOR, "D0CONFIG", "is set in the config file"),
+    ],
+)
+async def test_bad_subscriptions_get_one_clear_line_and_write_nothing(
+    tmp_path, line, actor, channel, error
+):
+    digest = DigestConfig(channels=(DigestChannel("discord", "D0CONFIG"),))
+    async with running(tmp_path / "t.db", brussels(3, 8), digest=digest) as bot:
+        before = await bot.service.store.subscriptions(RACE)
+        reply = await bot.say(line, actor, channel)
+        assert reply.startswith("Error: ") and error in reply and "\n" not in reply
+        assert await bot.service.store.subscriptions(RACE) == before
+
+
+async def test_digest_is_a_preview_that_does_not_count_as_the_days_digest(tmp_path):
+    async with running(tmp_path / "t.db", brussels(3, 8)) as bot:
+        await bot.say("/subscribe")
+        preview = await bot.say("/digest", READER)
+        assert preview.startswith("NATO Secretary-General 2024: digest preview, 3 April 2024")
+        assert "97 days until the Washington summit" in preview
+        assert "digest preview" in await bot.say("/digest", CONSOLE, channel="")
+        assert bot.slack.posts == []
+        await bot.at(brussels(3, 9))
+        [(_, reply)] = bot.slack.posts
+        assert "This is the first digest" in to_text(reply)  # the preview left no trace
+
+
+async def test_once_the_rule_is_met_the_digest_gives_the_day(tmp_path):
+    async with running(tmp_path / "t.db", brussels(20, 10, month=6)) as bot:
+        for member in ("Hungary", "Slovakia", "Türkiye", "Romania"):
+            await bot.say(f"/endorse {member} Rutte on:2024-06-18")
+        text = await bot.say("/digest")
+        assert "Holdouts on Mark Rutte: 0 of 32" in text
+        assert text.endswith(
+            "Mark Rutte reached unanimity on 18 June 2024, "
+            "21 days before the Washington summit on 9 July 2024."
+        )
+
+
+async def test_the_board_is_attached_when_configured_and_its_failure_loses_nothing(tmp_path):
+    drawn: list[Tally] = []
+
+    async def board(tally: Tally) -> Attachment:
+        drawn.append(tally)
+        if len(drawn) > 1:
+            raise RuntimeError("no fonts")
+        return Attachment("board.png", "image/png", b"\x89PNG")
+
+    async with running(tmp_path / "t.db", brussels(3, 8), attach_board=board) as bot:
+        await bot.say("/subscribe")
+        assert "digest preview" in await bot.say("/digest")  # a preview draws no board
+        await bot.at(brussels(3, 9))
+        await bot.at(brussels(4, 9))
+        first, second = (reply for _, reply in bot.slack.posts)
+        assert first.attachment == Attachment("board.png", "image/png", b"\x89PNG")
+        assert drawn[0].candidates[0].count == 28
+        assert second.attachment is None and second.footer.startswith("96 days")
+
+
+# --- on time, across daylight saving ---------------------------------------------------------
+
+
+def test_nine_oclock_stays_nine_across_daylight_saving_changes():
+    nine = Subscription(RACE, "slack", NEWS, time(9), "Europe/Brussels")
+    spring = next_fire_time(nine, brussels(30, 9, month=3))  # last Sunday of March
+    assert spring == brussels(31, 9, month=3) and spring.utcoffset() == timedelta(hours=2)
+    assert spring.timestamp() - brussels(30, 9, month=3).timestamp() == 23 * 3600
+    autumn = next_fire_time(nine, brussels(26, 9, month=10))  # last Sunday of October
+    assert autumn == brussels(27, 9, month=10) and autumn.utcoffset() == timedelta(hours=1)
+    assert autumn.timestamp() - brussels(26, 9, month=10).timestamp() == 25 * 3600
+
+
+async def test_the_registered_cron_job_runs_in_the_channels_zone(tmp_path):
+    async with running(tmp_path / "t.db", brussels(3, 8)) as bot:
+        await bot.say("/subscribe")
+        await bot.say("/subscribe tz:America/New_York time:07:30", channel="C0US")
+        await bot.say("/subscribe tz:America/New_York time:07:30", DISCORD_EDITOR, "D0US")
+        await bot.scheduler.refresh()  # what the minute's refresh job does
+        jobs = {j.id: j for j in bot.scheduler.scheduler.get_jobs()}
+        assert set(jobs) == {
+            "digest refresh",
+            "digest at 09:00 Europe/Brussels",
+            "digest at 07:30 America/New_York",  # one job for both channels at that time
+        }
+        trigger = jobs["digest at 09:00 Europe/Brussels"].trigger
+        assert trigger.timezone == BRUSSELS
+        saturday = brussels(30, 12, month=3)
+        assert trigger.get_next_fire_time(None, saturday) == brussels(31, 9, month=3)
+
+        await bot.say("/unsubscribe", channel="C0US")
+        await bot.say("/unsubscribe", DISCORD_EDITOR, "D0US")
+        await bot.scheduler.refresh()
+        assert "digest at 07:30 America/New_York" not in {
+            j.id for j in bot.scheduler.scheduler.get_jobs()
+        }
+
+
+async def test_the_october_hour_that_happens_twice_gets_one_digest(tmp_path):
+    async with running(tmp_path / "t.db", brussels(26, 12, month=10)) as bot:
+        await bot.say("/subscribe time:02:30")
+        [sub] = await bot.service.store.subscriptions(RACE)
+        first = next_fire_time(sub, brussels(26, 12, month=10))  # 02:30 summer time
+        second = next_fire_time(sub, first)  # 02:30 winter time: the cron trigger fires again
+        assert second.timestamp() - first.timestamp() == 3600
+        await bot.at(first)
+        await bot.at(second)
+        assert len(bot.slack.posts) == 1
+
+
+def test_the_march_hour_that_never_happens_fires_once_an_hour_later():
+    early = Subscription(RACE, "slack", NEWS, time(2, 30), "Europe/Brussels")
+    fire = next_fire_time(early, brussels(30, 12, month=3))
+    assert fire.timestamp() == datetime(2024, 3, 31, 3, 30, tzinfo=BRUSSELS).timestamp()
+    assert next_fire_time(early, fire) == brussels(1, 2, 30)
+
+
+# --- restarts and downtime ------------------------------------------------------------------
+
+
+async def test_a_restart_just_before_nine_posts_at_nine_once(tmp_path):
+    async with running(tmp_path / "t.db", brussels(3, 8)) as bot:
+        await bot.say("/subscribe")
+    async with running(tmp_path / "t.db", brussels(3, 8, 59)) as bot:
+        assert bot.slack.posts == []
+        assert bot.scheduler.scheduler.get_job("digest at 09:00 Europe/Brussels") is not None
+        await bot.at(brussels(3, 9))
+        await bot.at(brussels(3, 9, 1))
+        assert len(bot.slack.posts) == 1
+
+
+async def test_a_restart_just_after_nine_posts_what_was_missed_and_nothing_twice(tmp_path):
+    async with running(tmp_path / "t.db", brussels(3, 8)) as bot:
+        await bot.say("/subscribe")
+        await bot.at(brussels(3, 9))
+        assert len(bot.slack.posts) == 1
+    async with running(tmp_path / "t.db", brussels(3, 9, 1)) as bot:  # it went out before
+        assert bot.slack.posts == []
+    async with running(tmp_path / "t.db", brussels(4, 9, 1)) as bot:  # down at nine
+        [(_, reply)] = bot.slack.posts  # posted on start
+        assert reply.title.endswith("4 April 2024")
+
+
+async def test_after_a_missed_day_older_digests_are_skipped_and_logged_not_sent(tmp_path, caplog):
+    async with running(tmp_path / "t.db", brussels(3, 8)) as bot:
+        await bot.say("/subscribe")
+        await bot.at(brussels(3, 9))
+        bot.clock.current = brussels(3, 12)
+        await bot.say("/endorse Türkiye Rutte source:https://example.org/tr")
+    # Down all of 4 April; back on 5 April at 14:00, five hours after nine.
+    with caplog.at_level(logging.WARNING, logger="bot.scheduling"):
+        async with running(tmp_path / "t.db", brussels(5, 14)) as bot:
+            [(_, reply)] = bot.slack.posts
+            assert reply.title.endswith("5 April 2024")
+            text = to_text(reply)
+            assert "Since the digest of 3 April 2024" in text  # 4 April's was never built
+            assert "Türkiye supports Mark Rutte · https://example.org/tr" in text
+            sends = await bot.sends(date(2024, 4, 4), date(2024, 4, 5))
+            assert {d.day: s.status for d, s in sends.items()} == {4: "skipped", 5: "sent"}
+            await bot.at(brussels(5, 14, 1))
+    skipped = [r for r in caplog.records if r.getMessage().startswith("Skipped the digest")]
+    assert len(skipped) == 1 and "2024-04-04 09:00 CEST" in skipped[0].getMessage()
+
+
+async def test_a_digest_missed_by_more_than_the_grace_is_not_sent_late(tmp_path, caplog):
+    async with running(tmp_path / "t.db", brussels(3, 8)) as bot:
+        await bot.say("/subscribe")
+    with caplog.at_level(logging.WARNING, logger="bot.scheduling"):
+        async with running(tmp_path / "t.db", brussels(3, 15, 1)) as bot:  # 6 h 1 min late
+            assert bot.slack.posts == []
+            assert (await bot.sends(date(2024, 4, 3)))[date(2024, 4, 3)].status == "skipped"
+            await bot.at(brussels(4, 9))
+            assert len(bot.slack.posts) == 1  # the next day's comes as usual
+    assert any("not sent late" in r.getMessage() for r in caplog.records)
+
+
+# --- failures --------------------------------------------------------------------------------
+
+
+async def test_a_failed_post_is_retried_with_backoff_and_recorded(tmp_path):
+    flaky = FakePlatform("slack", failures=2)
+    async with running(tmp_path / "t.db", brussels(3, 8), slack=flaky) as bot:
+        await bot.say("/subscribe")
+        await bot.at(brussels(3, 9))
+        assert len(flaky.posts) == 1 and bot.sleeps == [2.0, 4.0]
+        send = (await bot.sends(date(2024, 4, 3)))[date(2024, 4, 3)]
+        assert (send.status, send.attempts) == ("sent", 3)
+        assert send.last_error == "ConnectionError: 503 Service Unavailable"
+        assert send.sent_at is not None
+        await bot.at(brussels(3, 9, 1))
+        assert len(flaky.posts) == 1
+
+
+async def test_a_post_that_keeps_failing_is_logged_and_kept_not_dropped_or_repeated(
+    tmp_path, caplog
+):
+    down = FakePlatform("slack", failures=100)
+    async with running(tmp_path / "t.db", brussels(3, 8), slack=down) as bot:
+        await bot.say("/subscribe")
+        with caplog.at_level(logging.WARNING, logger="bot.scheduling"):
+            await bot.at(brussels(3, 9))
+        assert bot.sleeps == [2.0, 4.0, 8.0]
+        send = (await bot.sends(date(2024, 4, 3)))[date(2024, 4, 3)]
+        assert (send.status, send.attempts) == ("failed", 4)
+        [error] = [r for r in caplog.records if r.levelno == logging.ERROR]
+        assert "failed 4 times" in error.getMessage() and NEWS in error.getMessage()
+    async with running(tmp_path / "t.db", brussels(3, 9, 10), slack=down) as bot:
+        assert down.failures == 96  # a restart does not try again, so nothing is posted twice
+
+
+async def test_a_send_cut_short_by_a_crash_is_resumed_after_the_lease(tmp_path, caplog):
+    """At-least-once: the row still says 'sending', so after the lease it is sent again."""
+    stuck = StuckPlatform()
+    async with running(tmp_path / "t.db", brussels(3, 8), slack=stuck) as crashing:
+        await crashing.say("/subscribe")
+        crashing.clock.current = brussels(3, 9)
+        run = asyncio.create_task(crashing.scheduler.run_due())
+        await stuck.started.wait()
+        run.cancel()  # the process dies mid-post
+        with suppress(asyncio.CancelledError):
+            await run
+        send = (await crashing.sends(date(2024, 4, 3)))[date(2024, 4, 3)]
+        assert (send.status, send.attempts) == ("sending", 0)
+    with caplog.at_level(logging.WARNING, logger="bot.scheduling"):
+        async with running(tmp_path / "t.db", brussels(3, 9, 1)) as bot:
+            assert bot.slack.posts == []  # within the lease the row may be another's
+            await bot.at(brussels(3, 9, 6))
+            await bot.at(brussels(3, 9, 7))
+            assert len(bot.slack.posts) == 1
+            send = (await bot.sends(date(2024, 4, 3)))[date(2024, 4, 3)]
+            assert (send.status, send.attempts) == ("sent", 1)
+    assert any("it may be posted twice" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_send_cut_short_and_found_after_the_grace_is_failed_and_logged(tmp_path, caplog):
+    stuck = StuckPlatform()
+    async with running(tmp_path / "t.db", brussels(3, 8), slack=stuck) as crashing:
+        await crashing.say("/subscribe")
+        crashing.clock.current = brussels(3, 9)
+        run = asyncio.create_task(crashing.scheduler.run_due())
+        await stuck.started.wait()
+        run.cancel()
+        with suppress(asyncio.CancelledError):
+            await run
+    with caplog.at_level(logging.ERROR, logger="bot.scheduling"):
+        async with running(tmp_path / "t.db", brussels(3, 18)) as bot:
+            assert bot.slack.posts == []
+            send = (await bot.sends(date(2024, 4, 3)))[date(2024, 4, 3)]
+            assert send.status == "failed" and "interrupted mid-send" in send.last_error
+    assert any("interrupted mid-send" in r.getMessage() for r in caplog.records)
+
+
+# --- several processes, many channels -------------------------------------------------------
+
+
+async def test_two_processes_on_one_database_post_each_digest_once(tmp_path):
+    db = tmp_path / "shared.db"
+    async with running(db, brussels(3, 8)) as a, running(db, brussels(3, 8)) as b:
+        for channel in ("C1", "C2", "C3"):
+            await a.say("/subscribe", channel=channel)
+        await b.say("/subscribe", DISCORD_EDITOR, "D1")
+        for day in (3, 4, 5):
+            a.clock.current = b.clock.current = brussels(day, 9)
+            await asyncio.gather(a.scheduler.run_due(), b.scheduler.run_due())
+            await asyncio.gather(a.scheduler.run_due(), b.scheduler.run_due())
+        posts = a.slack.posts + b.slack.posts + a.discord.posts + b.discord.posts
+        assert sorted(channel for channel, _ in posts) == sorted(["C1", "C2", "C3", "D1"] * 3)
+        # Whichever process posted, a day's digest says the same.
+        per_day = {(r.title, to_text(r)) for _, r in posts}
+        assert len(per_day) == 3
+
+
+async def test_a_claim_is_won_by_exactly_one_of_many_racing_connections(tmp_path):
+    stores = [await Store.open(tmp_path / "race.db") for _ in range(2)]
+    key = DigestKey(RACE, "slack", NEWS, date(2024, 4, 3))
+    now = brussels(3, 9)
+    claims = await asyncio.gather(
+        *(stores[i % 2].claim_digest(key, now, now - timedelta(minutes=5)) for i in range(20))
+    )
+    assert claims.count(True) == 1
+    for store in stores:
+        await store.close()
+
+
+async def test_config_channels_are_due_from_when_first_seen_and_go_when_removed(tmp_path):
+    digest = DigestConfig(channels=(DigestChannel("slack", NEWS, time(8, 30)),))
+    async with running(tmp_path / "t.db", brussels(3, 10), digest=digest) as bot:
+        assert bot.slack.posts == []  # 08:30 came before the bot first saw the channel
+        await bot.at(brussels(4, 8, 30))
+        assert len(bot.slack.posts) == 1
+    async with running(tmp_path / "t.db", brussels(5, 8)) as bot:  # dropped from the config
+        assert await bot.service.store.subscriptions(RACE) == []
+
+
+async def test_a_thousand_channels_get_one_digest_built_once(tmp_path):
+    channels = tuple(
+        DigestChannel("discord" if i % 2 else "slack", f"C{i:04}") for i in range(1000)
+    )
+    digest = DigestConfig(channels=channels)
+    async with running(tmp_path / "t.db", brussels(3, 8), digest=digest) as bot:
+        await bot.at(brussels(3, 9))
+        posts = bot.slack.posts + bot.discord.posts
+        assert len({channel for channel, _ in posts}) == len(posts) == 1000
+        assert len({id(reply) for _, reply in posts}) == 1  # built once, fanned out
+
+        subscriptions = await bot.service.store.subscriptions(RACE)
+        rendered = await render_digests(bot.service, date(2024, 4, 3), subscriptions)
+        assert len(rendered) == 1000
+        by_platform = {s.platform: r for s, r in zip(subscriptions, rendered, strict=True)}
+        _, blocks = by_platform["slack"]  # (fallback text, Block Kit blocks)
+        assert blocks[0]["text"]["text"].endswith("digest preview, 3 April 2024")
+        [embeds] = by_platform["discord"]  # one message of embeds
+        assert embeds[0]["title"].endswith("digest preview, 3 April 2024")
