@@ -48,7 +48,13 @@ class Reply:
     sections: tuple[Section, ...] = field(default_factory=tuple)
     footer: str = ""
     attachment: Attachment | None = None
-    error: bool = False  # a refusal: shown to the caller alone where the platform can
+    error: bool = False  # a refusal
+    private: bool = False  # for the caller's eyes, like a preview
+
+    @property
+    def caller_only(self) -> bool:
+        """Shown to the caller alone where the platform can (ephemeral)."""
+        return self.error or self.private
 
     @classmethod
     def text(cls, line: str, *, title: str = "") -> Reply:

@@ -142,6 +142,7 @@ class DigestBuilder:
             sections=tuple(sections),
             footer=await svc.countdown(tally, events),
             attachment=None if preview else await self._board(tally),
+            private=preview,
         )
 
     async def _changes(self, day: date, events: list[Event]) -> Section:

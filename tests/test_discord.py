@@ -155,7 +155,8 @@ async def test_every_command_answers_with_embeds(platform: DiscordPlatform, name
     assert messages
     for message in messages:
         assert message.message["allowed_mentions"] == NO_MENTIONS
-        assert message.ephemeral == (message.embeds[0]["color"] == COLOUR_ERROR)
+        private = message.embeds[0]["color"] == COLOUR_ERROR or name == "digest"  # a preview
+        assert message.ephemeral == private
 
 
 # --- conversations ----------------------------------------------------------------------------
@@ -481,3 +482,9 @@ def test_cli_with_a_rejected_token_prints_one_line_and_exits_2(
     err = capsys.readouterr().err
     assert err.splitlines()[-1].startswith("tallybot: Discord rejected DISCORD_TOKEN;")
     assert "wrong-secret-token" not in err
+
+
+async def test_digest_preview_is_for_the_caller_alone(platform: DiscordPlatform) -> None:
+    reply = answer(await ask(platform, "digest", roles=[]))
+    assert reply.ephemeral and reply.embeds[0]["color"] != COLOUR_ERROR
+    assert "digest preview, 3 April 2024" in text(reply)

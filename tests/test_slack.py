@@ -129,6 +129,10 @@ async def test_tally_answered_in_the_ack_for_the_channel(
         assert "97 days until the Washington summit on 9 July 2024." in text
         assert ack["text"].startswith("NATO Secretary-General 2024")  # the plain-text fallback
 
+        status, ack = await slash(http, bot, fake, "/digest")
+        assert ack["response_type"] == "ephemeral"  # a preview is for the caller alone
+        assert "digest preview, 3 April 2024" in shown(ack)
+
         status, ack = await slash(http, bot, fake, "/tally Ruttte")
         assert ack["response_type"] == "ephemeral"  # errors go to the caller alone
         assert ack["text"] == "Error: Unknown candidate 'Ruttte'. Did you mean Mark Rutte?"

@@ -229,12 +229,12 @@ class DiscordPlatform:
         """The first message as the response (unless deferred), the rest as follow-ups."""
         messages = message_kwargs(reply)
         if not interaction.response.is_done():
-            await interaction.response.send_message(**messages.pop(0), ephemeral=reply.error)
-        elif reply.error:
-            # The deferred "thinking" message is public; drop it so the refusal stays private.
+            await interaction.response.send_message(**messages.pop(0), ephemeral=reply.caller_only)
+        elif reply.caller_only:
+            # The deferred "thinking" message is public; drop it so the answer stays private.
             await interaction.delete_original_response()
         for message in messages:
-            await interaction.followup.send(**message, ephemeral=reply.error)
+            await interaction.followup.send(**message, ephemeral=reply.caller_only)
 
 
 def _log_lost(task: asyncio.Task[None]) -> None:

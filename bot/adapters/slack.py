@@ -62,7 +62,7 @@ def message(reply: Reply) -> dict[str, Any]:
     return {
         "text": text,
         "blocks": blocks,
-        "response_type": "ephemeral" if reply.error else "in_channel",
+        "response_type": "ephemeral" if reply.caller_only else "in_channel",
     }
 
 
