@@ -10,11 +10,14 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import date
+from functools import partial
 from pathlib import Path
 
+from bot.charts import tally_board
 from bot.config import Clock, Config, secret
 from bot.platform import CredentialsError, Platform
 from bot.racefile import load_race
+from bot.scheduling import DigestScheduler
 from bot.service import Service
 from bot.storage import Store
 
@@ -39,7 +42,7 @@ async def open_service(config: Config, demo: bool = False) -> AsyncIterator[Serv
     race = load_race(config.race, config.base_dir)
     store = await Store.open(resolve(config, config.database))
     try:
-        service = Service(store, race, Clock(config.tz, config.today))
+        service = Service(store, race, Clock(config.tz, config.today), config.digest)
         added = await service.start(demo=demo)
         if added:
             log.info("Loaded %d seed events of %s", added, race.id)
@@ -117,13 +120,20 @@ async def run_platforms(
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         started: list[Platform] = []
+        digests = DigestScheduler(
+            service,
+            {p.name: p for p in platforms},
+            attach_board=partial(tally_board, service) if config.digest.attach_board else None,
+        )
         try:
             for platform in platforms:
                 await platform.start()
                 started.append(platform)
                 log.info("%s is ready", platform.name)
+            await digests.start()  # after the platforms: its catch-up may post at once
             await stop.wait()
             log.info("Shutting down")
         finally:
+            await digests.close()
             for platform in reversed(started):
                 await platform.close()

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from bot.charts import KINDS, chart_reply
 from bot.domain import Actor, Position, TallyError, format_date
 from bot.replies import (
     Attachment,
@@ -216,22 +217,24 @@ def _bind_positional(
             raw[params[0].name] = " ".join(words)
         return bind(service, command, raw)
     # Two positional names, each of which may contain spaces ("North Macedonia" "Mark Rutte"):
-    # take the first split where both resolve, preferring the longer first name.
+    # take the first reading where both resolve, preferring the longer first name; an optional
+    # one may be left out (`/candidate add Jens Stoltenberg`, `/chart Rutte`).
     first, second = params
-    for cut in range(len(words) - 1, 0, -1):
-        attempt = {**raw, first.name: " ".join(words[:cut]), second.name: " ".join(words[cut:])}
+    readings = [(words[:cut], words[cut:]) for cut in range(len(words) - 1, 0, -1)]
+    if words and not second.required:
+        readings.append((words, []))
+    if words and not first.required:
+        readings.append(([], words))
+    for a, b in readings:
         try:
-            return bind(service, command, attempt)
+            return bind(
+                service, command, {**raw, first.name: " ".join(a), second.name: " ".join(b)}
+            )
         except TallyError:
             continue
-    if words and not second.required:
-        return bind(service, command, {**raw, first.name: " ".join(words)})
-    if len(words) >= 2:
-        # Nothing resolved: report on the likeliest reading, the last word as the second name.
-        return bind(
-            service, command, {**raw, first.name: " ".join(words[:-1]), second.name: words[-1]}
-        )
-    return bind(service, command, {**raw, first.name: " ".join(words)})
+    # Nothing resolved: report on the likeliest reading, the last word as the second name.
+    a, b = (words[:-1], words[-1:]) if len(words) >= 2 else (words, [])
+    return bind(service, command, {**raw, first.name: " ".join(a), second.name: " ".join(b)})
 
 
 # --- running --------------------------------------------------------------------------------
@@ -417,6 +420,11 @@ async def _export(ctx: Context, args: dict[str, Any]) -> Reply:
     )
 
 
+async def _chart(ctx: Context, args: dict[str, Any]) -> Reply:
+    kind = args.get("kind", "board")
+    return await chart_reply(ctx.service, kind, args.get("candidate"), args.get("as_of"))
+
+
 async def _help(ctx: Context, args: dict[str, Any]) -> Reply:
     name = args.get("command", "").lstrip("/").lower()
     if name:
@@ -570,6 +578,17 @@ COMMANDS: dict[str, Command] = {
             "The whole event log as a file.",
             (Param("format", Kind.CHOICE, "csv (default) or json", choices=("csv", "json")),),
             _export,
+        ),
+        Command(
+            "chart",
+            "A picture: the members as a board, or the backers over time.",
+            (
+                Param("kind", Kind.CHOICE, "board (default) or timeline", choices=KINDS),
+                Param("candidate", Kind.CANDIDATE, "one candidate (default: the leader, or all)"),
+                Param("as_of", Kind.DATE, "the picture at the end of that day", keyword=True),
+            ),
+            _chart,
+            example="/chart timeline as_of:2024-04-02",
         ),
         Command(
             "help",

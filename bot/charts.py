@@ -1,0 +1,552 @@
+"""Pictures of the race: the members as a board of tiles, and the backers over time.
+
+The data behind each picture (`board`, `timeline` and their parts) is plain Python that tests
+can read. Drawing turns it into a PNG: matplotlib is imported only then, so starting the bot
+stays fast, and it uses `Figure` with the Agg canvas rather than pyplot, whose registry of open
+figures would grow in a long-running process. Drawing is CPU work: callers run it in a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import io
+import itertools
+import math
+import textwrap
+import threading
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import TYPE_CHECKING
+
+from bot.domain import (
+    UNDO,
+    Candidate,
+    CandidateTally,
+    Event,
+    Position,
+    Race,
+    Tally,
+    TallyError,
+    format_date,
+    plural,
+)
+from bot.replies import Attachment, Reply, Section
+from bot.service import Service, check_date
+
+if TYPE_CHECKING:
+    from matplotlib.artist import Artist
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from matplotlib.text import Text
+
+DPI = 100
+BOARD_SIZE = (1200, 800)  # pixels: wide enough to read on a phone, big type
+TIMELINE_SIZE = (1200, 700)
+COLUMNS = 8  # 32 members: 8 x 4 tiles
+KINDS = ("board", "timeline")
+
+# The Okabe-Ito palette, told apart with any colour vision; a light grey for "no position".
+BLUE, ORANGE, GREEN, PURPLE = "#0072B2", "#E69F00", "#009E73", "#CC79A7"
+SKY, VERMILLION = "#56B4E9", "#D55E00"
+GREY, INK = "#DDDDDD", "#222222"
+
+# matplotlib's font cache and rcParams are shared by all threads: draw one picture at a time.
+_DRAWING = threading.Lock()
+_STYLE = {"font.family": "DejaVu Sans", "hatch.color": "white", "hatch.linewidth": 2.5}
+
+
+class Status(enum.StrEnum):
+    BACKS = "backs"
+    OPPOSES = "opposes"
+    BACKS_ANOTHER = "backs another"
+    NO_POSITION = "no position"
+
+
+COLOURS = {
+    Status.BACKS: BLUE,
+    Status.OPPOSES: VERMILLION,
+    Status.BACKS_ANOTHER: ORANGE,
+    Status.NO_POSITION: GREY,
+}
+HATCHES = {Status.OPPOSES: "//"}  # so 'opposes' never relies on colour alone
+TEXT_COLOURS = {Status.BACKS: "white"}
+LINE_STYLES = tuple(zip((BLUE, ORANGE, GREEN, PURPLE, SKY, VERMILLION), "os^DvP", strict=True))
+
+
+@dataclass(frozen=True)
+class Tile:
+    member: str  # the member's code
+    label: str  # the member's name
+    status: Status
+    colour: str
+    detail: str = ""  # a few words under a holdout's name: "opposes", "backs Iohannis"
+
+
+@dataclass(frozen=True)
+class Board:
+    title: str  # "28/32 back Mark Rutte"
+    day: str  # "3 April 2024", beside the title
+    subtitle: str  # the race, the rule, the deadline
+    tiles: tuple[Tile, ...]
+    legend: tuple[tuple[Status, str], ...]  # "Backs Rutte (28)"
+
+
+@dataclass(frozen=True)
+class Line:
+    name: str
+    points: tuple[tuple[date, int], ...]
+    colour: str
+    marker: str
+
+
+@dataclass(frozen=True)
+class Timeline:
+    title: str
+    subtitle: str
+    lines: tuple[Line, ...]
+    total: int  # members
+    required: int
+    rule: str  # "Unanimity (32/32)", on the line at `required`
+    deadline: date
+    deadline_label: str  # "The Washington summit\n9 July 2024"
+    as_of: date
+    as_of_label: str  # "Today\n3 April 2024"
+    time_left: str  # "97 days left", or "" once the deadline has come
+
+
+# --- the data -----------------------------------------------------------------------------
+
+
+def board_data(tally: CandidateTally, race: Race, candidates: Iterable[Candidate]) -> list[Tile]:
+    """One tile per member, in the race's order, so each keeps its place from day to day."""
+    last_names = {c.key: c.last_name for c in candidates}
+    backers = {m.code for m in tally.backers}
+    events = {h.member.code: h.event for h in tally.holdouts}
+    tiles = []
+    for member in race.members:
+        event = events.get(member.code)
+        other = last_names.get(event.candidate or "", "") if event else ""
+        if member.code in backers:
+            status, detail = Status.BACKS, ""
+        elif event is None or event.position == Position.UNDECIDED:
+            status, detail = Status.NO_POSITION, "no position"
+        elif event.position == Position.SUPPORTS:
+            status, detail = Status.BACKS_ANOTHER, f"backs {other}"
+        elif event.candidate == tally.candidate.key:
+            status, detail = Status.OPPOSES, "opposes"
+        else:  # opposing someone else says nothing about this candidate
+            status, detail = Status.NO_POSITION, f"opposes {other}"
+        tiles.append(Tile(member.code, member.name, status, COLOURS[status], detail))
+    return tiles
+
+
+def board(tally: CandidateTally, race: Race, candidates: Iterable[Candidate], as_of: date) -> Board:
+    """Everything the board shows: the tiles, the title with the count, the rule, the legend."""
+    tiles = board_data(tally, race, candidates)
+    counts = Counter(t.status for t in tiles)
+    name = tally.candidate.last_name
+    labels = {
+        Status.BACKS: f"Backs {name}",
+        Status.OPPOSES: f"Opposes {name}",
+        Status.BACKS_ANOTHER: "Backs another candidate",
+        Status.NO_POSITION: "No position",
+    }
+    return Board(
+        title=f"{tally.count}/{tally.total} back {tally.candidate.name}",
+        day=format_date(as_of),
+        subtitle=f"{race.title} · {_rule_and_deadline(race)}",
+        tiles=tuple(tiles),
+        legend=tuple((s, f"{labels[s]} ({counts[s]})") for s in Status),
+    )
+
+
+def timeline_data(
+    events: Iterable[Event], candidates: Iterable[Candidate], today: date
+) -> dict[str, list[tuple[date, int]]]:
+    """Backers per candidate key: (day, count at the end of that day) each time it changed.
+
+    Follows `bot.domain.replay`: undos and the events they revert are left out, and an event
+    counts from the day it happened, however late it was recorded. Each series starts on the
+    log's first day and ends on `today`; later events are left out.
+    """
+    events = list(events)
+    undone = {e.reverts for e in events if e.position == UNDO}
+    kept = sorted(
+        (e for e in events if e.position != UNDO and e.id not in undone and e.happened_on <= today),
+        key=lambda e: (e.happened_on, e.id),
+    )
+    series: dict[str, list[tuple[date, int]]] = {c.key: [] for c in candidates}
+    backing: dict[str, str | None] = {}  # member code -> the candidate it backs
+    for day, group in itertools.groupby(kept, key=lambda e: e.happened_on):
+        for e in group:
+            backing[e.member] = e.candidate if e.position == Position.SUPPORTS else None
+        counts = Counter(backing.values())
+        for key, points in series.items():
+            if not points or points[-1][1] != counts[key]:
+                points.append((day, counts[key]))
+    for points in series.values():
+        if not points or points[-1][0] < today:
+            points.append((today, points[-1][1] if points else 0))
+    return series
+
+
+def timeline(
+    events: Iterable[Event],
+    race: Race,
+    candidates: Iterable[Candidate],
+    today: date,
+    as_of_asked: bool = False,
+) -> Timeline:
+    """Everything the timeline shows: a line per candidate, the rule, the deadline, today."""
+    candidates = tuple(candidates)
+    series = timeline_data(events, candidates, today)
+    lines = tuple(
+        Line(_candidate_name(c, today), tuple(series[c.key]), colour, marker)
+        for c, (colour, marker) in zip(candidates, itertools.cycle(LINE_STYLES))
+    )
+    deadline = race.deadline
+    days_left = (deadline.on - today).days
+    return Timeline(
+        title=f"{race.title}: backers over time",
+        subtitle=_capitalized(_rule_and_deadline(race)),
+        lines=lines,
+        total=len(race.members),
+        required=race.required,
+        rule=_capitalized(f"{race.rule.describe()} ({race.required}/{len(race.members)})"),
+        deadline=deadline.on,
+        deadline_label=f"{_capitalized(deadline.label)}\n{format_date(deadline.on)}",
+        as_of=today,
+        as_of_label=f"{'As of' if as_of_asked else 'Today'}\n{format_date(today)}",
+        time_left=f"{plural(days_left, 'day')} left" if days_left > 0 else "",
+    )
+
+
+def _rule_and_deadline(race: Race) -> str:
+    return (
+        f"{race.rule.describe()} ({race.required}/{len(race.members)}) needed by "
+        f"{race.deadline.label}, {format_date(race.deadline.on)}"
+    )
+
+
+def _candidate_name(candidate: Candidate, today: date) -> str:
+    if candidate.withdrawn_on and candidate.withdrawn_on <= today:
+        return f"{candidate.name} (withdrawn)"
+    return candidate.name
+
+
+def _capitalized(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+# --- asking the service, drawing off the event loop ---------------------------------------
+
+
+async def board_attachment(
+    service: Service, candidate: Candidate | None = None, as_of: date | None = None
+) -> Attachment:
+    """The board as a PNG: `candidate`'s (default: the leader's), at the end of `as_of`."""
+    return await tally_board(service, await service.tally(candidate, as_of), candidate)
+
+
+async def tally_board(
+    service: Service, tally: Tally, candidate: Candidate | None = None
+) -> Attachment:
+    """The board of a tally already in hand, such as the digest's: `candidate`'s or the leader's.
+
+    `functools.partial(tally_board, service)` is the digest's `attach_board`.
+    """
+    shown = _shown(service, tally, candidate)
+    picture = board(shown, service.race, service.roster.candidate_list, tally.as_of)
+    data = await asyncio.to_thread(draw_board, picture)
+    name = f"{service.race.id}-board-{shown.candidate.key}-{tally.as_of.isoformat()}.png"
+    return Attachment(name, "image/png", data)
+
+
+async def timeline_attachment(
+    service: Service, candidate: Candidate | None = None, as_of: date | None = None
+) -> Attachment:
+    """Backers over time as a PNG: `candidate`'s line, or every candidate's, up to `as_of`."""
+    picture = await _timeline(service, candidate, as_of)
+    return await _draw_timeline(service, picture, candidate)
+
+
+async def chart_reply(
+    service: Service, kind: str, candidate: Candidate | None = None, as_of: date | None = None
+) -> Reply:
+    """What /chart answers: one line saying what the picture shows, and the picture."""
+    if kind == "board":
+        tally = await service.tally(candidate, as_of)
+        shown = _shown(service, tally, candidate)
+        line = f"{shown.count}/{shown.total} back {shown.candidate.name}; {shown.needs()}."
+        attachment = await tally_board(service, tally, candidate)
+    else:
+        picture = await _timeline(service, candidate, as_of)
+        counts = ", ".join(f"{x.name} {x.points[-1][1]}/{picture.total}" for x in picture.lines)
+        line = f"Backers over time: {counts}."
+        attachment = await _draw_timeline(service, picture, candidate)
+    return Reply(sections=(Section(lines=(line,)),), attachment=attachment)
+
+
+def _shown(service: Service, tally: Tally, candidate: Candidate | None) -> CandidateTally:
+    if not tally.candidates:
+        raise TallyError("No active candidates; an editor can /candidate add one.")
+    key = (candidate or service.leader(tally)).key
+    return next(t for t in tally.candidates if t.candidate.key == key)
+
+
+async def _timeline(service: Service, candidate: Candidate | None, as_of: date | None) -> Timeline:
+    today = check_date(as_of, service.today(), "as_of") if as_of else service.today()
+    candidates = [candidate] if candidate else service.roster.candidate_list
+    events = await service.store.events(service.race.id)
+    return timeline(events, service.race, candidates, today, as_of is not None)
+
+
+async def _draw_timeline(
+    service: Service, picture: Timeline, candidate: Candidate | None
+) -> Attachment:
+    data = await asyncio.to_thread(draw_timeline, picture)
+    who = f"-{candidate.key}" if candidate else ""
+    name = f"{service.race.id}-timeline{who}-{picture.as_of.isoformat()}.png"
+    return Attachment(name, "image/png", data)
+
+
+# --- the drawing --------------------------------------------------------------------------
+
+
+def draw_board(b: Board) -> bytes:
+    """The board as a PNG of BOARD_SIZE."""
+    import matplotlib
+    from matplotlib.patches import FancyBboxPatch, Patch
+
+    width, height = BOARD_SIZE
+    gap = 0.035  # around each tile, in tile widths
+    rows = math.ceil(len(b.tiles) / COLUMNS)
+    tile_px = 0.96 * width / COLUMNS
+    with _DRAWING, matplotlib.rc_context(_STYLE):
+        fig = _figure(BOARD_SIZE)
+        _header(fig, b.title, b.subtitle, b.day)
+        grid_height = min(tile_px * rows / height, 0.72)  # square tiles if they fit
+        ax = fig.add_axes((0.02, 0.85 - grid_height, 0.96, grid_height))
+        ax.set_xlim(0, COLUMNS)
+        ax.set_ylim(rows, 0)
+        ax.axis("off")
+        names: list[Text] = []
+        details: list[Text] = []
+        for i, tile in enumerate(b.tiles):
+            row, col = divmod(i, COLUMNS)
+            ax.add_patch(
+                FancyBboxPatch(
+                    (col + gap, row + gap),
+                    1 - 2 * gap,
+                    1 - 2 * gap,
+                    boxstyle="round,pad=0,rounding_size=0.06",
+                    facecolor=tile.colour,
+                    hatch=HATCHES.get(tile.status),
+                    linewidth=0,
+                )
+            )
+            text = {"ha": "center", "va": "center", "color": TEXT_COLOURS.get(tile.status, INK)}
+            label = "\n".join(textwrap.wrap(tile.label, 11))  # "North\nMacedonia"
+            y = row + (0.42 if tile.detail else 0.5)
+            names.append(
+                ax.text(
+                    col + 0.5,
+                    y,
+                    label,
+                    fontsize=18,
+                    fontweight="bold",
+                    linespacing=1.05,
+                    bbox=_backing(tile),
+                    **text,
+                )
+            )
+            if tile.detail:
+                details.append(
+                    ax.text(
+                        col + 0.5, row + 0.8, tile.detail, fontsize=14, bbox=_backing(tile), **text
+                    )
+                )
+        inner = tile_px * (1 - 2 * gap) * 0.92
+        _shrink_to_fit(names, inner)
+        _shrink_to_fit(details, inner)
+        handles = [
+            Patch(facecolor=COLOURS[s], hatch=HATCHES.get(s), label=label) for s, label in b.legend
+        ]
+        legend = fig.legend(
+            handles=handles,
+            loc="lower center",
+            bbox_to_anchor=(0.5, 0.02),
+            ncols=len(handles),
+            frameon=False,
+            fontsize=15,
+            handlelength=2,
+            handleheight=1.5,
+            columnspacing=1.5,
+        )
+        _shrink_to_fit(legend.get_texts(), width * 0.96, fit=legend)
+        return _png(fig)
+
+
+def draw_timeline(t: Timeline) -> bytes:
+    """The timeline as a PNG of TIMELINE_SIZE."""
+    import matplotlib
+    import matplotlib.dates as mdates
+
+    with _DRAWING, matplotlib.rc_context(_STYLE):
+        fig = _figure(TIMELINE_SIZE)
+        _header(fig, t.title, t.subtitle)
+        ax = fig.add_axes((0.07, 0.1, 0.9, 0.66))
+        for line in t.lines:
+            days, counts = zip(*line.points, strict=True)
+            changes = [i for i, n in enumerate(counts) if i == 0 or n != counts[i - 1]]
+            ax.step(
+                days,
+                counts,
+                where="post",
+                color=line.colour,
+                linewidth=3.5,
+                marker=line.marker,
+                markersize=11,
+                markevery=changes,
+                clip_on=False,
+                zorder=3,
+                label=f"{line.name}: {counts[-1]}",
+            )
+        ax.axhline(t.required, color=INK, linestyle="--", linewidth=1.5)
+        ax.text(
+            0.01,
+            t.required,
+            t.rule,
+            transform=ax.get_yaxis_transform(),
+            ha="left",
+            va="bottom",
+            fontsize=14,
+            color=INK,
+        )
+        # The earlier of today and the deadline is labelled on its left, the later on its
+        # right, so the two labels never overlap; the time left between them is shaded.
+        (early, early_label), (late, late_label) = sorted(
+            [(t.as_of, t.as_of_label), (t.deadline, t.deadline_label)]
+        )
+        if t.time_left:
+            ax.axvspan(t.as_of, t.deadline, color="#F2F2F2", zorder=0)
+        ax.axvline(t.as_of, color=INK, linestyle=":", linewidth=1.5)
+        ax.axvline(t.deadline, color=INK, linewidth=1.5)
+        mark = {
+            "xycoords": ("data", "axes fraction"),
+            "textcoords": "offset points",
+            "va": "top",
+            "fontsize": 14,
+            "color": INK,
+        }
+        ax.annotate(early_label, (early, 1), xytext=(-8, -8), ha="right", **mark)
+        right = ax.annotate(late_label, (late, 1), xytext=(8, -8), ha="left", **mark)
+        first = min([late, early, *(line.points[0][0] for line in t.lines)])
+        _set_date_range(ax, first, late, right)
+        if t.time_left:
+            _label_time_left(ax, t)
+        locator = mdates.AutoDateLocator(maxticks=8)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        step = max(1, math.ceil(t.total / 4))
+        ax.set_yticks(sorted({*range(0, t.total + 1, step), t.total}))
+        ax.set_ylim(0, t.total * 1.25)  # headroom for the labels above the rule's line
+        ax.tick_params(labelsize=14)
+        ax.set_ylabel("Backers", fontsize=15)
+        ax.grid(axis="y", color="#E5E5E5")
+        ax.spines[["top", "right"]].set_visible(False)
+        if t.lines:  # in a row under the subtitle, clear of the data
+            fig.legend(
+                loc="upper left",
+                bbox_to_anchor=(0.015, 0.855),
+                ncols=min(len(t.lines), 4),
+                fontsize=15,
+                frameon=False,
+                handlelength=2.5,
+            )
+        return _png(fig)
+
+
+def _figure(size: tuple[int, int]) -> Figure:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(size[0] / DPI, size[1] / DPI), dpi=DPI, facecolor="white")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _header(fig: Figure, title: str, subtitle: str, corner: str = "") -> None:
+    """A bold title, a date at the top right, a subtitle; each shrunk to fit the width."""
+    width = fig.bbox.width * 0.96
+    if corner:
+        day = fig.text(0.98, 0.97, corner, ha="right", va="top", fontsize=26, color="#555555")
+        width -= day.get_window_extent().width + 30
+    head = fig.text(
+        0.02, 0.97, title, ha="left", va="top", fontsize=28, fontweight="bold", color=INK
+    )
+    _shrink_to_fit([head], width)
+    sub = fig.text(0.02, 0.895, subtitle, ha="left", va="top", fontsize=16, color="#444444")
+    _shrink_to_fit([sub], fig.bbox.width * 0.96)
+
+
+def _backing(tile: Tile) -> dict | None:
+    """A white label behind the text on a hatched tile, so the text stays clear."""
+    if tile.status not in HATCHES:
+        return None
+    return {"facecolor": "white", "edgecolor": "none", "boxstyle": "round,pad=0.25"}
+
+
+def _shrink_to_fit(texts: list[Text], width_px: float, fit: Artist | None = None) -> None:
+    """Shrink `texts` alike until the widest of them (or `fit`, which holds them) fits."""
+    if not texts:
+        return
+    renderer = texts[0].figure.canvas.get_renderer()
+    widest = (
+        fit.get_window_extent(renderer).width
+        if fit is not None
+        else max(t.get_window_extent(renderer).width for t in texts)
+    )
+    if widest > width_px:
+        for t in texts:
+            t.set_fontsize(t.get_fontsize() * width_px / widest)
+
+
+def _set_date_range(ax: Axes, first: date, last: date, label: Text) -> None:
+    """From a little before `first` to past `last`, far enough for `label` on its right."""
+    span = max((last - first).days, 7)
+    before = span * 0.03
+    renderer = ax.figure.canvas.get_renderer()
+    share = min((label.get_window_extent(renderer).width + 20) / ax.bbox.width, 0.5)
+    after = share * (span + before) / (1 - share)  # so the label takes `share` of the axis
+    ax.set_xlim(first - timedelta(days=before), last + timedelta(days=after))
+
+
+def _label_time_left(ax: Axes, t: Timeline) -> None:
+    """'97 days left' in the middle of the shaded time left, if it fits there."""
+    from matplotlib.dates import date2num
+
+    middle = t.as_of + (t.deadline - t.as_of) / 2
+    label = ax.text(
+        middle,
+        0.45,
+        t.time_left,
+        transform=ax.get_xaxis_transform(),
+        ha="center",
+        va="center",
+        fontsize=18,
+        color="#666666",
+    )
+    renderer = ax.figure.canvas.get_renderer()
+    shaded = ax.transData.transform([(date2num(t.as_of), 0), (date2num(t.deadline), 0)])
+    if label.get_window_extent(renderer).width > (shaded[1][0] - shaded[0][0]) * 0.9:
+        label.remove()
+
+
+def _png(fig: Figure) -> bytes:
+    buffer = io.BytesIO()
+    fig.canvas.print_png(buffer, metadata={"Software": None}, pil_kwargs={"optimize": True})
+    return buffer.getvalue()
