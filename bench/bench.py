@@ -1,7 +1,8 @@
 """Benchmark: /tally latency and recording throughput on a 100,000-event log, each beside a
-bare-aiosqlite baseline measured in the same run. Not a test: run it and read the figures.
+bare-aiosqlite baseline measured in the same run, and the daily digest's fan-out to 1,000
+channels beside building it per channel. Not a test: run it and read the figures.
 
-    python bench/bench.py [--events 100000] [--queries 2000] [--writes 5000]
+    python bench/bench.py [--events 100000] [--queries 2000] [--writes 5000] [--channels 1000]
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ from bot.commands import Context, run_line  # noqa: E402
 from bot.config import Clock  # noqa: E402
 from bot.domain import Actor, Position  # noqa: E402
 from bot.racefile import load_race  # noqa: E402
+from bot.render import to_slack  # noqa: E402
+from bot.scheduling import DigestBuilder, DigestScheduler, render_digests  # noqa: E402
 from bot.service import Service  # noqa: E402
-from bot.storage import Store  # noqa: E402
+from bot.storage import Store, Subscription  # noqa: E402
 
 EDITOR = Actor("bench", "bench", "bench", is_editor=True)
 TODAY = date(2024, 7, 1)
@@ -155,11 +158,64 @@ async def bench_writes(service: Service, path: Path, writes: int, writers: int =
     print(f"  ratio: {rate / bare_rate:.2f}x of the bare rate (target >= 0.5x)")
 
 
+class NoOpPlatform:
+    """A platform that accepts every post at once: the digest's own cost, not the network's."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.posts = 0
+
+    async def post(self, channel: str, reply) -> None:
+        self.posts += 1
+
+
+async def bench_digest(service: Service, channels: int) -> None:
+    race_id = service.race.id
+    now = service.clock.now()
+    due = (now - timedelta(minutes=1)).time().replace(second=0, microsecond=0, tzinfo=None)
+    subs = [
+        Subscription(
+            race_id,
+            ("slack", "discord")[i % 2],
+            f"C{i}",
+            due,
+            service.race.timezone,
+            since=now - timedelta(days=1),
+        )
+        for i in range(channels)
+    ]
+    print(f"daily digest fan-out ({channels} channels)")
+    start = time.perf_counter()
+    await render_digests(service, TODAY, subs)
+    fan_out = time.perf_counter() - start
+    print(f"  build once, render for every channel            {fan_out * 1e3:8.1f} ms")
+
+    start = time.perf_counter()
+    per_channel = 20
+    for _ in range(per_channel):  # the baseline: build per channel, as a naive bot would
+        to_slack(await DigestBuilder(service).preview(TODAY))
+    naive = (time.perf_counter() - start) / per_channel * channels
+    print(f"  baseline: build per channel (from {per_channel}, scaled)    {naive * 1e3:8.1f} ms")
+    print(f"  ratio: fan-out takes {fan_out / naive:.3f}x the per-channel time")
+
+    actor = Actor("bench", "bench", "bench", is_editor=True)
+    for sub in subs:
+        await service.store.subscribe(sub, actor)
+    platforms = {name: NoOpPlatform(name) for name in ("slack", "discord")}
+    scheduler = DigestScheduler(service, platforms)
+    start = time.perf_counter()
+    await scheduler.run_due(now)
+    posted = time.perf_counter() - start
+    sent = sum(p.posts for p in platforms.values())
+    print(f"  run_due: claim, build, post {sent} digests, record  {posted * 1e3:8.1f} ms")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=2_000)
     parser.add_argument("--writes", type=int, default=5_000)
+    parser.add_argument("--channels", type=int, default=1_000)
     args = parser.parse_args()
     race = load_race("nato-sg-2024")
     with tempfile.TemporaryDirectory() as tmp:
@@ -175,6 +231,7 @@ async def main() -> None:
         print(f"database: {count:,} events, SQLite {sqlite3.sqlite_version}, Python {python}")
         await bench_tally(service, path, args.queries)
         await bench_writes(service, path, args.writes)
+        await bench_digest(service, args.channels)
         await store.close()
 
 

@@ -271,21 +271,23 @@ def replay(events: Iterable[Event], as_of: date | None = None) -> dict[str, Even
     return latest
 
 
-def met_on(events: Iterable[Event], candidate: str, required: int) -> date | None:
-    """The day the candidate last reached the required backers, if it still has them."""
-    events = list(events)
-    undone = {e.reverts for e in events if e.position == UNDO}
+Change = tuple[str, str, str | None, date]  # member, position, candidate, the day it happened
+
+
+def met_on(changes: Iterable[Change], candidate: str, required: int) -> date | None:
+    """The day the candidate last reached the required backers, if it still has them.
+
+    `changes` are the position events in the order they happened, undone ones left out.
+    """
     backing: dict[str, bool] = {}
     backers = 0
     reached: date | None = None
-    for e in sorted(events, key=lambda e: (e.happened_on, e.id)):
-        if e.position == UNDO or e.id in undone:
-            continue
-        backs = e.position == Position.SUPPORTS and e.candidate == candidate
-        backers += backs - backing.get(e.member, False)
-        backing[e.member] = backs
+    for member, position, backed, day in changes:
+        backs = position == Position.SUPPORTS and backed == candidate
+        backers += backs - backing.get(member, False)
+        backing[member] = backs
         if backers >= required and reached is None:
-            reached = e.happened_on
+            reached = day
         elif backers < required:
             reached = None
     return reached

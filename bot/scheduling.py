@@ -34,7 +34,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.domain import Event, Tally, compute_tally, format_date, replay
+from bot.domain import Tally, compute_tally, format_date
 from bot.platform import Platform
 from bot.render import discord_messages, to_slack, to_text
 from bot.replies import Attachment, Reply, Section, history_line, holdouts_reply, tally_section
@@ -123,10 +123,10 @@ class DigestBuilder:
 
     async def _compose(self, day: date, last_event: int, preview: bool) -> Reply:
         svc, race = self.service, self.service.race
-        events = [e for e in await svc.store.events(race.id) if e.id <= last_event]
+        latest = await svc.store.as_of(race.id, day, list(race.members_by_code), last_event)
         names = svc.candidate_names()
-        tally = compute_tally(race, svc.active_candidates(), replay(events, day), day, names)
-        sections = [await self._changes(day, events)]
+        tally = compute_tally(race, svc.active_candidates(), latest, day, names)
+        sections = [await self._changes(day, last_event)]
         sections += [tally_section(t, race) for t in tally.candidates]
         if tally.candidates:
             leader = next(t for t in tally.candidates if t.candidate == svc.leader(tally))
@@ -140,12 +140,12 @@ class DigestBuilder:
         return Reply(
             title=f"{race.title}: {kind}, {format_date(day)}",
             sections=tuple(sections),
-            footer=await svc.countdown(tally, events),
+            footer=await svc.countdown(tally, last_event),
             attachment=None if preview else await self._board(tally),
             private=preview,
         )
 
-    async def _changes(self, day: date, events: list[Event]) -> Section:
+    async def _changes(self, day: date, last_event: int) -> Section:
         """The events recorded since the previous digest, each with its source."""
         svc, race = self.service, self.service.race
         previous = await svc.store.previous_digest(race.id, day)
@@ -155,10 +155,12 @@ class DigestBuilder:
                 lines=("This is the first digest; /history shows the log so far.",),
             )
         since, after = previous
-        changed = [e for e in events if e.id > after]
-        by_id = {e.id: e for e in events}
+        changed = await svc.store.events(race.id, after_id=after, up_to_id=last_event)
         names = svc.candidate_names()
-        lines = [history_line(e, race, names, by_id.get(e.reverts)) for e in changed[:MAX_CHANGES]]
+        lines = [
+            history_line(e, race, names, await svc.store.event(e.reverts) if e.reverts else None)
+            for e in changed[:MAX_CHANGES]
+        ]
         if len(changed) > MAX_CHANGES:
             lines.append(f"… and {len(changed) - MAX_CHANGES} more; /history shows them.")
         return Section(

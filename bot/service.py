@@ -16,6 +16,7 @@ from bot.config import Clock, DigestConfig
 from bot.domain import (
     Actor,
     Candidate,
+    CandidateTally,
     Event,
     Member,
     Position,
@@ -120,6 +121,7 @@ class Service:
         self.clock = clock
         self.digest = digest or DigestConfig()
         self.roster = Roster(race)
+        self._met_on_cache: dict[tuple[str, int, date, int], date | None] = {}
 
     async def start(self, demo: bool = False) -> int:
         """Prepare the database for the race; with `demo`, load its seed events once."""
@@ -274,7 +276,8 @@ class Service:
         if as_of is None:
             latest = await self.store.current(self.race.id)
         else:
-            latest = await self.store.as_of(self.race.id, check_date(as_of, self.today(), "as_of"))
+            day = check_date(as_of, self.today(), "as_of")
+            latest = await self.store.as_of(self.race.id, day, list(self.race.members_by_code))
         candidates = [candidate] if candidate else self.active_candidates()
         return compute_tally(
             self.race, candidates, latest, as_of or self.today(), self.candidate_names()
@@ -286,20 +289,29 @@ class Service:
             for c in self.roster.candidate_list
         }
 
-    async def countdown(self, tally: Tally | None = None, events: list[Event] | None = None) -> str:
+    async def countdown(self, tally: Tally | None = None, up_to_id: int | None = None) -> str:
         """The countdown line; once a candidate meets the rule, the day it did.
 
-        `events`, the log the tally was computed from, defaults to the whole log.
+        `up_to_id` bounds the log to the events a tally was computed from (a digest's).
         """
         tally = tally or await self.tally()
         for t in tally.candidates:
             if t.met:
-                if events is None:
-                    events = await self.store.events(self.race.id)
-                day = met_on(events, t.candidate.key, t.required)
-                if day is not None and day <= tally.as_of:
+                day = await self._met_on(t, tally.as_of, up_to_id)
+                if day is not None:
                     return countdown(self.race, tally.as_of, (t.candidate.name, day))
         return countdown(self.race, tally.as_of)
+
+    async def _met_on(self, t: CandidateTally, as_of: date, up_to_id: int | None) -> date | None:
+        """Replaying the log costs O(history), so it is done once per log length and day."""
+        up_to_id = up_to_id or await self.store.last_event_id(self.race.id)
+        key = (t.candidate.key, t.required, as_of, up_to_id)
+        if key not in self._met_on_cache:
+            changes = await self.store.changes(self.race.id, as_of, up_to_id)
+            if len(self._met_on_cache) >= 16:
+                self._met_on_cache.clear()
+            self._met_on_cache[key] = met_on(changes, t.candidate.key, t.required)
+        return self._met_on_cache[key]
 
     def leader(self, tally: Tally) -> Candidate:
         return max(tally.candidates, key=lambda t: t.count).candidate

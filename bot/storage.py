@@ -9,6 +9,7 @@ statements take `_write_lock` and `BEGIN IMMEDIATE`.
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import aiosqlite
 
-from bot.domain import Actor, Candidate, Event
+from bot.domain import Actor, Candidate, Change, Event
 
 # Each entry migrates the schema from version i to i + 1 (PRAGMA user_version). Append only.
 MIGRATIONS: list[str] = [
@@ -120,6 +121,10 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (race, day)
     );
     """,
+    # 3: the latest id of a race (a digest's bound) and id ranges without scanning the log.
+    """
+    CREATE INDEX events_by_race ON events (race, id);
+    """,
 ]
 
 _EVENT_COLUMNS = (
@@ -127,6 +132,7 @@ _EVENT_COLUMNS = (
     " actor_platform, actor_id, actor_name, source, note, reverts"
 )
 _ACTIVE = "NOT EXISTS (SELECT 1 FROM events AS u WHERE u.reverts = e.id)"
+_MAX_ID = 2**63 - 1  # "no upper bound" for id ranges
 
 
 @dataclass(frozen=True)
@@ -359,18 +365,33 @@ class Store:
         )
         return _event(rows[0]) if rows else None
 
-    async def as_of(self, race: str, day: date) -> dict[str, Event]:
-        """Each member's latest position among events that happened on or before `day`."""
+    async def as_of(
+        self, race: str, day: date, members: Sequence[str], up_to_id: int | None = None
+    ) -> dict[str, Event]:
+        """Each member's latest position among events that happened on or before `day` (and,
+        with `up_to_id`, were recorded by then): one index seek per member, not a log scan."""
         rows = await self.db.execute_fetchall(
-            f"SELECT {_EVENT_COLUMNS} FROM ("
-            f"  SELECT {_prefixed('e')}, ROW_NUMBER() OVER ("
-            "    PARTITION BY e.member ORDER BY e.happened_on DESC, e.id DESC) AS latest"
-            "  FROM events AS e"
-            f"  WHERE e.race = ? AND e.position != 'undo' AND e.happened_on <= ? AND {_ACTIVE}"
-            ") WHERE latest = 1",
-            (race, day.isoformat()),
+            f"SELECT {_prefixed('e')} FROM json_each(?) AS m JOIN events AS e ON e.id = ("
+            "  SELECT x.id FROM events AS x"
+            "  WHERE x.race = ? AND x.member = m.value AND x.happened_on <= ? AND x.id <= ?"
+            "    AND x.position != 'undo'"
+            "    AND NOT EXISTS (SELECT 1 FROM events AS u WHERE u.reverts = x.id AND u.id <= ?)"
+            "  ORDER BY x.happened_on DESC, x.id DESC LIMIT 1)",
+            (json.dumps(list(members)), race, day.isoformat(), *[up_to_id or _MAX_ID] * 2),
         )
         return {row[2]: _event(row) for row in rows}
+
+    async def changes(self, race: str, as_of: date, up_to_id: int) -> list[Change]:
+        """(member, position, candidate, day) of the active position events up to `as_of`, in
+        the order they happened: a replay's input, without building an Event per row."""
+        rows = await self.db.execute_fetchall(
+            "SELECT member, position, candidate, happened_on FROM events AS e"
+            " WHERE race = ? AND position != 'undo' AND happened_on <= ? AND id <= ?"
+            "   AND NOT EXISTS (SELECT 1 FROM events AS u WHERE u.reverts = e.id AND u.id <= ?)"
+            " ORDER BY happened_on, id",
+            (race, as_of.isoformat(), up_to_id, up_to_id),
+        )
+        return [(m, p, c, date.fromisoformat(d)) for m, p, c, d in rows]
 
     async def history(self, race: str, member: str | None = None, limit: int = 10) -> list[Event]:
         """The log, newest recording first."""
@@ -384,10 +405,14 @@ class Store:
         )
         return [_event(r) for r in rows]
 
-    async def events(self, race: str) -> list[Event]:
-        """The whole log of a race in recording order."""
+    async def events(
+        self, race: str, after_id: int = 0, up_to_id: int | None = None
+    ) -> list[Event]:
+        """The log of a race in recording order: all of it, or the ids in (after_id, up_to_id]."""
         rows = await self.db.execute_fetchall(
-            f"SELECT {_EVENT_COLUMNS} FROM events WHERE race = ? ORDER BY id", (race,)
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE race = ? AND id > ? AND id <= ?"
+            " ORDER BY id",
+            (race, after_id, up_to_id or _MAX_ID),
         )
         return [_event(r) for r in rows]
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pytest
 
-from bot.domain import UNDO, Actor, Event, Rule, RuleKind, countdown, met_on
+from bot.domain import Actor, Position, Rule, RuleKind, countdown, met_on
 from bot.racefile import load_race
 
 RACE = load_race("nato-sg-2024")
@@ -45,27 +44,23 @@ def test_countdown_once_met():
     )
 
 
-def _event(i: int, member: str, position: str, day: date, reverts: int | None = None) -> Event:
-    return Event(
-        i,
-        RACE.id,
-        member,
-        position,
-        "rutte",
-        day,
-        datetime.now(UTC),
-        Actor("t", "t", "t"),
-        reverts=reverts,
-    )
-
-
 def test_met_on_is_the_last_day_the_rule_was_reached():
-    events = [
-        _event(1, "A", "supports", date(2024, 1, 1)),
-        _event(2, "B", "supports", date(2024, 1, 5)),  # met (2 of 2)
-        _event(3, "B", "opposes", date(2024, 2, 1)),  # lost
-        _event(4, "B", "supports", date(2024, 3, 1)),  # met again
+    changes = [
+        ("A", "supports", "rutte", date(2024, 1, 1)),
+        ("B", "supports", "rutte", date(2024, 1, 5)),  # met (2 of 2)
+        ("B", "opposes", "rutte", date(2024, 2, 1)),  # lost
+        ("B", "supports", "rutte", date(2024, 3, 1)),  # met again
     ]
-    assert met_on(events, "rutte", 2) == date(2024, 3, 1)
-    undo = replace(_event(5, "B", UNDO, date(2024, 3, 1), reverts=4))
-    assert met_on([*events, undo], "rutte", 2) is None
+    assert met_on(changes, "rutte", 2) == date(2024, 3, 1)
+    assert met_on(changes[:3], "rutte", 2) is None
+    assert met_on(changes, "iohannis", 1) is None
+
+
+async def test_an_undone_backing_no_longer_meets_the_rule(service):
+    editor = Actor("t", "t", "t", is_editor=True)
+    rutte = service.roster.candidate("Rutte")
+    for name in ("Hungary", "Slovakia", "Türkiye", "Romania"):
+        await service.record(editor, service.roster.member(name), Position.SUPPORTS, rutte)
+    assert (await service.countdown()).startswith("Mark Rutte reached unanimity on 3 April 2024")
+    await service.undo(editor)
+    assert await service.countdown() == "97 days until the Washington summit on 9 July 2024."

@@ -81,11 +81,18 @@ async def test_as_of_equals_a_replay_at_every_day(service):
         if rng.random() < 0.2:
             await service.undo(EDITOR)
     events = await service.store.events(service.race.id)
+    members = list(service.race.members_by_code)
     for offset in range(0, 64, 3):
         day = date(2024, 2, 1) + timedelta(days=offset)
-        stored = await service.store.as_of(service.race.id, day)
+        stored = await service.store.as_of(service.race.id, day, members)
         assert {m: e.id for m, e in stored.items()} == {
             m: e.id for m, e in replay(events, day).items()
+        }
+        # Bounded by what had been recorded by then, as a digest is.
+        bound = events[len(events) // 2].id
+        stored = await service.store.as_of(service.race.id, day, members, up_to_id=bound)
+        assert {m: e.id for m, e in stored.items()} == {
+            m: e.id for m, e in replay([e for e in events if e.id <= bound], day).items()
         }
 
 
