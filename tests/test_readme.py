@@ -23,3 +23,14 @@ def test_every_command_is_in_the_table():
     table = README.replace("\\|", "|")
     missing = [c.usage for c in COMMANDS.values() if f"`{c.usage}`" not in table]
     assert not missing, f"README's command table lacks: {missing}"
+
+
+def test_config_snippets_are_valid_config():
+    from bot.config import parse_config
+
+    snippets = [
+        b for b in re.findall(r"```toml\n(.*?)```", README, re.DOTALL) if "[[seed]]" not in b
+    ]
+    assert snippets
+    for snippet in snippets:
+        parse_config(tomllib.loads(snippet))
