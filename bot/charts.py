@@ -22,10 +22,9 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from bot.domain import (
-    UNDO,
     Candidate,
     CandidateTally,
-    Event,
+    Change,
     Position,
     Race,
     Tally,
@@ -164,25 +163,19 @@ def board(tally: CandidateTally, race: Race, candidates: Iterable[Candidate], as
 
 
 def timeline_data(
-    events: Iterable[Event], candidates: Iterable[Candidate], today: date
+    changes: Iterable[Change], candidates: Iterable[Candidate], today: date
 ) -> dict[str, list[tuple[date, int]]]:
     """Backers per candidate key: (day, count at the end of that day) each time it changed.
 
-    Follows `bot.domain.replay`: undos and the events they revert are left out, and an event
-    counts from the day it happened, however late it was recorded. Each series starts on the
-    log's first day and ends on `today`; later events are left out.
+    `changes` are the position events up to `today` in the order they happened, undone ones
+    left out (`Store.changes`), so an event counts from the day it happened, however late it
+    was recorded. Each series starts on the log's first day and ends on `today`.
     """
-    events = list(events)
-    undone = {e.reverts for e in events if e.position == UNDO}
-    kept = sorted(
-        (e for e in events if e.position != UNDO and e.id not in undone and e.happened_on <= today),
-        key=lambda e: (e.happened_on, e.id),
-    )
     series: dict[str, list[tuple[date, int]]] = {c.key: [] for c in candidates}
     backing: dict[str, str | None] = {}  # member code -> the candidate it backs
-    for day, group in itertools.groupby(kept, key=lambda e: e.happened_on):
-        for e in group:
-            backing[e.member] = e.candidate if e.position == Position.SUPPORTS else None
+    for day, group in itertools.groupby(changes, key=lambda change: change[3]):
+        for member, position, candidate, _ in group:
+            backing[member] = candidate if position == Position.SUPPORTS else None
         counts = Counter(backing.values())
         for key, points in series.items():
             if not points or points[-1][1] != counts[key]:
@@ -194,7 +187,7 @@ def timeline_data(
 
 
 def timeline(
-    events: Iterable[Event],
+    changes: Iterable[Change],
     race: Race,
     candidates: Iterable[Candidate],
     today: date,
@@ -202,7 +195,7 @@ def timeline(
 ) -> Timeline:
     """Everything the timeline shows: a line per candidate, the rule, the deadline, today."""
     candidates = tuple(candidates)
-    series = timeline_data(events, candidates, today)
+    series = timeline_data(changes, candidates, today)
     lines = tuple(
         Line(_candidate_name(c, today), tuple(series[c.key]), colour, marker)
         for c, (colour, marker) in zip(candidates, itertools.cycle(LINE_STYLES))
@@ -300,8 +293,8 @@ def _shown(service: Service, tally: Tally, candidate: Candidate | None) -> Candi
 async def _timeline(service: Service, candidate: Candidate | None, as_of: date | None) -> Timeline:
     today = check_date(as_of, service.today(), "as_of") if as_of else service.today()
     candidates = [candidate] if candidate else service.roster.candidate_list
-    events = await service.store.events(service.race.id)
-    return timeline(events, service.race, candidates, today, as_of is not None)
+    changes = await service.store.changes(service.race.id, today)
+    return timeline(changes, service.race, candidates, today, as_of is not None)
 
 
 async def _draw_timeline(

@@ -256,21 +256,6 @@ def countdown(race: Race, today: date, met: tuple[str, date] | None = None) -> s
     return f"{when[0].upper()}{when[1:]} was {plural(-days, 'day')} ago."
 
 
-def replay(events: Iterable[Event], as_of: date | None = None) -> dict[str, Event]:
-    """Each member's latest position by the date it happened, undone events left out.
-
-    The reference the stored `current_positions` table must always agree with.
-    """
-    events = list(events)
-    undone = {e.reverts for e in events if e.position == UNDO}
-    latest: dict[str, Event] = {}
-    for e in sorted(events, key=lambda e: (e.happened_on, e.id)):
-        if e.position == UNDO or e.id in undone or (as_of and e.happened_on > as_of):
-            continue
-        latest[e.member] = e
-    return latest
-
-
 Change = tuple[str, str, str | None, date]  # member, position, candidate, the day it happened
 
 

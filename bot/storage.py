@@ -381,7 +381,7 @@ class Store:
         )
         return {row[2]: _event(row) for row in rows}
 
-    async def changes(self, race: str, as_of: date, up_to_id: int) -> list[Change]:
+    async def changes(self, race: str, as_of: date, up_to_id: int | None = None) -> list[Change]:
         """(member, position, candidate, day) of the active position events up to `as_of`, in
         the order they happened: a replay's input, without building an Event per row."""
         rows = await self.db.execute_fetchall(
@@ -389,7 +389,7 @@ class Store:
             " WHERE race = ? AND position != 'undo' AND happened_on <= ? AND id <= ?"
             "   AND NOT EXISTS (SELECT 1 FROM events AS u WHERE u.reverts = e.id AND u.id <= ?)"
             " ORDER BY happened_on, id",
-            (race, as_of.isoformat(), up_to_id, up_to_id),
+            (race, as_of.isoformat(), *[up_to_id or _MAX_ID] * 2),
         )
         return [(m, p, c, date.fromisoformat(d)) for m, p, c, d in rows]
 

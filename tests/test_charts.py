@@ -57,8 +57,8 @@ async def tiles_of(
 async def series(
     service: Service, today: date = date(2024, 4, 3)
 ) -> dict[str, list[tuple[date, int]]]:
-    events = await service.store.events(service.race.id)
-    return timeline_data(events, service.roster.candidate_list, today)
+    changes = await service.store.changes(service.race.id, today)
+    return timeline_data(changes, service.roster.candidate_list, today)
 
 
 # --- the data -------------------------------------------------------------------------------

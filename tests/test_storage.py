@@ -10,10 +10,22 @@ from datetime import date, timedelta
 import pytest
 from conftest import make_service
 
-from bot.domain import Actor, Position, TallyError, replay
+from bot.domain import UNDO, Actor, Event, Position, TallyError
 from bot.storage import MIGRATIONS, Store
 
 EDITOR = Actor("test", "ed", "Editor", is_editor=True)
+
+
+def replay(events: list[Event], as_of: date | None = None) -> dict[str, Event]:
+    """The reference the store must agree with: each member's latest position by the date it
+    happened (ties: the later recording), undone events left out."""
+    undone = {e.reverts for e in events if e.position == UNDO}
+    latest: dict[str, Event] = {}
+    for e in sorted(events, key=lambda e: (e.happened_on, e.id)):
+        if e.position == UNDO or e.id in undone or (as_of and e.happened_on > as_of):
+            continue
+        latest[e.member] = e
+    return latest
 
 
 async def test_schema_is_versioned_in_wal_mode(tmp_path):
