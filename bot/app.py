@@ -110,15 +110,22 @@ def slack_credentials(
 
 
 async def run_platforms(
-    config: Config, only: str | None, demo: bool = False, sync_global: bool = False
+    config: Config,
+    only: str | None,
+    demo: bool = False,
+    sync_global: bool = False,
+    environ: Mapping[str, str] = os.environ,
+    stop: asyncio.Event | None = None,
 ) -> None:
-    """Serve every platform with credentials (and the digests) until SIGINT or SIGTERM."""
+    """Serve every platform with credentials, and the digests, until `stop` is set (by default
+    on SIGINT or SIGTERM)."""
     async with open_service(config, demo) as service:
-        platforms = build_platforms(service, config, only, sync_global)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
+        platforms = build_platforms(service, config, only, sync_global, environ)
+        if stop is None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, stop.set)
         started: list[Platform] = []
         digests = DigestScheduler(
             service,

@@ -1,0 +1,76 @@
+"""`tallybot run`: Discord, Slack and the digest scheduler in one process on one database."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from conftest import ARTICLES_DAY, make_service
+from fakes.discord_fake import DEFAULT_GUILD_ID, DEFAULT_TOKEN, FakeDiscord, slash_interaction
+from fakes.slack_fake import PROXY_ENV_VARS, FakeSlack
+
+from bot.app import run_platforms
+from bot.config import Config, DiscordConfig, SlackConfig
+from bot.domain import Actor
+from bot.storage import Store, Subscription
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in PROXY_ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+
+
+async def test_run_serves_both_platforms_and_posts_the_due_digest(tmp_path):
+    db = tmp_path / "run.db"
+    # A Slack channel subscribed yesterday whose digest fell due a minute ago.
+    service = await make_service(db)
+    now = service.clock.now()
+    a_minute_ago = max(now - timedelta(minutes=1), now.replace(hour=0, minute=0))
+    due = a_minute_ago.time().replace(second=0, microsecond=0, tzinfo=None)
+    subscription = Subscription(
+        "nato-sg-2024", "slack", "CDIGEST", due, "Europe/Brussels", since=now - timedelta(days=1)
+    )
+    await service.store.subscribe(subscription, Actor("slack", "U1", "ed", is_editor=True))
+    await service.store.close()
+
+    async with FakeSlack() as slack, FakeDiscord() as discord:
+        config = replace(
+            Config(),
+            database=db,
+            today=ARTICLES_DAY,
+            slack=SlackConfig(api_base_url=slack.api_url, editors=("UED",)),
+            discord=DiscordConfig(guilds=(DEFAULT_GUILD_ID,)),
+        )
+        environ = {
+            "DISCORD_TOKEN": DEFAULT_TOKEN,
+            "SLACK_BOT_TOKEN": slack.bot_token,
+            "SLACK_APP_TOKEN": slack.app_token,
+        }
+        stop = asyncio.Event()
+        with discord.patch_discord():
+            run = asyncio.create_task(run_platforms(config, None, environ=environ, stop=stop))
+            try:
+                digest = await slack.wait_for_call("chat.postMessage", timeout=10)
+                assert digest.params["channel"] == "CDIGEST"
+                assert "daily digest, 3 April 2024" in str(digest.params["blocks"])
+
+                envelope = await slack.send_slash_command(
+                    command="/endorse", text="Slovakia Rutte", user_id="UED"
+                )
+                ack = await slack.wait_for_ack(envelope, timeout=5)
+                assert "Slovakia supports Mark Rutte" in str(ack["payload"])
+
+                await discord.send_interaction(slash_interaction("tally", {"candidate": "Rutte"}))
+                reply = await discord.wait_for_callback(timeout=5)
+                assert "29/32" in str(reply.embeds)  # Slack's recording, one database
+            finally:
+                stop.set()
+                await asyncio.wait_for(run, timeout=10)
+
+    store = await Store.open(db)
+    sends = await store.digest_sends("nato-sg-2024", [ARTICLES_DAY])
+    await store.close()
+    assert [s.status for s in sends.values()] == ["sent"]
