@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import date
 from functools import partial
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from bot.charts import tally_board
 from bot.config import Clock, Config, secret
@@ -42,7 +43,8 @@ async def open_service(config: Config, demo: bool = False) -> AsyncIterator[Serv
     race = load_race(config.race, config.base_dir)
     store = await Store.open(resolve(config, config.database))
     try:
-        service = Service(store, race, Clock(config.tz, config.today), config.digest)
+        zone = ZoneInfo(config.timezone or race.timezone)
+        service = Service(store, race, Clock(zone, config.today), config.digest)
         added = await service.start(demo=demo)
         if added:
             log.info("Loaded %d seed events of %s", added, race.id)

@@ -53,17 +53,13 @@ class DigestConfig:
 class Config:
     race: str = "nato-sg-2024"
     database: Path = Path("data/tallybot.db")
-    timezone: str = "Europe/Brussels"
+    timezone: str = ""  # empty: the race file's time zone
     today: date | None = None  # pins "today" for demos and tests
     export_dir: Path = Path("data/exports")
     discord: DiscordConfig = field(default_factory=DiscordConfig)
     slack: SlackConfig = field(default_factory=SlackConfig)
     digest: DigestConfig = field(default_factory=DigestConfig)
     base_dir: Path = Path(".")  # where relative paths in the file are resolved
-
-    @property
-    def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
 
 
 def _zone(name: str, key: str) -> str:
@@ -116,7 +112,7 @@ def parse_config(data: Mapping[str, Any], base_dir: Path = Path(".")) -> Config:
         {"mode", "host", "port", "path", "api_base_url", "editors", "editor_group"},
     )
     g = _section(data, "digest", {"time", "grace_hours", "attach_board", "channels"})
-    timezone = _zone(str(data.get("timezone", Config.timezone)), "timezone")
+    timezone = _zone(str(data["timezone"]), "timezone") if "timezone" in data else ""
     mode = s.get("mode", "socket")
     if mode not in ("socket", "http"):
         raise ConfigError(f"[slack] mode = '{mode}': use 'socket' or 'http'.")

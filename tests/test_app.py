@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from conftest import ARTICLES_DAY, make_service
 from fakes.discord_fake import DEFAULT_GUILD_ID, DEFAULT_TOKEN, FakeDiscord, slash_interaction
 from fakes.slack_fake import PROXY_ENV_VARS, FakeSlack
 
-from bot.app import run_platforms
+from bot.app import open_service, run_platforms
 from bot.config import Config, DiscordConfig, SlackConfig
 from bot.domain import Actor
 from bot.storage import Store, Subscription
@@ -74,3 +75,15 @@ async def test_run_serves_both_platforms_and_posts_the_due_digest(tmp_path):
     sends = await store.digest_sends("nato-sg-2024", [ARTICLES_DAY])
     await store.close()
     assert [s.status for s in sends.values()] == ["sent"]
+
+
+async def test_the_race_files_time_zone_is_the_default(tmp_path):
+    text = (Path(__file__).resolve().parent.parent / "bot/races/nato-sg-2024.toml").read_text()
+    (tmp_path / "race.toml").write_text(
+        text.replace('timezone = "Europe/Brussels"', 'timezone = "Pacific/Kiritimati"')
+    )
+    config = replace(Config(), race=str(tmp_path / "race.toml"), database=tmp_path / "t.db")
+    async with open_service(config) as service:
+        assert service.clock.tz.key == "Pacific/Kiritimati"
+    async with open_service(replace(config, timezone="America/New_York")) as service:
+        assert service.clock.tz.key == "America/New_York"  # the config's wins
