@@ -67,6 +67,7 @@ class Param:
         return f"<{inner}>" if self.required else f"[{inner}]"
 
 
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _PLACEHOLDER = {Kind.DATE: "YYYY-MM-DD", Kind.URL: "URL", Kind.TEXT: "TEXT", Kind.INT: "N"}
 
 
@@ -117,6 +118,8 @@ def convert(service: Service, param: Param, raw: Any) -> Any:
         if isinstance(raw, date):
             return raw
         try:
+            if not _ISO_DATE.match(str(raw).strip()):
+                raise ValueError("not YYYY-MM-DD")  # fromisoformat also takes 20240402
             return date.fromisoformat(str(raw).strip())
         except ValueError:
             raise TallyError(
@@ -246,6 +249,9 @@ async def execute(ctx: Context, command: Command, args: dict[str, Any]) -> Reply
         return await command.handler(ctx, args)
     except TallyError as exc:
         return Reply.refusal(str(exc))
+    except Exception:  # a bug: the user gets one line, the log the traceback
+        log.exception("/%s failed", command.name)
+        return Reply.refusal("Something went wrong on tallybot's side; it is logged.")
 
 
 def check_allowed(ctx: Context, command: Command) -> None:

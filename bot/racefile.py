@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
-from datetime import date
+from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pycountry
 
 from bot.domain import Candidate, Deadline, Member, Position, Race, Rule, RuleKind, SeedEvent
+from bot.roster import Roster, fold
 
 
 class RaceFileError(ValueError):
@@ -51,10 +54,49 @@ def load_race(spec: str, base_dir: Path | None = None) -> Race:
         raise RaceFileError(f"{origin}: {exc}") from exc
 
 
+_TOP_KEYS = {
+    "id",
+    "title",
+    "timezone",
+    "members",
+    "rule",
+    "deadline",
+    "names",
+    "aliases",
+    "candidates",
+    "sources",
+    "seed",
+}
+_URL = re.compile(r"^https?://\S+$")
+
+
+def _need(table: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
+    """A required key of the right TOML type, or a ValueError that names it."""
+    if key not in table:
+        raise ValueError(f"{where} needs {key} = ...")
+    value = table[key]
+    if not isinstance(value, kind) or (kind is date and isinstance(value, datetime)):
+        wanted = "a TOML date like 2024-07-09 (no quotes)" if kind is date else _type_name(kind)
+        raise ValueError(f"{where} {key} = {value!r} must be {wanted}")
+    return value
+
+
+def _type_name(kind: type | tuple[type, ...]) -> str:
+    names = {str: "a string", int: "a whole number", list: "a list", dict: "a table"}
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _unknown(table: dict[str, Any], known: set[str], where: str) -> None:
+    extra = sorted(set(table) - known)
+    if extra:
+        raise ValueError(f"unknown key(s) {', '.join(extra)} in {where}")
+
+
 def _member(code: str, names: dict[str, str], aliases: dict[str, list[str]]) -> Member:
     country = pycountry.countries.get(alpha_2=code.upper())
     if country is None and code not in names:
-        raise ValueError(f"'{code}' is not an ISO 3166 alpha-2 code; add it under [names]")
+        raise ValueError(f"member '{code}' is not an ISO 3166 alpha-2 code; add it under [names]")
     extra = [getattr(country, a, "") for a in ("name", "official_name", "common_name")]
     return Member(
         code=code.upper(),
@@ -65,53 +107,91 @@ def _member(code: str, names: dict[str, str], aliases: dict[str, list[str]]) -> 
 
 
 def parse_race(data: dict[str, Any]) -> Race:
+    """A race from a parsed race file; a ValueError names the first mistake and its place."""
+    _unknown(data, _TOP_KEYS, "the race file")
+    race_id = _need(data, "id", str, "the race file")
+    title = _need(data, "title", str, "the race file")
+    timezone = data.get("timezone", "UTC")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ValueError(f"timezone = {timezone!r} is not an IANA time zone") from None
     names = data.get("names", {})
     aliases = data.get("aliases", {})
-    members = tuple(_member(code, names, aliases) for code in data["members"])
-    codes = {m.code for m in members}
-    if len(codes) != len(members):
-        raise ValueError("a member is listed twice")
-    candidates = tuple(
-        Candidate(
-            key=c["key"],
-            name=c["name"],
-            member=c.get("member"),
-            aliases=tuple(c.get("aliases", ())),
-        )
-        for c in data.get("candidates", ())
+    for code in (*names, *aliases):
+        if code not in data.get("members", ()):
+            raise ValueError(f"[names] or [aliases] lists '{code}', which is not in members")
+    members = tuple(
+        _member(code, names, aliases) for code in _need(data, "members", list, "the race file")
     )
+    codes = {m.code for m in members}
+    if len(codes) != len(members) or not members:
+        raise ValueError("members must list each member once")
+
+    candidates: list[Candidate] = []
+    for i, c in enumerate(data.get("candidates", ()), start=1):
+        where = f"[[candidates]] #{i}"
+        _unknown(c, {"key", "name", "member", "aliases"}, where)
+        key = _need(c, "key", str, where)
+        if key in {x.key for x in candidates}:
+            raise ValueError(f"{where} repeats key = '{key}'")
+        member = c.get("member")
+        if member is not None and member not in codes:
+            raise ValueError(f"{where} member = '{member}' is not in members")
+        name = _need(c, "name", str, where)
+        candidates.append(Candidate(key, name, member, tuple(c.get("aliases", ()))))
     keys = {c.key for c in candidates}
+
     rule = data.get("rule", {})
+    _unknown(rule, {"kind", "threshold"}, "[rule]")
+    try:
+        kind = RuleKind(rule.get("kind", "unanimity"))
+    except ValueError:
+        raise ValueError("[rule] kind must be 'unanimity', 'majority' or 'threshold'") from None
+    threshold = int(rule.get("threshold", 0))
+    if kind is RuleKind.THRESHOLD and not 1 <= threshold <= len(members):
+        raise ValueError(f"[rule] threshold = {threshold} must be 1 to {len(members)}")
+
+    deadline = _need(data, "deadline", dict, "the race file")
+    _unknown(deadline, {"on", "label"}, "[deadline]")
     sources = data.get("sources", {})
     seed = []
-    for entry in data.get("seed", ()):
-        for code in entry["members"]:
+    for i, entry in enumerate(data.get("seed", ()), start=1):
+        where = f"[[seed]] #{i}"
+        _unknown(entry, {"members", "position", "candidate", "on", "source", "note"}, where)
+        try:
+            position = Position(_need(entry, "position", str, where))
+        except ValueError:
+            raise ValueError(f"{where} position must be supports, opposes or undecided") from None
+        candidate = entry.get("candidate")
+        if candidate is not None and candidate not in keys:
+            raise ValueError(f"{where} names unknown candidate '{candidate}'")
+        if (candidate is None) != (position is Position.UNDECIDED):
+            raise ValueError(f"{where}: supports and opposes need a candidate, undecided none")
+        source = sources.get(_need(entry, "source", str, where), entry["source"])
+        if not _URL.match(source):
+            raise ValueError(f"{where} source = '{source}' is neither a URL nor in [sources]")
+        on = _need(entry, "on", date, where)
+        for code in _need(entry, "members", list, where):
             if code not in codes:
-                raise ValueError(f"seed event for '{code}', which is not a member")
-            candidate = entry.get("candidate")
-            if candidate is not None and candidate not in keys:
-                raise ValueError(f"seed event names unknown candidate '{candidate}'")
-            on = entry["on"]
-            if not isinstance(on, date):
-                raise ValueError(f"seed date {on!r} must be a TOML date like 2024-04-02")
-            seed.append(
-                SeedEvent(
-                    member=code,
-                    position=Position(entry["position"]),
-                    candidate=candidate,
-                    on=on,
-                    source=sources.get(entry["source"], entry["source"]),
-                    note=entry.get("note", ""),
-                )
-            )
-    deadline = data["deadline"]
-    return Race(
-        id=data["id"],
-        title=data["title"],
+                raise ValueError(f"{where} lists '{code}', which is not in members")
+            seed.append(SeedEvent(code, position, candidate, on, source, entry.get("note", "")))
+
+    race = Race(
+        id=race_id,
+        title=title,
         members=members,
-        candidates=candidates,
-        rule=Rule(RuleKind(rule.get("kind", "unanimity")), int(rule.get("threshold", 0))),
-        deadline=Deadline(deadline["on"], deadline["label"]),
-        timezone=data.get("timezone", "UTC"),
+        candidates=tuple(candidates),
+        rule=Rule(kind, threshold),
+        deadline=Deadline(
+            _need(deadline, "on", date, "[deadline]"), _need(deadline, "label", str, "[deadline]")
+        ),
+        timezone=timezone,
         seed=tuple(seed),
     )
+    roster = Roster(race)
+    for index in (roster.members, roster.candidates):
+        for spelling, owners in index.ambiguous.items():
+            if index is roster.members or spelling in {fold(c.name) for c in candidates}:
+                raise ValueError(f"'{spelling}' names both {owners[0]} and {owners[1]}")
+    return race

@@ -44,15 +44,21 @@ class Index:
         self.kind = kind
         self.display: dict[str, str] = {}
         self.spellings: dict[str, str] = {}
+        # Spellings shared by several keys ("Rutte" for Mark and Jan Rutte) name none of them.
+        self.ambiguous: dict[str, list[str]] = {}
         for key, display, spellings in entries:
             self.display[key] = display
             for spelling in (display, *spellings):
                 folded = fold(spelling)
-                if not folded:
+                owners = self.ambiguous.get(folded)
+                if not folded or self.spellings.get(folded) == key or key in (owners or ()):
                     continue
-                owner = self.spellings.setdefault(folded, key)
-                if owner != key:
-                    raise ValueError(f"'{spelling}' names both {owner} and {key}")
+                if owners is not None:
+                    owners.append(key)
+                elif folded in self.spellings:
+                    self.ambiguous[folded] = [self.spellings.pop(folded), key]
+                else:
+                    self.spellings[folded] = key
 
     def find(self, text: str) -> str | None:
         return self.spellings.get(fold(text))
@@ -61,6 +67,10 @@ class Index:
         key = self.find(text)
         if key is not None:
             return key
+        owners = self.ambiguous.get(fold(text))
+        if owners:
+            names = _join_choices([self.display[k] for k in owners])
+            raise TallyError(f"'{text.strip()}' could be {names}; type the full name.")
         close = self.close_matches(text)
         hint = f" Did you mean {_join_choices(close)}?" if close else ""
         if not hint:

@@ -34,6 +34,7 @@ from bot.storage import NewEvent, Store, Subscription
 MAX_NOTE = 500
 MAX_SOURCE = 2_000
 MAX_HISTORY = 100
+YEARS_BACK = 10  # how far before its deadline a race's events may be dated
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
 _HH_MM = re.compile(r"^(\d{1,2}):(\d{2})$")
 
@@ -80,12 +81,13 @@ def check_note(note: str | None) -> str | None:
     return note
 
 
-def check_date(day: date, today: date, what: str = "date") -> date:
+def check_date(day: date, today: date, option: str = "on") -> date:
+    """`on:` and `as_of:` dates cannot be in the future."""
     if day > today:
-        raise TallyError(
-            f"The {what} {day.isoformat()} is after today ({today.isoformat()}); "
-            "record events once they have happened."
+        why = (
+            "the tally cannot look ahead" if option == "as_of" else "record events once they happen"
         )
+        raise TallyError(f"{option}:{day.isoformat()} is after today ({today.isoformat()}); {why}.")
     return day
 
 
@@ -173,13 +175,23 @@ class Service:
             member=member.code,
             position=position.value,
             candidate=candidate.key if candidate else None,
-            happened_on=check_date(on or self.today(), self.today()),
+            happened_on=self._check_on(on or self.today()),
             actor=actor,
             source=check_source(source),
             note=check_note(note),
         )
         previous = await self.store.position_of(self.race.id, member.code)
         return Recorded(await self.store.append(new), previous)
+
+    def _check_on(self, day: date) -> date:
+        # A mistyped year (0024, 1924) would stretch every timeline over a century.
+        earliest = date(self.race.deadline.on.year - YEARS_BACK, 1, 1)
+        if day < earliest:
+            raise TallyError(
+                f"on:{day.isoformat()} is too far back; this race's events are dated from "
+                f"{earliest.isoformat()} on."
+            )
+        return check_date(day, self.today())
 
     async def undo(self, actor: Actor) -> Undone:
         actor.require_editor("undo recordings")

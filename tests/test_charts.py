@@ -254,8 +254,7 @@ async def test_chart_without_active_candidates_says_what_to_do(chat, service):
         ("/chart pie", "Error: 'pie' is not one of board, timeline."),
         (
             "/chart board as_of:2024-05-01",
-            "Error: The as_of 2024-05-01 is after today (2024-04-03); "
-            "record events once they have happened.",
+            "Error: as_of:2024-05-01 is after today (2024-04-03); the tally cannot look ahead.",
         ),
         (
             "/chart timeline as_of:2024-13-01",

@@ -87,3 +87,14 @@ def test_autocomplete_offers_aliases_and_stays_within_25(roster):
     assert [s.value for s in roster.members.suggest("slov")] == ["Slovakia", "Slovenia"]
     assert len(roster.members.suggest("")) == 25
     assert [s.value for s in roster.candidates.suggest("io")] == ["Klaus Iohannis"]
+
+
+async def test_candidates_sharing_a_last_name_need_the_full_name(service):
+    from bot.adapters.console import Console
+
+    chat = Console(service, service.store.path.parent).handle
+    assert "Added candidate Jan Rutte" in await chat("/candidate add Jan Rutte")
+    reply = await chat("/endorse Estonia Rutte")
+    assert reply == "Error: 'Rutte' could be Mark Rutte or Jan Rutte; type the full name."
+    assert "Estonia supports Jan Rutte" in await chat("/endorse Estonia Jan Rutte")
+    assert "29/32" not in await chat("/tally Mark Rutte")
