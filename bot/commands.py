@@ -153,20 +153,30 @@ def bind(service: Service, command: Command, raw: dict[str, Any]) -> dict[str, A
 
 # --- the text grammar -----------------------------------------------------------------------
 
-_TOKEN = re.compile(r'(?:[a-z_]+:)?(?:"[^"]*"|“[^”]*”)|\S+')
-_KEYWORD = re.compile(r"^([a-z_]+):(.*)$", re.DOTALL)
+# A quoted group counts only where it starts a word and closes at a word's end, so a stray
+# quote (`a 5" screen`) is just a character.
+_TOKEN = re.compile(r'(?:[A-Za-z_]+:)?(?:"[^"]*"|“[^”]*”)(?=\s|$)|\S+')
+_KEYWORD = re.compile(r"^([A-Za-z_]+):(.*)$", re.DOTALL)
+_QUOTED = re.compile(r'^(?:"(.*)"|“(.*)”)$', re.DOTALL)
 _URL_SCHEMES = {"http", "https"}
+_EXAMPLES = {Kind.DATE: "2024-04-02", Kind.URL: "https://...", Kind.INT: "20", Kind.TEXT: "..."}
 
 
-def tokenize(text: str) -> list[str]:
-    """Split on spaces; double quotes (straight or curly) keep spaces inside one token."""
-    tokens = []
-    for match in _TOKEN.finditer(text):
-        token = match.group()
-        if token.count('"') % 2 or token.count("“") != token.count("”"):
-            raise TallyError("A quote is not closed; put the name in a pair of double quotes.")
-        tokens.append(re.sub(r'["“”]', "", token))
-    return tokens
+@dataclass(frozen=True)
+class Token:
+    text: str  # as typed, quotes included
+    start: int  # where it starts in the line
+
+    @property
+    def word(self) -> str:
+        """The token without the quotes that group it."""
+        match = _QUOTED.match(self.text)
+        return next(g for g in match.groups() if g is not None) if match else self.text
+
+
+def tokenize(line: str) -> list[Token]:
+    """Split on spaces; a pair of double quotes (straight or curly) keeps spaces in one token."""
+    return [Token(m.group(), m.start()) for m in _TOKEN.finditer(line)]
 
 
 def find_command(words: list[str]) -> tuple[Command, int]:
@@ -188,25 +198,49 @@ def find_command(words: list[str]) -> tuple[Command, int]:
     raise TallyError(f"Unknown command '/{first}'.{hint} /help lists the commands.")
 
 
-def parse_args(service: Service, command: Command, tokens: list[str]) -> dict[str, Any]:
-    """The words after a command (`North Macedonia Rutte on:2024-04-02`) to its arguments."""
+def parse_args(
+    service: Service, command: Command, tokens: list[Token], line: str
+) -> dict[str, Any]:
+    """The words after a command (`North Macedonia Rutte on:2024-04-02`) to its arguments.
+
+    A text option (note:) takes the line as typed up to the next option, quotes and all.
+    """
     positional: list[str] = []
     raw: dict[str, Any] = {}
-    last_text: str | None = None  # a note may run on over several words
-    for token in tokens:
-        match = _KEYWORD.match(token)
-        key = match.group(1) if match else None
-        if key in command.keywords:
-            raw[key] = match.group(2)
-            last_text = key if command.keywords[key].kind is Kind.TEXT else None
-        elif last_text is not None:
-            raw[last_text] += " " + token
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        i += 1
+        match = _KEYWORD.match(token.text)
+        key = match.group(1).lower() if match else None
+        param = command.keywords.get(key or "")
+        if param is not None:
+            if key in raw:
+                raise TallyError(f"{key}: is given twice; give it once.")
+            value = Token(match.group(2), token.start + len(key) + 1).word
+            if param.kind is Kind.TEXT:
+                while i < len(tokens) and not _is_option(command, tokens[i]):
+                    i += 1
+                stop = tokens[i].start if i < len(tokens) else len(line)
+                value = Token(line[token.start + len(key) + 1 : stop].strip(), 0).word
+            if not value.strip():
+                raise TallyError(f"{key}: needs a value, e.g. {key}:{_EXAMPLES[param.kind]}")
+            raw[key] = value
         elif key is not None and key not in _URL_SCHEMES and match.group(2):
             options = ", ".join(f"{k}:" for k in command.keywords) or "no options"
-            raise TallyError(f"Unknown option '{key}:'; /{command.name} takes {options}.")
+            raise TallyError(
+                f"Unknown option '{match.group(1)}:'; /{command.name} takes {options}."
+            )
+        elif key in _URL_SCHEMES and "source" in command.keywords:
+            raise TallyError(f"'{token.text}' looks like a source; write source:{token.text}")
         else:
-            positional.append(token)
+            positional.append(token.word)
     return _bind_positional(service, command, positional, raw)
+
+
+def _is_option(command: Command, token: Token) -> bool:
+    match = _KEYWORD.match(token.text)
+    return match is not None and match.group(1).lower() in command.keywords
 
 
 def _bind_positional(
@@ -218,7 +252,11 @@ def _bind_positional(
     if len(params) <= 1:
         if params and words:
             raw[params[0].name] = " ".join(words)
-        return bind(service, command, raw)
+        try:
+            return bind(service, command, raw)
+        except TallyError:
+            _explain_extra_words(service, command, words)
+            raise
     # Two positional names, each of which may contain spaces ("North Macedonia" "Mark Rutte"):
     # take the first reading where both resolve, preferring the longer first name; an optional
     # one may be left out (`/candidate add Jens Stoltenberg`, `/chart Rutte`).
@@ -238,6 +276,20 @@ def _bind_positional(
     # Nothing resolved: report on the likeliest reading, the last word as the second name.
     a, b = (words[:-1], words[-1:]) if len(words) >= 2 else (words, [])
     return bind(service, command, {**raw, first.name: " ".join(a), second.name: " ".join(b)})
+
+
+def _explain_extra_words(service: Service, command: Command, words: list[str]) -> None:
+    """`/undecided Hungary Rutte`: say 'Rutte' is one word too many, not that 'Hungary Rutte'
+    is unknown."""
+    if not command.positional or command.positional[0].kind is Kind.TEXT:
+        return
+    for cut in range(len(words) - 1, 0, -1):
+        try:
+            convert(service, command.positional[0], " ".join(words[:cut]))
+        except TallyError:
+            continue
+        extra = " ".join(words[cut:])
+        raise TallyError(f"'{extra}' is one argument too many: {command.usage}")
 
 
 # --- running --------------------------------------------------------------------------------
@@ -264,10 +316,10 @@ async def run_line(ctx: Context, line: str) -> Reply:
     try:
         if len(line) > MAX_COMMAND:
             raise TallyError(f"The command has {len(line)} characters; keep it to {MAX_COMMAND}.")
-        tokens = tokenize(line.strip())
-        command, used = find_command(tokens)
+        tokens = tokenize(line)
+        command, used = find_command([t.word for t in tokens])
         check_allowed(ctx, command)  # before parsing: a non-editor learns that first
-        args = parse_args(ctx.service, command, tokens[used:])
+        args = parse_args(ctx.service, command, tokens[used:], line)
     except TallyError as exc:
         return Reply.refusal(str(exc))
     return await execute(ctx, command, args)

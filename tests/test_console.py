@@ -61,7 +61,11 @@ async def test_typo_in_member_gets_a_suggestion_and_writes_nothing(chat, service
         ("/tallly", "Unknown command '/tallly'. Did you mean /tally?"),
         ("/history limit:500", "limit:500 is out of range; use 1 to 100."),
         ("/export pdf", "'pdf' is not one of csv, json."),
-        ('/endorse "North Macedonia Rutte', "A quote is not closed"),
+        ("/endorse Estonia Rutte on:", "on: needs a value, e.g. on:2024-04-02"),
+        ("/endorse Estonia Rutte note:a note:b", "note: is given twice; give it once."),
+        ("/endorse Hungary Rutte https://x.org/a", "looks like a source; write source:https://x"),
+        ("/undecided Hungary Rutte", "'Rutte' is one argument too many: /undecided <member>"),
+        ("/export csv json", "'json' is one argument too many"),
         ("/tally " + "x" * 2000, "keep it to 2000"),
         ("/countdown now", "/countdown takes no arguments"),
     ],
@@ -81,6 +85,15 @@ async def test_member_names_with_spaces_quotes_and_aliases(chat):
     assert "United Kingdom opposes Klaus Iohannis" in await chat("/oppose UK Iohannis")
     assert "Türkiye supports Klaus Iohannis" in await chat("/endorse TÜRKİYE Klaus Iohannis")
     assert "Netherlands supports Mark Rutte" in await chat("/endorse holland rutte")
+
+
+async def test_a_note_is_kept_as_typed(chat, service):
+    await chat('/endorse Estonia Rutte Note:He said "we agree"  on a 5" screen')
+    (event,) = await service.history(limit=1)
+    assert event.note == 'He said "we agree"  on a 5" screen'
+    await chat('/endorse "North Macedonia Rutte note:"quoted whole"')  # a stray quote is lenient
+    (event,) = await service.history(limit=1)
+    assert (event.member, event.note) == ("MK", "quoted whole")
 
 
 async def test_a_note_runs_over_several_words(chat, service):

@@ -12,18 +12,15 @@ from bot.domain import TallyError
 
 def parse(service, line):
     tokens = tokenize(line)
-    command, used = find_command(tokens)
-    return command.name, parse_args(service, command, tokens[used:])
+    command, used = find_command([t.word for t in tokens])
+    return command.name, parse_args(service, command, tokens[used:], line)
 
 
 def test_tokens_keep_quoted_names_whole():
-    assert tokenize('/endorse "North Macedonia" Rutte note:"a b"') == [
-        "/endorse",
-        "North Macedonia",
-        "Rutte",
-        "note:a b",
-    ]
-    assert tokenize("/endorse “North Macedonia” Rutte") == ["/endorse", "North Macedonia", "Rutte"]
+    words = [t.word for t in tokenize('/endorse "North Macedonia" Rutte note:"a b"')]
+    assert words == ["/endorse", "North Macedonia", "Rutte", 'note:"a b"']
+    assert [t.word for t in tokenize("/endorse “North Macedonia” Rutte")][1] == "North Macedonia"
+    assert [t.word for t in tokenize('a 5" screen')] == ["a", '5"', "screen"]
 
 
 def test_positional_names_with_spaces_are_split_where_both_resolve(service):
