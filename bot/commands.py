@@ -356,8 +356,11 @@ async def _record(ctx: Context, args: dict[str, Any], position: Position) -> Rep
         f"Recorded #{e.id}: {member.name} {describe(e, race, names)} "
         f"on {format_date(e.happened_on)} ({source_label(e.source)})."
     )
-    if done.previous is not None:
-        line += f" Before: {describe(done.previous, race, names)}."
+    before = done.previous
+    if before is not None and (before.position, before.candidate) == (e.position, e.candidate):
+        line += " No change: it already did."
+    elif before is not None:
+        line += f" It replaces #{before.id}: {member.name} {describe(before, race, names)}."
     lines = [line]
     if done.previous is not None and done.previous.happened_on > e.happened_on:
         lines.append(

@@ -80,9 +80,9 @@ def source_label(url: str | None) -> str:
 
 
 def describe(event: Event, race: Race, names: dict[str, str]) -> str:
-    """'supports Mark Rutte', 'opposes Mark Rutte', 'no public position'."""
+    """What a member does: 'supports Mark Rutte', 'has no public position'."""
     if event.position == "undecided":
-        return "no public position"
+        return "has no public position"
     return f"{event.position} {names.get(event.candidate or '', event.candidate)}"
 
 

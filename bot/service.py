@@ -60,6 +60,22 @@ class Export:
     events: int
 
 
+EXPORT_COLUMNS = [
+    "id", "race", "member", "member_name", "position", "candidate", "candidate_name",
+    "happened_on", "recorded_at", "recorded_by_platform", "recorded_by_id", "recorded_by_name",
+    "source", "note", "reverts",
+]  # fmt: skip
+
+
+def _csv_cell(value: object) -> object:
+    """Text a spreadsheet would run as a formula (=, +, -, @) is quoted with a leading '."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def check_source(source: str | None) -> str | None:
     if source is None or source == "":
         return None
@@ -338,6 +354,7 @@ class Service:
 
     async def export(self, fmt: str = "csv") -> Export:
         events = await self.store.events(self.race.id)
+        names = {c.key: c.name for c in self.roster.candidate_list}
         rows = [
             {
                 "id": e.id,
@@ -345,24 +362,27 @@ class Service:
                 "member": e.member,
                 "member_name": self.race.member(e.member).name,
                 "position": e.position,
-                "candidate": e.candidate or "",
+                "candidate": e.candidate,
+                "candidate_name": names.get(e.candidate or ""),
                 "happened_on": e.happened_on.isoformat(),
                 "recorded_at": e.recorded_at.isoformat(),
                 "recorded_by_platform": e.actor.platform,
                 "recorded_by_id": e.actor.id,
                 "recorded_by_name": e.actor.name,
-                "source": e.source or "",
-                "note": e.note or "",
-                "reverts": e.reverts or "",
+                "source": e.source,
+                "note": e.note,
+                "reverts": e.reverts,
             }
             for e in events
         ]
-        stem = f"{self.race.id}-events-{self.today().isoformat()}"
+        stem = f"{self.race.id}-events-{self.clock.now():%Y-%m-%d-%H%M%S}"
         if fmt == "json":
             data = json.dumps(rows, ensure_ascii=False, indent=2).encode()
             return Export(f"{stem}.json", "application/json", data, len(rows))
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["id"])
+        writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS)
         writer.writeheader()
-        writer.writerows(rows)
-        return Export(f"{stem}.csv", "text/csv", buffer.getvalue().encode(), len(rows))
+        writer.writerows({k: _csv_cell(v) for k, v in row.items()} for row in rows)
+        # A byte-order mark, so that spreadsheets read Türkiye as UTF-8.
+        data = buffer.getvalue().encode("utf-8-sig")
+        return Export(f"{stem}.csv", "text/csv", data, len(rows))

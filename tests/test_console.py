@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import subprocess
@@ -32,9 +33,10 @@ async def test_tally_shows_the_articles_situation(chat):
 async def test_endorse_then_tally_counts_the_new_backer(chat):
     reply = await chat("/endorse Türkiye Rutte source:https://example.org/tr note:Erdogan agrees")
     assert reply.startswith("Recorded #33: Türkiye supports Mark Rutte on 3 April 2024")
-    assert "Before: no public position." in reply
+    assert "It replaces #32: Türkiye has no public position." in reply
     assert "Mark Rutte: 29/32; needs 3 more for unanimity." in reply
     assert "29/32 back Mark Rutte" in await chat("/tally Rutte")
+    assert "No change: it already did." in await chat("/endorse Turkey Mark Rutte")
 
 
 async def test_typo_in_member_gets_a_suggestion_and_writes_nothing(chat, service):
@@ -139,7 +141,7 @@ async def test_history_is_newest_first_with_source_and_recorder(chat):
     lines = [line for line in history.splitlines() if line.startswith("#")]
     assert lines[0].startswith("#33 2024-04-03: Slovakia supports Mark Rutte")
     assert "https://example.org/sk" in lines[0] and "console user (console)" in lines[0]
-    assert lines[1].startswith("#32 2024-04-02: Türkiye no public position")
+    assert lines[1].startswith("#32 2024-04-02: Türkiye has no public position")
     assert len(lines) == 2
 
 
@@ -195,14 +197,20 @@ async def test_non_editor_may_query_but_not_record(service, tmp_path):
 
 
 async def test_export_writes_the_whole_log(chat, tmp_path):
-    await chat("/endorse Slovakia Rutte")
+    await chat('/endorse Slovakia Rutte note:=HYPERLINK("http://evil.example","x")')
     reply = await chat("/export json")
     path = Path(reply.rsplit("Saved to ", 1)[1])
     rows = json.loads(path.read_text())
     assert len(rows) == 33 and rows[-1]["member"] == "SK"
     assert rows[-1]["recorded_by_name"] == "console user"
+    assert rows[-1]["note"].startswith("=HYPERLINK")  # JSON keeps the text as typed
+    assert (rows[-1]["candidate_name"], rows[0]["reverts"]) == ("Mark Rutte", None)
     csv_reply = await chat("/export")
-    assert Path(csv_reply.rsplit("Saved to ", 1)[1]).read_text().count("\n") == 34
+    raw = Path(csv_reply.rsplit("Saved to ", 1)[1]).read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # a BOM: spreadsheets read it as UTF-8
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert len(rows) == 33 and rows[31]["member_name"] == "Türkiye"
+    assert rows[-1]["note"].startswith("'=HYPERLINK")  # not run as a formula
 
 
 async def test_help_lists_every_command(chat):

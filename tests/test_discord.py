@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -283,7 +284,7 @@ async def test_autocomplete_stays_within_25_choices(platform: DiscordPlatform) -
 async def test_export_attaches_the_file(platform: DiscordPlatform) -> None:
     reply = answer(await ask(platform, "export", {"format": "json"}, roles=[]))
     [file] = reply.files
-    assert file.filename == "nato-sg-2024-events-2024-04-03.json"
+    assert re.fullmatch(r"nato-sg-2024-events-2024-04-03-\d{6}\.json", file.filename)
     assert file.data.startswith(b"[") or file.data.startswith(b"{")
     assert "The event log: 32 events." in text(reply)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -254,7 +255,8 @@ async def test_export_uploads_the_file_to_the_channel(
         assert "The event log: 32 events." in shown(ack)
         await fake.wait_for_call("files.completeUploadExternal")
         (upload,) = fake.uploads.values()
-        assert upload.filename == "nato-sg-2024-events-2024-04-03.json" and upload.completed
+        assert re.fullmatch(r"nato-sg-2024-events-2024-04-03-\d{6}\.json", upload.filename)
+        assert upload.completed
         assert upload.complete_params["channel_id"] == "C42"
         assert upload.data is not None and len(json.loads(upload.data)) == 32
 
