@@ -41,10 +41,10 @@ def with_overrides(config: Config, db: str | None, today: date | None) -> Config
 @asynccontextmanager
 async def open_service(config: Config, demo: bool = False) -> AsyncIterator[Service]:
     race = load_race(config.race, config.base_dir)
-    store = await Store.open(resolve(config, config.database))
+    clock = Clock(ZoneInfo(config.timezone or race.timezone), config.today)
+    store = await Store.open(resolve(config, config.database), clock.now)
     try:
-        zone = ZoneInfo(config.timezone or race.timezone)
-        service = Service(store, race, Clock(zone, config.today), config.digest)
+        service = Service(store, race, clock, config.digest)
         added = await service.start(demo=demo)
         if added:
             log.info("Loaded %d seed events of %s", added, race.id)

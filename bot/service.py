@@ -297,8 +297,13 @@ class Service:
 
     # --- reading ------------------------------------------------------------------------
 
-    def active_candidates(self) -> list[Candidate]:
-        return [c for c in self.roster.candidate_list if c.withdrawn_on is None]
+    def active_candidates(self, as_of: date | None = None) -> list[Candidate]:
+        """The candidates not withdrawn (by the end of `as_of`, for a look back)."""
+        return [
+            c
+            for c in self.roster.candidate_list
+            if c.withdrawn_on is None or (as_of is not None and c.withdrawn_on > as_of)
+        ]
 
     async def tally(self, candidate: Candidate | None = None, as_of: date | None = None) -> Tally:
         if as_of is None:
@@ -306,7 +311,7 @@ class Service:
         else:
             day = check_date(as_of, self.today(), "as_of")
             latest = await self.store.as_of(self.race.id, day, list(self.race.members_by_code))
-        candidates = [candidate] if candidate else self.active_candidates()
+        candidates = [candidate] if candidate else self.active_candidates(as_of)
         return compute_tally(
             self.race, candidates, latest, as_of or self.today(), self.candidate_names()
         )

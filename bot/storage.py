@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -194,18 +194,18 @@ def _event(row: Sequence) -> Event:
     )
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
-
-
 class Store:
-    def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
+    def __init__(
+        self, db: aiosqlite.Connection, path: Path, clock: Callable[[], datetime] | None = None
+    ) -> None:
         self.db = db
         self.path = path
+        self.clock = clock or (lambda: datetime.now(UTC))
         self._write_lock = asyncio.Lock()
 
     @classmethod
-    async def open(cls, path: str | Path) -> Store:
+    async def open(cls, path: str | Path, clock: Callable[[], datetime] | None = None) -> Store:
+        """Open (creating and migrating) the database; `clock` stamps when rows are recorded."""
         path = Path(path)
         if str(path) != ":memory:":
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -214,7 +214,7 @@ class Store:
         await db.execute("PRAGMA journal_mode = WAL")
         await db.execute("PRAGMA synchronous = NORMAL")
         await db.execute("PRAGMA foreign_keys = ON")
-        store = cls(db, path)
+        store = cls(db, path, clock)
         try:
             await store._migrate()
         except BaseException:
@@ -245,6 +245,9 @@ class Store:
                 await self.db.execute("ROLLBACK")
                 raise
 
+    def _now(self) -> str:
+        return _utc(self.clock())
+
     async def schema_version(self) -> int:
         (version,) = await (await self.db.execute("PRAGMA user_version")).fetchone()
         return version
@@ -259,7 +262,7 @@ class Store:
                 f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES"
                 " (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)"
                 f" RETURNING {_EVENT_COLUMNS}",
-                _params(new),
+                _params(new, self._now()),
             )
         return _event(row)
 
@@ -271,14 +274,14 @@ class Store:
             try:
                 cursor = await self.db.execute(
                     "INSERT INTO seeded (race, seeded_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                    (race, _now()),
+                    (race, self._now()),
                 )
                 added = 0
                 if cursor.rowcount == 1:
                     await self.db.executemany(
                         f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES"
                         " (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
-                        [_params(e) for e in events],
+                        [_params(e, self._now()) for e in events],
                     )
                     added = len(events)
                 await self.db.execute("COMMIT")
@@ -299,7 +302,7 @@ class Store:
                 f"   AND e.position != 'undo' AND {_ACTIVE}"
                 " ORDER BY e.id DESC LIMIT 1"
                 f" RETURNING {_EVENT_COLUMNS}",
-                (_now(), actor.platform, actor.id, actor.name, actor.platform, actor.id, race),
+                (self._now(), actor.platform, actor.id, actor.name, actor.platform, actor.id, race),
             )
         return _event(rows[0]) if rows else None
 
@@ -309,7 +312,10 @@ class Store:
             await self.db.executemany(
                 "INSERT INTO candidates (race, key, name, member, aliases, added_at)"
                 " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                [(race, c.key, c.name, c.member, "\n".join(c.aliases), _now()) for c in candidates],
+                [
+                    (race, c.key, c.name, c.member, "\n".join(c.aliases), self._now())
+                    for c in candidates
+                ],
             )
 
     async def add_candidate(self, race: str, candidate: Candidate) -> bool:
@@ -318,7 +324,7 @@ class Store:
             cursor = await self.db.execute(
                 "INSERT INTO candidates (race, key, name, member, aliases, added_at)"
                 " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (race, candidate.key, candidate.name, candidate.member, "", _now()),
+                (race, candidate.key, candidate.name, candidate.member, "", self._now()),
             )
         return cursor.rowcount == 1
 
@@ -607,14 +613,14 @@ def _utc(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def _params(e: NewEvent) -> tuple:
+def _params(e: NewEvent, recorded_at: str) -> tuple:
     return (
         e.race,
         e.member,
         e.position,
         e.candidate,
         e.happened_on.isoformat(),
-        _now(),
+        recorded_at,
         e.actor.platform,
         e.actor.id,
         e.actor.name,

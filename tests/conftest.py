@@ -19,8 +19,8 @@ ARTICLES_DAY = date(2024, 4, 3)  # the day after the seed articles: 28/32, 97 da
 
 async def make_service(db: Path, today: date = ARTICLES_DAY, demo: bool = True) -> Service:
     race = load_race("nato-sg-2024")
-    store = await Store.open(db)
-    service = Service(store, race, Clock(ZoneInfo(race.timezone), today))
+    clock = Clock(ZoneInfo(race.timezone), today)
+    service = Service(await Store.open(db, clock.now), race, clock)
     await service.start(demo=demo)
     return service
 
