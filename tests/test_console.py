@@ -131,7 +131,8 @@ async def test_undo_reverts_the_callers_last_event_by_appending(chat, service):
     assert "Hungary now: opposes Mark Rutte." in reply
     assert "28/32" in await chat("/tally Rutte")
     history = await chat("/history Hungary")
-    assert "#34" in history and "undo of #33" in history and "#33" in history
+    assert "#34 2024-04-03: undo of #33 (Hungary supports Mark Rutte)" in history
+    assert "#33 2024-04-03: Hungary supports Mark Rutte" in history
     assert "You have nothing left to undo" in await chat("/undo")
 
 
@@ -186,6 +187,8 @@ async def test_candidates_add_and_withdraw(chat):
         "/endorse Romania Iohannis"
     )
     assert "/candidate needs a subcommand" in await chat("/candidate")
+    # Looking back, a candidate is in the race until the day it withdrew.
+    assert "Klaus Iohannis (Romania)" in await chat("/tally as_of:2024-04-02")
 
 
 async def test_non_editor_may_query_but_not_record(service, tmp_path):
