@@ -461,8 +461,13 @@ async def _candidates(ctx: Context, args: dict[str, Any]) -> Reply:
 
 
 async def _candidate_add(ctx: Context, args: dict[str, Any]) -> Reply:
-    candidate = await ctx.service.add_candidate(ctx.actor, args["name"], args.get("member"))
-    return Reply.text(f"Added candidate {candidate.name}. /endorse <member> {candidate.last_name}")
+    member = args.get("member")
+    candidate = await ctx.service.add_candidate(ctx.actor, args["name"], member)
+    by = f", nominated by {member.name}" if member else ""
+    return Reply.text(
+        f"Added candidate {candidate.name}{by}. Record positions with "
+        f"/endorse <member> {candidate.name}"
+    )
 
 
 async def _candidate_withdraw(ctx: Context, args: dict[str, Any]) -> Reply:

@@ -7,6 +7,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import pycountry
 from rapidfuzz import fuzz, process
 
 from bot.domain import Candidate, Member, Race, TallyError
@@ -131,11 +132,28 @@ class Roster:
         )
 
     def member(self, text: str) -> Member:
-        return self.race.member(self.members.resolve(text))
+        try:
+            return self.race.member(self.members.resolve(text))
+        except TallyError:
+            country = _country(text)
+            if country is None:
+                raise
+            raise TallyError(
+                f"{country} is not a member of {self.race.title}; "
+                f"/tally lists its {len(self.race.members)} members."
+            ) from None
 
     def candidate(self, text: str) -> Candidate:
         key = self.candidates.resolve(text)
         return next(c for c in self.candidate_list if c.key == key)
+
+
+def _country(text: str) -> str | None:
+    """The name of the country `text` names exactly (a name or an ISO code), if any."""
+    try:
+        return pycountry.countries.lookup(text.strip()).name
+    except LookupError:
+        return None
 
 
 def _member_spellings(member: Member) -> tuple[str, ...]:

@@ -221,7 +221,7 @@ class Service:
     async def add_candidate(self, actor: Actor, name: str, member: Member | None) -> Candidate:
         actor.require_editor("add candidates")
         name = " ".join(name.split())
-        if not name or len(name) > 100:
+        if not fold(name) or len(name) > 100:
             raise TallyError("Give the candidate's full name, e.g. /candidate add Klaus Iohannis.")
         key = fold(name).replace(" ", "-")
         existing = self.roster.candidates.find(name)

@@ -198,7 +198,7 @@ async def test_editor_records_and_the_log_names_the_discord_user(
 
 async def test_subcommand_and_autocomplete_of_a_new_candidate(platform: DiscordPlatform) -> None:
     reply = answer(await ask(platform, "candidate add", {"name": "Kaja Kallas", "member": "EE"}))
-    assert text(reply).startswith("Added candidate Kaja Kallas.")
+    assert text(reply).startswith("Added candidate Kaja Kallas, nominated by Estonia.")
     run = await run_interaction(
         platform.tree,
         autocomplete_interaction("candidate", "candidate", "kal", subcommand="withdraw"),

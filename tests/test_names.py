@@ -98,3 +98,9 @@ async def test_candidates_sharing_a_last_name_need_the_full_name(service):
     assert reply == "Error: 'Rutte' could be Mark Rutte or Jan Rutte; type the full name."
     assert "Estonia supports Jan Rutte" in await chat("/endorse Estonia Jan Rutte")
     assert "29/32" not in await chat("/tally Mark Rutte")
+
+
+@pytest.mark.parametrize("typed", ["Austria", "AUT", "Ukraine"])
+def test_a_country_outside_the_race_is_named_as_such(roster, typed):
+    with pytest.raises(TallyError, match=r"is not a member of NATO Secretary-General 2024; /tally"):
+        roster.member(typed)

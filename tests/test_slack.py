@@ -339,7 +339,7 @@ async def test_socket_mode_acks_each_command(
             command="/candidate", text="add Kaja Kallas Estonia", user_id="UED"
         )
         ack = (await fake.wait_for_ack(envelope))["payload"]
-        assert "Added candidate Kaja Kallas." in shown(ack)
+        assert "Added candidate Kaja Kallas, nominated by Estonia." in shown(ack)
         envelope = await fake.send_slash_command(command="/candidate", text="withdraw Kallas")
         ack = (await fake.wait_for_ack(envelope))["payload"]
         assert ack["response_type"] == "ephemeral" and "Only editors" in ack["text"]
