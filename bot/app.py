@@ -6,7 +6,7 @@ import asyncio
 import logging
 import os
 import signal
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import date
@@ -60,37 +60,39 @@ async def run_console(config: Config, demo: bool) -> None:
         await Console(service, resolve(config, config.export_dir)).run()
 
 
-def build_platforms(
-    service: Service,
+def platform_makers(
     config: Config,
     only: str | None,
     sync_global: bool = False,
     environ: Mapping[str, str] = os.environ,
-) -> list[Platform]:
-    """The platforms that have credentials (or just `only`, whose credentials must be set)."""
-    platforms: list[Platform] = []
+) -> list[Callable[[Service], Platform]]:
+    """What builds each platform that has credentials (or just `only`, whose credentials must
+    be set). Checked before anything is opened, so a missing secret leaves no trace."""
+    makers: list[Callable[[Service], Platform]] = []
     discord_token = secret("DISCORD_TOKEN", environ)
     if only in (None, "discord") and discord_token:
         from bot.adapters.discord import DiscordPlatform
 
-        platforms.append(DiscordPlatform(service, config.discord, discord_token, sync_global))
+        makers.append(lambda s: DiscordPlatform(s, config.discord, discord_token, sync_global))
     elif only == "discord":
         raise CredentialsError(
             "DISCORD_TOKEN is not set; put the bot token from the Discord developer portal "
             "in the environment."
         )
-    slack = slack_credentials(config, environ, required=only == "slack")
-    if only in (None, "slack") and slack is not None:
+    slack = (
+        slack_credentials(config, environ, required=only == "slack") if only != "discord" else None
+    )
+    if slack is not None:
         from bot.adapters.slack import SlackPlatform
 
-        platforms.append(SlackPlatform(service, config.slack, **slack))
-    if not platforms:
+        makers.append(lambda s: SlackPlatform(s, config.slack, **slack))
+    if not makers:
         raise CredentialsError(
             "No platform has credentials: set DISCORD_TOKEN, or SLACK_BOT_TOKEN with "
             "SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode). "
             "To try tallybot without any, run: tallybot console --demo"
         )
-    return platforms
+    return makers
 
 
 def slack_credentials(
@@ -121,8 +123,9 @@ async def run_platforms(
 ) -> None:
     """Serve every platform with credentials, and the digests, until `stop` is set (by default
     on SIGINT or SIGTERM)."""
+    makers = platform_makers(config, only, sync_global, environ)
     async with open_service(config, demo) as service:
-        platforms = build_platforms(service, config, only, sync_global, environ)
+        platforms = [make(service) for make in makers]
         if stop is None:
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()

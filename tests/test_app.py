@@ -15,6 +15,7 @@ from fakes.slack_fake import PROXY_ENV_VARS, FakeSlack
 from bot.app import open_service, run_platforms
 from bot.config import Config, DiscordConfig, SlackConfig
 from bot.domain import Actor
+from bot.platform import CredentialsError
 from bot.storage import Store, Subscription
 
 
@@ -87,3 +88,37 @@ async def test_the_race_files_time_zone_is_the_default(tmp_path):
         assert service.clock.tz.key == "Pacific/Kiritimati"
     async with open_service(replace(config, timezone="America/New_York")) as service:
         assert service.clock.tz.key == "America/New_York"  # the config's wins
+
+
+async def test_run_without_credentials_refuses_before_touching_the_disk(tmp_path):
+    config = replace(Config(), database=tmp_path / "data" / "t.db")
+    with pytest.raises(CredentialsError, match="No platform has credentials"):
+        await run_platforms(config, None, environ={})
+    with pytest.raises(CredentialsError, match="SLACK_APP_TOKEN not set"):
+        await run_platforms(config, "slack", environ={"SLACK_BOT_TOKEN": "xoxb-1"})
+    assert not (tmp_path / "data").exists()
+
+
+def test_an_unreachable_platform_is_one_line(tmp_path):
+    """No network (here: a closed port) is reported in one line, not a traceback."""
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "c.toml"
+    config.write_text(f'[slack]\napi_base_url = "http://127.0.0.1:{port}/api/"\n')
+    run = subprocess.run(
+        [sys.executable, "-m", "bot", "slack", "--config", config, "--db", tmp_path / "t.db"],
+        env={"SLACK_BOT_TOKEN": "xoxb-x", "SLACK_APP_TOKEN": "xapp-x", "PATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 1
+    last = run.stderr.splitlines()[-1]
+    assert last.startswith("tallybot: could not connect: Cannot connect to host 127.0.0.1")
+    assert "Traceback" not in run.stderr
+    assert "xoxb-x" not in run.stderr + run.stdout

@@ -31,7 +31,7 @@ from bot.adapters.slack import (
     manifest_json,
     slash_commands,
 )
-from bot.app import build_platforms
+from bot.app import platform_makers
 from bot.commands import COMMANDS
 from bot.config import Config, SlackConfig
 from bot.domain import Actor
@@ -350,7 +350,8 @@ async def test_socket_mode_acks_each_command(
 def test_run_builds_the_slack_platform_for_the_configured_transport(service: Service) -> None:
     config = Config(slack=SlackConfig(mode="http"))
     environ = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "SLACK_APP_TOKEN": "x"}
-    (platform,) = build_platforms(service, config, None, environ=environ)
+    (make,) = platform_makers(config, None, environ=environ)
+    platform = make(service)
     assert isinstance(platform, SlackPlatform) and platform.name == "slack"
     assert platform.client.base_url == "https://slack.com/api/"
 
