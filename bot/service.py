@@ -224,9 +224,14 @@ class Service:
         if not fold(name) or len(name) > 100:
             raise TallyError("Give the candidate's full name, e.g. /candidate add Klaus Iohannis.")
         key = fold(name).replace(" ", "-")
-        existing = self.roster.candidates.find(name)
+        existing = next((c for c in self.roster.candidate_list if fold(c.name) == fold(name)), None)
+        if existing is not None and existing.withdrawn_on is not None:
+            # Back in the race: the same key, so positions recorded on them count again.
+            await self.store.withdraw_candidate(self.race.id, existing.key, None)
+            await self._reload_candidates()
+            return existing
         if existing is not None:
-            raise TallyError(f"{self.roster.candidates.display[existing]} is already a candidate.")
+            raise TallyError(f"{existing.name} is already a candidate.")
         candidate = Candidate(key=key, name=name, member=member.code if member else None)
         if not await self.store.add_candidate(self.race.id, candidate):
             raise TallyError(f"A candidate with the key '{key}' exists already.")

@@ -328,11 +328,12 @@ class Store:
             )
         return cursor.rowcount == 1
 
-    async def withdraw_candidate(self, race: str, key: str, on: date) -> None:
+    async def withdraw_candidate(self, race: str, key: str, on: date | None) -> None:
+        """Mark a candidate withdrawn on a day, or (None) back in the race."""
         async with self._write_lock:
             await self.db.execute(
                 "UPDATE candidates SET withdrawn_on = ? WHERE race = ? AND key = ?",
-                (on.isoformat(), race, key),
+                (on.isoformat() if on else None, race, key),
             )
 
     # --- reads --------------------------------------------------------------------------

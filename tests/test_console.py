@@ -189,6 +189,8 @@ async def test_candidates_add_and_withdraw(chat):
     assert "/candidate needs a subcommand" in await chat("/candidate")
     # Looking back, a candidate is in the race until the day it withdrew.
     assert "Klaus Iohannis (Romania)" in await chat("/tally as_of:2024-04-02")
+    assert "Klaus Iohannis is back in the race" in await chat("/candidate add Klaus Iohannis")
+    assert "1/32 back Klaus Iohannis" in await chat("/tally")
 
 
 async def test_non_editor_may_query_but_not_record(service, tmp_path):
