@@ -462,11 +462,12 @@ async def _candidates(ctx: Context, args: dict[str, Any]) -> Reply:
 
 async def _candidate_add(ctx: Context, args: dict[str, Any]) -> Reply:
     member = args.get("member")
-    candidate = await ctx.service.add_candidate(ctx.actor, args["name"], member)
-    if candidate.withdrawn_on is not None:
+    added = await ctx.service.add_candidate(ctx.actor, args["name"], member)
+    candidate = added.candidate
+    if added.had_withdrawn_on is not None:
         return Reply.text(
             f"{candidate.name} is back in the race (withdrew on "
-            f"{format_date(candidate.withdrawn_on)}); positions on them count again."
+            f"{format_date(added.had_withdrawn_on)}); positions on them count again."
         )
     by = f", nominated by {member.name}" if member else ""
     return Reply.text(

@@ -7,7 +7,7 @@ import difflib
 import io
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, time
 from functools import cache
 from zoneinfo import available_timezones
@@ -50,6 +50,12 @@ class Undone:
     undo: Event
     reverted: Event
     now: Event | None  # the member's position after the undo
+
+
+@dataclass(frozen=True)
+class Added:
+    candidate: Candidate
+    had_withdrawn_on: date | None = None  # set when a withdrawn candidate came back
 
 
 @dataclass(frozen=True)
@@ -218,7 +224,9 @@ class Service:
         now = await self.store.position_of(self.race.id, undo.member)
         return Undone(undo, reverted, now)
 
-    async def add_candidate(self, actor: Actor, name: str, member: Member | None) -> Candidate:
+    async def add_candidate(self, actor: Actor, name: str, member: Member | None) -> Added:
+        """A new candidate, or one who withdrew back in the race (their key, so positions
+        recorded on them count again)."""
         actor.require_editor("add candidates")
         name = " ".join(name.split())
         if not fold(name) or len(name) > 100:
@@ -226,17 +234,16 @@ class Service:
         key = fold(name).replace(" ", "-")
         existing = next((c for c in self.roster.candidate_list if fold(c.name) == fold(name)), None)
         if existing is not None and existing.withdrawn_on is not None:
-            # Back in the race: the same key, so positions recorded on them count again.
             await self.store.withdraw_candidate(self.race.id, existing.key, None)
             await self._reload_candidates()
-            return existing
+            return Added(replace(existing, withdrawn_on=None), existing.withdrawn_on)
         if existing is not None:
             raise TallyError(f"{existing.name} is already a candidate.")
         candidate = Candidate(key=key, name=name, member=member.code if member else None)
         if not await self.store.add_candidate(self.race.id, candidate):
             raise TallyError(f"A candidate with the key '{key}' exists already.")
         await self._reload_candidates()
-        return candidate
+        return Added(candidate)
 
     async def withdraw_candidate(self, actor: Actor, candidate: Candidate) -> Candidate:
         actor.require_editor("withdraw candidates")
