@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
@@ -36,7 +37,6 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.domain import Tally, compute_tally, format_date
 from bot.platform import Platform
-from bot.render import discord_messages, to_slack, to_text
 from bot.replies import Attachment, Reply, Section, history_line, holdouts_reply, tally_section
 from bot.service import Service
 from bot.storage import DigestKey, Subscription
@@ -178,18 +178,6 @@ class DigestBuilder:
             return None
 
 
-RENDERERS: dict[str, Callable[[Reply], object]] = {"slack": to_slack, "discord": discord_messages}
-
-
-async def render_digests(
-    service: Service, day: date, subscriptions: Sequence[Subscription]
-) -> list[object]:
-    """Build `day`'s digest once and render it for each subscription's platform, as the
-    adapters' `post` does: the fan-out the benchmark times. A preview: nothing is stored."""
-    reply = await DigestBuilder(service).preview(day)
-    return [RENDERERS.get(s.platform, to_text)(reply) for s in subscriptions]
-
-
 # --- posting it -----------------------------------------------------------------------------
 
 
@@ -276,59 +264,76 @@ class DigestScheduler:
         due = [(s, f) for s in await store.subscriptions(race) for f in due_fires(s, now)]
         records = await store.digest_sends(race, (f.date() for _, f in due))
         stale = now - self.lease
-        async with asyncio.TaskGroup() as tasks:
-            for sub, fire in due:
-                key = DigestKey(race, sub.platform, sub.channel, fire.date())
-                record = records.get(key)
-                abandoned = (
-                    record is not None and record.status == "sending" and record.updated_at < stale
-                )
-                if (record is None or abandoned) and sub.platform in self.platforms:
-                    tasks.create_task(
-                        self._deliver(sub, key, fire, now, resumed=record is not None)
-                    )
+        deliveries = []
+        for sub, fire in due:
+            key = DigestKey(race, sub.platform, sub.channel, fire.date())
+            record = records.get(key)
+            prior = record.status if record is not None else None
+            # A row left 'sending' was abandoned by a stopped process; a 'failed' one is tried
+            # again while within the grace. Either only once untouched for the lease.
+            retry = prior in ("sending", "failed") and record.updated_at < stale
+            if retry and prior == "failed" and now - fire > self.grace:
+                continue  # failed for good; logged when it failed
+            if (prior is None or retry) and sub.platform in self.platforms:
+                deliveries.append(self._deliver(sub, key, fire, now, prior))
+        # One channel's trouble must not cancel the others' posts mid-send.
+        for result in await asyncio.gather(*deliveries, return_exceptions=True):
+            if isinstance(result, Exception):
+                log.error("A digest delivery failed", exc_info=result)
 
     async def _deliver(
-        self, sub: Subscription, key: DigestKey, fire: datetime, now: datetime, resumed: bool
+        self, sub: Subscription, key: DigestKey, fire: datetime, now: datetime, prior: str | None
     ) -> None:
-        store, stale = self.service.store, now - self.lease
+        store = self.service.store
         where = f"{sub.platform} channel {sub.channel}"
         if now - fire > self.grace:
             late = f"due {fire:%Y-%m-%d %H:%M %Z}, over {self.grace / timedelta(hours=1):g} h ago"
-            if not resumed:
-                if await store.claim_digest(key, now, stale, "skipped", late):
+            if prior is None:
+                if await store.claim_digest(key, now, now - self.lease, "skipped", late):
                     log.warning(
                         "Skipped the digest for %s: %s (grace_hours); not sent late", where, late
                     )
             elif await store.claim_digest(
-                key, now, stale, "failed", f"interrupted mid-send; {late}"
+                key, now, now - self.lease, "failed", f"interrupted mid-send; {late}"
             ):
                 log.error(
                     "The digest for %s was interrupted mid-send and is now late: %s", where, late
                 )
             return
-        # Claim only once a slot is free, so a claimed row is always being worked on: a row
-        # queued behind a thousand others would outlive the lease and look abandoned.
+        # Claim only once a slot is free, and stamp the claim with the time it is made: a row
+        # queued behind a thousand others must not look abandoned when its turn comes.
         async with self._posting:
-            if not await store.claim_digest(key, now, stale):
+            claimed_at = max(now, self.clock.now())
+            if not await store.claim_digest(key, claimed_at, claimed_at - self.lease):
                 return  # another run, here or in another process, has it
-            if resumed:
+            if prior == "sending":
                 log.warning(
                     "Resuming the digest for %s left mid-send; it may be posted twice", where
                 )
+            elif prior == "failed":
+                log.warning("Trying the digest for %s again after it failed", where)
             await self._send(sub, key, await self.builder.for_day(key.day))
 
     async def _send(self, sub: Subscription, key: DigestKey, reply: Reply) -> None:
+        """The text, retried until it is sent; then the board, which never resends the text."""
         store, platform = self.service.store, self.platforms[sub.platform]
         where = f"{sub.platform} channel {sub.channel}"
+        text = replace(reply, attachment=None) if reply.attachment else reply
         for attempt in range(1, self.attempts + 1):
             try:
-                await asyncio.wait_for(platform.post(sub.channel, reply), self.post_timeout)
+                await asyncio.wait_for(platform.post(sub.channel, text), self.post_timeout)
             except Exception as exc:  # a platform error, a 429, the network, a timeout: retry
                 error = f"{type(exc).__name__}: {exc}"
                 if attempt == self.attempts:
                     await store.digest_result(key, self.clock.now(), "failed", error)
-                    log.error("The digest for %s failed %d times; last: %s", where, attempt, error)
+                    log.error(
+                        "The digest for %s failed %d times (tried again in %s while within the "
+                        "grace); last: %s",
+                        where,
+                        attempt,
+                        self.lease,
+                        error,
+                    )
                     return
                 await store.digest_result(key, self.clock.now(), "sending", error)
                 delay = self.backoff * 2 ** (attempt - 1)
@@ -339,4 +344,10 @@ class DigestScheduler:
             else:
                 await store.digest_result(key, self.clock.now(), "sent")
                 log.info("Posted the digest of %s to %s", key.day.isoformat(), where)
-                return
+                break
+        if reply.attachment is not None:
+            board = Reply(sections=(Section(lines=("The board:",)),), attachment=reply.attachment)
+            try:
+                await asyncio.wait_for(platform.post(sub.channel, board), self.post_timeout)
+            except Exception as exc:  # the digest is out; a missing picture is not worth a repeat
+                log.warning("The digest's board did not reach %s: %s", where, exc)

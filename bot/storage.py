@@ -529,9 +529,9 @@ class Store:
     ) -> bool:
         """Claim a digest in one statement: True if this caller now owns it.
 
-        A new row is claimed with `status`; an existing one only if it is still 'sending' and
-        was last touched before `stale_before` (its process stopped mid-send). Every other
-        caller, in this process or another, gets False and must not send.
+        A new row is claimed with `status`; an existing one only if it is 'sending' or 'failed'
+        and was last touched before `stale_before` (its process stopped mid-send, or its last
+        attempts failed). Every other caller, in this process or another, gets False.
         """
         async with self._write_lock:
             cursor = await self.db.execute(
@@ -542,7 +542,7 @@ class Store:
                 "   SET status = excluded.status,"
                 "     last_error = coalesce(excluded.last_error, last_error),"
                 "     updated_at = excluded.updated_at"
-                "   WHERE status = 'sending' AND updated_at < ?",
+                "   WHERE status IN ('sending', 'failed') AND updated_at < ?",
                 (*_key(key), status, error, _utc(now), _utc(now), _utc(stale_before)),
             )
         return cursor.rowcount == 1

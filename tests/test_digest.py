@@ -23,9 +23,9 @@ from bot.commands import Context, run_line
 from bot.config import Clock, DigestChannel, DigestConfig
 from bot.domain import Actor, Tally
 from bot.racefile import load_race
-from bot.render import to_text
+from bot.render import discord_messages, to_slack, to_text
 from bot.replies import Attachment, Reply
-from bot.scheduling import DigestScheduler, next_fire_time, render_digests
+from bot.scheduling import DigestScheduler, next_fire_time
 from bot.service import Service
 from bot.storage import DigestKey, DigestSend, Store, Subscription
 
@@ -280,8 +280,10 @@ async def test_the_board_is_attached_when_configured_and_its_failure_loses_nothi
         assert "digest preview" in await bot.say("/digest")  # a preview draws no board
         await bot.at(brussels(3, 9))
         await bot.at(brussels(4, 9))
-        first, second = (reply for _, reply in bot.slack.posts)
-        assert first.attachment == Attachment("board.png", "image/png", b"\x89PNG")
+        # The board follows the text as its own post, so a failed upload never repeats the text.
+        first, board, second = (reply for _, reply in bot.slack.posts)
+        assert first.attachment is None and "daily digest, 3 April 2024" in first.title
+        assert board.attachment == Attachment("board.png", "image/png", b"\x89PNG")
         assert drawn[0].candidates[0].count == 28
         assert second.attachment is None and second.footer.startswith("96 days")
 
@@ -432,8 +434,16 @@ async def test_a_post_that_keeps_failing_is_logged_and_kept_not_dropped_or_repea
         assert (send.status, send.attempts) == ("failed", 4)
         [error] = [r for r in caplog.records if r.levelno == logging.ERROR]
         assert "failed 4 times" in error.getMessage() and NEWS in error.getMessage()
+    # Within the grace a failed digest is tried again once the lease has passed...
     async with running(tmp_path / "t.db", brussels(3, 9, 10), slack=down) as bot:
-        assert down.failures == 96  # a restart does not try again, so nothing is posted twice
+        assert down.failures == 92
+        send = (await bot.sends(date(2024, 4, 3)))[date(2024, 4, 3)]
+        assert (send.status, send.attempts) == ("failed", 8)
+        await bot.at(brussels(3, 9, 12))  # ... but not before
+        assert down.failures == 92
+    # ... and never once the grace has passed: the row stays failed, nothing is posted late.
+    async with running(tmp_path / "t.db", brussels(3, 15, 10), slack=down) as bot:
+        assert down.failures == 92 and bot.slack.posts == []
 
 
 async def test_a_send_cut_short_by_a_crash_is_resumed_after_the_lease(tmp_path, caplog):
@@ -530,12 +540,8 @@ async def test_a_thousand_channels_get_one_digest_built_once(tmp_path):
         posts = bot.slack.posts + bot.discord.posts
         assert len({channel for channel, _ in posts}) == len(posts) == 1000
         assert len({id(reply) for _, reply in posts}) == 1  # built once, fanned out
-
-        subscriptions = await bot.service.store.subscriptions(RACE)
-        rendered = await render_digests(bot.service, date(2024, 4, 3), subscriptions)
-        assert len(rendered) == 1000
-        by_platform = {s.platform: r for s, r in zip(subscriptions, rendered, strict=True)}
-        _, blocks = by_platform["slack"]  # (fallback text, Block Kit blocks)
-        assert blocks[0]["text"]["text"].endswith("digest preview, 3 April 2024")
-        [embeds] = by_platform["discord"]  # one message of embeds
-        assert embeds[0]["title"].endswith("digest preview, 3 April 2024")
+        _, reply = posts[0]
+        _, blocks = to_slack(reply)  # as the Slack adapter posts it
+        assert blocks[0]["text"]["text"].endswith("daily digest, 3 April 2024")
+        [embeds] = discord_messages(reply)  # one Discord message of embeds
+        assert embeds[0]["title"].endswith("daily digest, 3 April 2024")
