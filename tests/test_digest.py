@@ -545,3 +545,80 @@ async def test_a_thousand_channels_get_one_digest_built_once(tmp_path):
         assert blocks[0]["text"]["text"].endswith("daily digest, 3 April 2024")
         [embeds] = discord_messages(reply)  # one Discord message of embeds
         assert embeds[0]["title"].endswith("daily digest, 3 April 2024")
+
+
+class GatedPlatform(FakePlatform):
+    """Each channel's post waits for its gate: a slow send that the test releases."""
+
+    def __init__(self) -> None:
+        super().__init__("slack")
+        self.gates: dict[str, asyncio.Event] = {}
+        self.entered = asyncio.Event()
+
+    async def post(self, channel: str, reply: Reply) -> None:
+        self.entered.set()
+        await self.gates.setdefault(channel, asyncio.Event()).wait()
+        self.posts.append((channel, reply))
+
+
+async def test_a_channel_queued_past_the_lease_is_not_taken_over_mid_send(tmp_path):
+    """Process A posts one channel at a time; B must not re-send what A has just claimed."""
+    gate = GatedPlatform()
+    db = tmp_path / "t.db"
+    async with (
+        running(db, brussels(3, 8), slack=gate, concurrency=1) as a,
+        running(db, brussels(3, 8)) as b,
+    ):
+        await a.say("/subscribe", channel="C1")
+        await a.say("/subscribe", channel="C2")
+        a.clock.current = b.clock.current = brussels(3, 9)
+        run = asyncio.create_task(a.scheduler.run_due())
+        await gate.entered.wait()  # C1 posting, C2 queued behind it
+        gate.entered.clear()
+        a.clock.current = b.clock.current = brussels(3, 9, 6)  # a slow first post
+        gate.gates.setdefault("C1", asyncio.Event()).set()
+        await gate.entered.wait()  # A has claimed C2 and is posting it
+        await b.scheduler.run_due()  # B, while A is alive and mid-post
+        gate.gates.setdefault("C2", asyncio.Event()).set()
+        await run
+        posts = sorted(channel for channel, _ in gate.posts + b.slack.posts)
+        assert posts == ["C1", "C2"]
+
+
+class AttachmentsFail(FakePlatform):
+    async def post(self, channel: str, reply: Reply) -> None:
+        if reply.attachment is not None:
+            raise ConnectionError("files:write missing")
+        await super().post(channel, reply)
+
+
+async def test_a_failed_board_upload_never_repeats_the_text(tmp_path):
+    async def board(tally: Tally) -> Attachment:
+        return Attachment("board.png", "image/png", b"\x89PNG")
+
+    uploads_fail = AttachmentsFail("slack")
+    async with running(
+        tmp_path / "t.db", brussels(3, 8), slack=uploads_fail, attach_board=board
+    ) as bot:
+        await bot.say("/subscribe")
+        await bot.at(brussels(3, 9))
+        await bot.at(brussels(3, 9, 10))
+        assert len(uploads_fail.posts) == 1 and uploads_fail.posts[0][1].attachment is None
+        send = (await bot.sends(date(2024, 4, 3)))[date(2024, 4, 3)]
+        assert (send.status, send.attempts) == ("sent", 1)
+
+
+class OneChannelBreaks(FakePlatform):
+    async def post(self, channel: str, reply: Reply) -> None:
+        if channel == "C-BROKEN":
+            raise KeyError("a bug, not a platform error")
+        await super().post(channel, reply)
+
+
+async def test_one_broken_channel_does_not_stop_the_others(tmp_path):
+    platform = OneChannelBreaks("slack")
+    async with running(tmp_path / "t.db", brussels(3, 8), slack=platform) as bot:
+        for channel in ("C-A", "C-BROKEN", "C-B"):
+            await bot.say("/subscribe", channel=channel)
+        await bot.at(brussels(3, 9))
+        assert sorted(channel for channel, _ in platform.posts) == ["C-A", "C-B"]
