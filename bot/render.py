@@ -6,6 +6,7 @@ free of platform libraries and is tested like the rest of the core.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from bot.replies import Progress, Reply, Section, progress_bar
@@ -135,22 +136,39 @@ def _embed_size(embed: dict[str, Any]) -> int:
     return size + sum(len(f["name"]) + len(f["value"]) for f in embed.get("fields", ()))
 
 
+_WEB_ADDRESS = re.compile(r"https?://\S+")
+_MARKDOWN = re.compile(r"([\\*_~`|\[\]])")
+_LINE_START = re.compile(r"^(>|-?#{1,3} )", re.MULTILINE)  # quotes, headers, subtext
+
+
+def discord_escape(text: str) -> str:
+    """Escape markdown in user text, so a note cannot dress a link up (`[Reuters](evil)`) or
+    restyle the embed; web addresses are left whole so they still link."""
+    pieces, last = [], 0
+    for url in _WEB_ADDRESS.finditer(text):
+        pieces += [_MARKDOWN.sub(r"\\\1", text[last : url.start()]), url.group()]
+        last = url.end()
+    pieces.append(_MARKDOWN.sub(r"\\\1", text[last:]))
+    return _LINE_START.sub(r"\\\1", "".join(pieces))
+
+
 def to_discord(reply: Reply) -> list[dict[str, Any]]:
     """Embeds (as dicts), each within Discord's limits; `discord_messages` groups them."""
     colour = COLOUR_ERROR if reply.error else COLOUR_INFO
     first: dict[str, Any] = {"color": colour}
     if reply.title:
-        first["title"] = _cut(reply.title, DISCORD_EMBED_TITLE)
+        first["title"] = _cut(discord_escape(reply.title), DISCORD_EMBED_TITLE)
     embeds = [first]
     fields: list[dict[str, Any]] = []
     untitled: list[str] = []
     for section in reply.sections:
-        lines = section_lines(section)
+        lines = [discord_escape(line) for line in section_lines(section)]
         if not section.title:
             untitled.extend(lines)
             continue
+        title = discord_escape(section.title)
         for i, piece in enumerate(chunks(lines, DISCORD_FIELD_VALUE)):
-            name = section.title if i == 0 else f"{section.title} (cont.)"
+            name = title if i == 0 else f"{title} (cont.)"
             fields.append({"name": _cut(name, DISCORD_FIELD_NAME), "value": piece, "inline": False})
     descriptions = chunks(untitled, DISCORD_EMBED_DESCRIPTION)
     if descriptions:
@@ -168,7 +186,7 @@ def to_discord(reply: Reply) -> list[dict[str, Any]]:
             embeds.append(embed)
         embed["fields"].append(f)
     if reply.footer:
-        embeds[-1]["footer"] = {"text": _cut(reply.footer, DISCORD_FOOTER)}
+        embeds[-1]["footer"] = {"text": _cut(reply.footer, DISCORD_FOOTER)}  # plain text there
     return embeds
 
 

@@ -411,6 +411,14 @@ async def test_global_sync_only_on_request(fake: FakeDiscord, service: Service) 
         assert registered_names(fake.registered_commands()) == set(COMMANDS)
 
 
+async def test_global_sync_clears_the_guild_copies(fake: FakeDiscord, service: Service) -> None:
+    platform = DiscordPlatform(service, CONFIG, DEFAULT_TOKEN, sync_global=True)
+    async with running(platform):
+        guild_sync, global_sync = fake.synced_commands
+        assert (guild_sync.guild_id, guild_sync.commands) == (DEFAULT_GUILD_ID, [])  # no doubles
+        assert global_sync.guild_id is None and len(global_sync.commands) > 10
+
+
 async def test_a_wrong_token_is_a_credentials_error(fake: FakeDiscord, service: Service) -> None:
     platform = DiscordPlatform(service, CONFIG, "not-the-token")
     with pytest.raises(CredentialsError, match="DISCORD_TOKEN") as raised:

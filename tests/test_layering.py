@@ -21,3 +21,22 @@ def test_core_modules_do_not_import_platform_libraries():
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.strip() == "[]"
+
+
+def test_no_core_file_imports_a_platform_library_even_inside_a_function():
+    import ast
+
+    offenders = []
+    for path in BOT.rglob("*.py"):
+        if "adapters" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            offenders += [
+                f"{path.name}: {n}" for n in names if n.split(".")[0] in PLATFORM_LIBRARIES
+            ]
+    assert offenders == []

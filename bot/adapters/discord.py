@@ -190,10 +190,17 @@ class DiscordPlatform:
         return Actor("discord", str(user.id), user.display_name, is_editor)
 
     async def _sync(self) -> None:
-        """Guild commands update at once; global ones take up to an hour and are rate limited."""
+        """Guild commands update at once; global ones take up to an hour and are rate limited.
+
+        With --sync-global the guilds' own copies are cleared, or they would show each
+        command twice.
+        """
         for guild_id in self.config.guilds:
             guild = discord.Object(guild_id)
-            self.tree.copy_global_to(guild=guild)
+            if self.sync_global:
+                self.tree.clear_commands(guild=guild)
+            else:
+                self.tree.copy_global_to(guild=guild)
             try:
                 await self.tree.sync(guild=guild)
             except discord.Forbidden:
