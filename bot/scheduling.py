@@ -125,7 +125,7 @@ class DigestBuilder:
         svc, race = self.service, self.service.race
         latest = await svc.store.as_of(race.id, day, list(race.members_by_code), last_event)
         names = svc.candidate_names()
-        tally = compute_tally(race, svc.active_candidates(day), latest, day, names)
+        tally = compute_tally(race, await svc.active_candidates(day), latest, day, names)
         sections = [await self._changes(day, last_event)]
         sections += [tally_section(t, race) for t in tally.candidates]
         if tally.candidates:

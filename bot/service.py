@@ -234,13 +234,15 @@ class Service:
         key = fold(name).replace(" ", "-")
         existing = next((c for c in self.roster.candidate_list if fold(c.name) == fold(name)), None)
         if existing is not None and existing.withdrawn_on is not None:
-            await self.store.withdraw_candidate(self.race.id, existing.key, None)
+            await self.store.candidate_change(
+                self.race.id, existing.key, "return", self.today(), actor
+            )
             await self._reload_candidates()
             return Added(replace(existing, withdrawn_on=None), existing.withdrawn_on)
         if existing is not None:
             raise TallyError(f"{existing.name} is already a candidate.")
         candidate = Candidate(key=key, name=name, member=member.code if member else None)
-        if not await self.store.add_candidate(self.race.id, candidate):
+        if not await self.store.add_candidate(self.race.id, candidate, self.today(), actor):
             raise TallyError(f"A candidate with the key '{key}' exists already.")
         await self._reload_candidates()
         return Added(candidate)
@@ -251,7 +253,9 @@ class Service:
             raise TallyError(
                 f"{candidate.name} withdrew already, on {format_date(candidate.withdrawn_on)}."
             )
-        await self.store.withdraw_candidate(self.race.id, candidate.key, self.today())
+        await self.store.candidate_change(
+            self.race.id, candidate.key, "withdraw", self.today(), actor
+        )
         await self._reload_candidates()
         return next(c for c in self.roster.candidate_list if c.key == candidate.key)
 
@@ -309,13 +313,14 @@ class Service:
 
     # --- reading ------------------------------------------------------------------------
 
-    def active_candidates(self, as_of: date | None = None) -> list[Candidate]:
-        """The candidates not withdrawn (by the end of `as_of`, for a look back)."""
-        return [
-            c
-            for c in self.roster.candidate_list
-            if c.withdrawn_on is None or (as_of is not None and c.withdrawn_on > as_of)
-        ]
+    async def active_candidates(self, as_of: date | None = None) -> list[Candidate]:
+        """The candidates in the race (at the end of `as_of`, for a look back)."""
+        candidates = (
+            self.roster.candidate_list
+            if as_of is None or as_of >= self.today()
+            else await self.store.candidates(self.race.id, as_of)
+        )
+        return [c for c in candidates if c.withdrawn_on is None]
 
     async def tally(self, candidate: Candidate | None = None, as_of: date | None = None) -> Tally:
         if as_of is None:
@@ -323,7 +328,7 @@ class Service:
         else:
             day = check_date(as_of, self.today(), "as_of")
             latest = await self.store.as_of(self.race.id, day, list(self.race.members_by_code))
-        candidates = [candidate] if candidate else self.active_candidates(as_of)
+        candidates = [candidate] if candidate else await self.active_candidates(as_of)
         return compute_tally(
             self.race, candidates, latest, as_of or self.today(), self.candidate_names()
         )

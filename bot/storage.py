@@ -12,7 +12,7 @@ import asyncio
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 
@@ -124,6 +124,38 @@ MIGRATIONS: list[str] = [
     # 3: the latest id of a race (a digest's bound) and id ranges without scanning the log.
     """
     CREATE INDEX events_by_race ON events (race, id);
+    """,
+    # 4: candidates become an append-only log too, so a look back sees the candidates of
+    # that day and nothing about them is overwritten.
+    """
+    CREATE TABLE candidate_events (
+        id INTEGER PRIMARY KEY,
+        race TEXT NOT NULL,
+        key TEXT NOT NULL,
+        action TEXT NOT NULL CHECK (action IN ('add', 'withdraw', 'return')),
+        name TEXT,  -- for 'add'
+        member TEXT,  -- for 'add': the nominating member
+        aliases TEXT NOT NULL DEFAULT '',
+        happened_on TEXT,  -- NULL: in the race from its start (the race file's candidates)
+        recorded_at TEXT NOT NULL,
+        actor_platform TEXT NOT NULL,
+        actor_id TEXT NOT NULL,
+        actor_name TEXT NOT NULL
+    );
+    CREATE INDEX candidate_events_by_race ON candidate_events (race, key, action);
+    CREATE TRIGGER candidate_events_no_update BEFORE UPDATE ON candidate_events
+        BEGIN SELECT RAISE(ABORT, 'the candidate log is append-only'); END;
+    CREATE TRIGGER candidate_events_no_delete BEFORE DELETE ON candidate_events
+        BEGIN SELECT RAISE(ABORT, 'the candidate log is append-only'); END;
+    INSERT INTO candidate_events (race, key, action, name, member, aliases, happened_on,
+                                  recorded_at, actor_platform, actor_id, actor_name)
+        SELECT race, key, 'add', name, member, aliases, NULL, added_at, 'migration', '', ''
+        FROM candidates ORDER BY added_at, key;
+    INSERT INTO candidate_events (race, key, action, happened_on, recorded_at,
+                                  actor_platform, actor_id, actor_name)
+        SELECT race, key, 'withdraw', withdrawn_on, added_at, 'migration', '', ''
+        FROM candidates WHERE withdrawn_on IS NOT NULL;
+    DROP TABLE candidates;
     """,
 ]
 
@@ -308,52 +340,71 @@ class Store:
 
     async def ensure_candidates(self, race: str, candidates: Iterable[Candidate]) -> None:
         """Add the race file's candidates that the database does not know yet."""
-        async with self._write_lock:
-            await self.db.executemany(
-                "INSERT INTO candidates (race, key, name, member, aliases, added_at)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                [
-                    (race, c.key, c.name, c.member, "\n".join(c.aliases), self._now())
-                    for c in candidates
-                ],
-            )
+        for candidate in candidates:
+            await self.add_candidate(race, candidate, None, Actor("seed", "race-file", "race file"))
 
-    async def add_candidate(self, race: str, candidate: Candidate) -> bool:
-        """False if a candidate with that key exists already."""
+    async def add_candidate(
+        self, race: str, candidate: Candidate, on: date | None, actor: Actor
+    ) -> bool:
+        """False if a candidate with that key exists already. One statement: check and add."""
         async with self._write_lock:
             cursor = await self.db.execute(
-                "INSERT INTO candidates (race, key, name, member, aliases, added_at)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (race, candidate.key, candidate.name, candidate.member, "", self._now()),
+                "INSERT INTO candidate_events (race, key, action, name, member, aliases,"
+                "   happened_on, recorded_at, actor_platform, actor_id, actor_name)"
+                " SELECT ?, ?, 'add', ?, ?, ?, ?, ?, ?, ?, ?"
+                " WHERE NOT EXISTS (SELECT 1 FROM candidate_events"
+                "   WHERE race = ? AND key = ? AND action = 'add')",
+                (
+                    race,
+                    candidate.key,
+                    candidate.name,
+                    candidate.member,
+                    "\n".join(candidate.aliases),
+                    on.isoformat() if on else None,
+                    self._now(),
+                    actor.platform,
+                    actor.id,
+                    actor.name,
+                    race,
+                    candidate.key,
+                ),
             )
         return cursor.rowcount == 1
 
-    async def withdraw_candidate(self, race: str, key: str, on: date | None) -> None:
-        """Mark a candidate withdrawn on a day, or (None) back in the race."""
+    async def candidate_change(
+        self, race: str, key: str, action: str, on: date, actor: Actor
+    ) -> None:
+        """A candidate withdraws ('withdraw') or comes back ('return') on a day."""
         async with self._write_lock:
             await self.db.execute(
-                "UPDATE candidates SET withdrawn_on = ? WHERE race = ? AND key = ?",
-                (on.isoformat() if on else None, race, key),
-            )
+                "INSERT INTO candidate_events (race, key, action, happened_on, recorded_at,"
+                "   actor_platform, actor_id, actor_name) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (race, key, action, on.isoformat(), self._now(), actor.platform, actor.id,
+                 actor.name),
+            )  # fmt: skip
 
     # --- reads --------------------------------------------------------------------------
 
-    async def candidates(self, race: str) -> list[Candidate]:
+    async def candidates(self, race: str, as_of: date | None = None) -> list[Candidate]:
+        """The candidates, in the order they were added, as the log has them (at the end of
+        `as_of`, for a look back: those added later are left out, withdrawals undone)."""
         rows = await self.db.execute_fetchall(
-            "SELECT key, name, member, aliases, withdrawn_on FROM candidates"
-            " WHERE race = ? ORDER BY added_at, key",
+            "SELECT key, action, name, member, aliases, happened_on FROM candidate_events"
+            " WHERE race = ? ORDER BY id",
             (race,),
         )
-        return [
-            Candidate(
-                key=r[0],
-                name=r[1],
-                member=r[2],
-                aliases=tuple(a for a in r[3].split("\n") if a),
-                withdrawn_on=date.fromisoformat(r[4]) if r[4] else None,
-            )
-            for r in rows
-        ]
+        found: dict[str, Candidate] = {}
+        for key, action, name, member, aliases, happened_on in rows:
+            day = date.fromisoformat(happened_on) if happened_on else None
+            if as_of is not None and day is not None and day > as_of:
+                continue
+            if action == "add":
+                found[key] = Candidate(
+                    key, name, member, tuple(a for a in aliases.split("\n") if a)
+                )
+            elif key in found:
+                found[key] = replace(found[key], withdrawn_on=day if action == "withdraw" else None)
+        return list(found.values())
 
     async def current(self, race: str) -> dict[str, Event]:
         """Each member's latest position, read from the maintained table: O(members)."""

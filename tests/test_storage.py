@@ -133,3 +133,47 @@ async def test_two_connections_on_one_file_see_each_others_writes(tmp_path):
     ].count == 28 - 19  # 19 of Rutte's backers now undecided
     await first.store.close()
     await second.store.close()
+
+
+async def test_a_version_3_database_keeps_its_candidates_when_migrated(tmp_path):
+    """Before version 4, candidates were a plain table; migrating turns them into the log."""
+    from bot.storage import _statements
+
+    path = tmp_path / "v3.db"
+    with sqlite3.connect(path) as db:
+        for step in MIGRATIONS[:3]:
+            for statement in _statements(step):
+                db.execute(statement)
+        db.execute("PRAGMA user_version = 3")
+        db.executemany(
+            "INSERT INTO candidates (race, key, name, member, aliases, added_at, withdrawn_on)"
+            " VALUES ('r', ?, ?, ?, '', ?, ?)",
+            [
+                ("rutte", "Mark Rutte", "NL", "2024-01-01T00:00:00", None),
+                ("iohannis", "Klaus Iohannis", "RO", "2024-01-02T00:00:00", "2024-06-20"),
+            ],
+        )
+    store = await Store.open(path)
+    assert await store.schema_version() == len(MIGRATIONS)
+    rutte, iohannis = await store.candidates("r")
+    assert (rutte.name, rutte.withdrawn_on) == ("Mark Rutte", None)
+    assert (iohannis.member, iohannis.withdrawn_on) == ("RO", date(2024, 6, 20))
+    assert (await store.candidates("r", date(2024, 6, 1)))[1].withdrawn_on is None
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        await store.db.execute("DELETE FROM candidate_events")
+    await store.close()
+
+
+async def test_look_backs_see_the_candidates_of_that_day(service):
+    kallas = (await service.add_candidate(EDITOR, "Kaja Kallas", None)).candidate
+    iohannis = service.roster.candidate("Iohannis")
+    await service.withdraw_candidate(EDITOR, iohannis)
+    names = [t.candidate.name for t in (await service.tally()).candidates]
+    assert names == ["Mark Rutte", "Kaja Kallas"]
+    earlier = [t.candidate.name for t in (await service.tally(as_of=date(2024, 4, 2))).candidates]
+    assert earlier == ["Mark Rutte", "Klaus Iohannis"]  # Kallas came later; Iohannis was in
+    await service.add_candidate(EDITOR, "Klaus Iohannis", None)  # back in the race
+    assert [c.withdrawn_on for c in await service.store.candidates(service.race.id)] == [
+        None, None, None,
+    ]  # fmt: skip
+    assert kallas.key == "kaja-kallas"
