@@ -167,6 +167,22 @@ async def bench_writes(service: Service, path: Path, writes: int, writers: int =
     print(f"  ratio: {rate / bare_rate:.2f}x of the bare rate (target >= 0.5x)")
 
 
+async def bench_tally_once_met(service: Service, rounds: int = 200) -> None:
+    """Once the rule is met, /tally says the day it was met: a replay of the log, kept between
+    commands so that a recording costs only the events it adds."""
+    ctx = Context(service, EDITOR)
+    reply = await run_line(ctx, "/countdown")
+    assert "reached unanimity" in reply.sections[0].lines[0], "the writes should meet the rule"
+    after_write = []
+    for i in range(rounds):
+        await run_line(ctx, f"/endorse {service.race.members[i % 32].code} Rutte")
+        start = time.perf_counter()
+        await run_line(ctx, "/tally")
+        after_write.append(time.perf_counter() - start)
+    print(f"/tally once the rule is met, right after a recording ({rounds} rounds)")
+    report("/tally command", after_write)
+
+
 class RenderingPlatform:
     """Renders each post as its adapter does, then drops it: the digest's cost, not the
     network's."""
@@ -232,6 +248,7 @@ async def main() -> None:
         print(f"database: {count:,} events, SQLite {sqlite3.sqlite_version}, Python {python}")
         await bench_tally(service, path, args.queries)
         await bench_writes(service, path, args.writes)
+        await bench_tally_once_met(service)
         await bench_digest(service, args.channels)
         await store.close()
 

@@ -259,23 +259,31 @@ def countdown(race: Race, today: date, met: tuple[str, date] | None = None) -> s
 Change = tuple[str, str, str | None, date]  # member, position, candidate, the day it happened
 
 
-def met_on(changes: Iterable[Change], candidate: str, required: int) -> date | None:
-    """The day the candidate last reached the required backers, if it still has them.
+@dataclass
+class RuleReplay:
+    """Counts a candidate's backers over the position changes in the order they happened, to
+    know the day the rule was last reached (`reached`, None while it is not met). Later
+    changes fold in without starting over."""
 
-    `changes` are the position events in the order they happened, undone ones left out.
-    """
-    backing: dict[str, bool] = {}
-    backers = 0
+    candidate: str
+    required: int
+    backing: dict[str, bool] = field(default_factory=dict)
+    backers: int = 0
     reached: date | None = None
-    for member, position, backed, day in changes:
-        backs = position == Position.SUPPORTS and backed == candidate
-        backers += backs - backing.get(member, False)
-        backing[member] = backs
-        if backers >= required and reached is None:
-            reached = day
-        elif backers < required:
-            reached = None
-    return reached
+    last_day: date | None = None
+
+    def fold(self, changes: Iterable[Change]) -> RuleReplay:
+        """Add changes (undone ones left out) that happened on or after `last_day`."""
+        for member, position, backed, day in changes:
+            backs = position == Position.SUPPORTS and backed == self.candidate
+            self.backers += backs - self.backing.get(member, False)
+            self.backing[member] = backs
+            if self.backers >= self.required and self.reached is None:
+                self.reached = day
+            elif self.backers < self.required:
+                self.reached = None
+            self.last_day = day
+        return self
 
 
 def plural(n: int, word: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import difflib
 import io
@@ -14,6 +15,7 @@ from zoneinfo import available_timezones
 
 from bot.config import Clock, DigestConfig
 from bot.domain import (
+    UNDO,
     Actor,
     Candidate,
     CandidateTally,
@@ -21,12 +23,12 @@ from bot.domain import (
     Member,
     Position,
     Race,
+    RuleReplay,
     Tally,
     TallyError,
     compute_tally,
     countdown,
     format_date,
-    met_on,
 )
 from bot.roster import Roster, fold
 from bot.storage import NewEvent, Store, Subscription
@@ -145,7 +147,8 @@ class Service:
         self.clock = clock
         self.digest = digest or DigestConfig()
         self.roster = Roster(race)
-        self._met_on_cache: dict[tuple[str, int, date, int], date | None] = {}
+        self._replays: dict[tuple[str, int, date, int | None], tuple[RuleReplay, int]] = {}
+        self._replays_lock = asyncio.Lock()
 
     async def start(self, demo: bool = False) -> int:
         """Prepare the database for the race; with `demo`, load its seed events once."""
@@ -353,15 +356,34 @@ class Service:
         return countdown(self.race, tally.as_of)
 
     async def _met_on(self, t: CandidateTally, as_of: date, up_to_id: int | None) -> date | None:
-        """Replaying the log costs O(history), so it is done once per log length and day."""
-        up_to_id = up_to_id or await self.store.last_event_id(self.race.id)
+        """Replaying the whole log costs O(history), so a replay is kept per candidate and day
+        and the events recorded since are folded in; an undo or a back-filled event (one that
+        happened before what the replay has seen) means replaying from the start."""
+        race = self.race.id
         key = (t.candidate.key, t.required, as_of, up_to_id)
-        if key not in self._met_on_cache:
-            changes = await self.store.changes(self.race.id, as_of, up_to_id)
-            if len(self._met_on_cache) >= 16:
-                self._met_on_cache.clear()
-            self._met_on_cache[key] = met_on(changes, t.candidate.key, t.required)
-        return self._met_on_cache[key]
+        async with self._replays_lock:  # two commands must not fold the same events twice
+            replay, seen = self._replays.get(key, (None, 0))
+            if replay is not None and up_to_id is None:
+                recorded = await self.store.changes_after(race, seen)
+                new = [row for row in recorded if row[4] <= as_of]  # later days do not count
+                folds = all(
+                    position != UNDO and (replay.last_day is None or day >= replay.last_day)
+                    for _, _, position, _, day, _ in new
+                )
+                if folds:
+                    new.sort(key=lambda row: (row[4], row[0]))
+                    replay.fold((m, p, c, d) for _, m, p, c, d, _ in new)
+                    seen = max((row[0] for row in recorded), default=seen)
+                else:
+                    replay = None
+            if replay is None:
+                seen = up_to_id or await self.store.last_event_id(race)
+                replay = RuleReplay(t.candidate.key, t.required)
+                replay.fold(await self.store.changes(race, as_of, seen))
+                if len(self._replays) >= 16:
+                    self._replays.clear()
+            self._replays[key] = (replay, seen)
+            return replay.reached
 
     def leader(self, tally: Tally) -> Candidate:
         return max(tally.candidates, key=lambda t: t.count).candidate

@@ -451,6 +451,18 @@ class Store:
         )
         return [(m, p, c, date.fromisoformat(d)) for m, p, c, d in rows]
 
+    async def changes_after(
+        self, race: str, after_id: int
+    ) -> list[tuple[int, str, str, str | None, date, int | None]]:
+        """(id, member, position, candidate, day, reverts) of the events recorded after
+        `after_id`, undos included: what a kept replay has not seen yet."""
+        rows = await self.db.execute_fetchall(
+            "SELECT id, member, position, candidate, happened_on, reverts FROM events"
+            " WHERE race = ? AND id > ? ORDER BY id",
+            (race, after_id),
+        )
+        return [(i, m, p, c, date.fromisoformat(d), r) for i, m, p, c, d, r in rows]
+
     async def history(self, race: str, member: str | None = None, limit: int = 10) -> list[Event]:
         """The log, newest recording first."""
         where, params = "race = ?", [race]
