@@ -75,6 +75,27 @@ EXPORT_COLUMNS = [
 ]  # fmt: skip
 
 
+def _encode_export(
+    rows: list[tuple], fmt: str, members: dict[str, str], candidates: dict[str, str]
+) -> bytes:
+    records = [
+        dict(zip(EXPORT_COLUMNS, (
+            id_, race, member, members.get(member, member), position, candidate,
+            candidates.get(candidate or ""), happened_on, recorded_at, platform, actor_id,
+            actor_name, source, note, reverts,
+        ), strict=True))
+        for id_, race, member, position, candidate, happened_on, recorded_at, platform,
+        actor_id, actor_name, source, note, reverts in rows
+    ]  # fmt: skip
+    if fmt == "json":
+        return json.dumps(records, ensure_ascii=False, indent=2).encode()
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS)
+    writer.writeheader()
+    writer.writerows({k: _csv_cell(v) for k, v in record.items()} for record in records)
+    return buffer.getvalue().encode("utf-8-sig")  # a BOM: spreadsheets then read UTF-8
+
+
 def _csv_cell(value: object) -> object:
     """Text a spreadsheet would run as a formula (=, +, -, @) is quoted with a leading '."""
     if value is None:
@@ -397,36 +418,12 @@ class Service:
         return await self.store.event(event_id)
 
     async def export(self, fmt: str = "csv") -> Export:
-        events = await self.store.events(self.race.id)
-        names = {c.key: c.name for c in self.roster.candidate_list}
-        rows = [
-            {
-                "id": e.id,
-                "race": e.race,
-                "member": e.member,
-                "member_name": self.race.member(e.member).name,
-                "position": e.position,
-                "candidate": e.candidate,
-                "candidate_name": names.get(e.candidate or ""),
-                "happened_on": e.happened_on.isoformat(),
-                "recorded_at": e.recorded_at.isoformat(),
-                "recorded_by_platform": e.actor.platform,
-                "recorded_by_id": e.actor.id,
-                "recorded_by_name": e.actor.name,
-                "source": e.source,
-                "note": e.note,
-                "reverts": e.reverts,
-            }
-            for e in events
-        ]
+        """The whole log as CSV or JSON. Encoding 100,000 rows takes about a second, so it
+        runs off the event loop, which keeps answering everyone else meanwhile."""
+        rows = await self.store.event_rows(self.race.id)
+        members = {m.code: m.name for m in self.race.members}
+        candidates = {c.key: c.name for c in self.roster.candidate_list}
+        data = await asyncio.to_thread(_encode_export, rows, fmt, members, candidates)
         stem = f"{self.race.id}-events-{self.clock.now():%Y-%m-%d-%H%M%S}"
-        if fmt == "json":
-            data = json.dumps(rows, ensure_ascii=False, indent=2).encode()
-            return Export(f"{stem}.json", "application/json", data, len(rows))
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS)
-        writer.writeheader()
-        writer.writerows({k: _csv_cell(v) for k, v in row.items()} for row in rows)
-        # A byte-order mark, so that spreadsheets read Türkiye as UTF-8.
-        data = buffer.getvalue().encode("utf-8-sig")
-        return Export(f"{stem}.csv", "text/csv", data, len(rows))
+        content_type = "application/json" if fmt == "json" else "text/csv"
+        return Export(f"{stem}.{fmt}", content_type, data, len(rows))

@@ -486,6 +486,14 @@ class Store:
         )
         return [_event(r) for r in rows]
 
+    async def event_rows(self, race: str) -> list[tuple]:
+        """The log of a race as plain rows (the columns of an Event), for an export."""
+        return list(
+            await self.db.execute_fetchall(
+                f"SELECT {_EVENT_COLUMNS} FROM events WHERE race = ? ORDER BY id", (race,)
+            )
+        )
+
     async def event(self, event_id: int) -> Event | None:
         rows = await self.db.execute_fetchall(
             f"SELECT {_EVENT_COLUMNS} FROM events WHERE id = ?", (event_id,)
