@@ -35,6 +35,7 @@ from bot.storage import DigestKey
 log = logging.getLogger(__name__)
 
 MAX_COMMAND = 2_000
+FAILED = "Something went wrong on tallybot's side; it is logged. Try again in a moment."
 
 
 class Kind(enum.StrEnum):
@@ -295,45 +296,45 @@ def _explain_extra_words(service: Service, command: Command, words: list[str]) -
 # --- running --------------------------------------------------------------------------------
 
 
-async def execute(ctx: Context, command: Command, args: dict[str, Any]) -> Reply:
-    """Run a command; a refusal becomes a one-line error reply, never an exception."""
-    try:
-        return await command.handler(ctx, args)
-    except TallyError as exc:
-        return Reply.refusal(str(exc))
-    except Exception:  # a bug: the user gets one line, the log the traceback
-        log.exception("/%s failed", command.name)
-        return Reply.refusal("Something went wrong on tallybot's side; it is logged.")
-
-
 def check_allowed(ctx: Context, command: Command) -> None:
     if command.editor_only:
         ctx.actor.require_editor(f"use /{command.name}")
 
 
+async def _answer(what: str, work: Callable[[], Awaitable[Reply]]) -> Reply:
+    """A refusal becomes a one-line error reply; so does a bug, its traceback in the log."""
+    try:
+        return await work()
+    except TallyError as exc:
+        return Reply.refusal(str(exc))
+    except Exception:
+        log.exception("%s failed", what)
+        return Reply.refusal(FAILED)
+
+
 async def run_line(ctx: Context, line: str) -> Reply:
     """What the console and Slack call with the text a user typed."""
-    try:
+
+    async def work() -> Reply:
         if len(line) > MAX_COMMAND:
             raise TallyError(f"The command has {len(line)} characters; keep it to {MAX_COMMAND}.")
         tokens = tokenize(line)
         command, used = find_command([t.word for t in tokens])
         check_allowed(ctx, command)  # before parsing: a non-editor learns that first
-        args = parse_args(ctx.service, command, tokens[used:], line)
-    except TallyError as exc:
-        return Reply.refusal(str(exc))
-    return await execute(ctx, command, args)
+        return await command.handler(ctx, parse_args(ctx.service, command, tokens[used:], line))
+
+    return await _answer(repr(line[:80]), work)
 
 
 async def run_named(ctx: Context, name: str, raw: dict[str, Any]) -> Reply:
     """What Discord calls with a command's name and its options, already split."""
     command = COMMANDS[name]
-    try:
+
+    async def work() -> Reply:
         check_allowed(ctx, command)
-        args = bind(ctx.service, command, raw)
-    except TallyError as exc:
-        return Reply.refusal(str(exc))
-    return await execute(ctx, command, args)
+        return await command.handler(ctx, bind(ctx.service, command, raw))
+
+    return await _answer(f"/{name}", work)
 
 
 # --- handlers -------------------------------------------------------------------------------

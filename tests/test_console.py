@@ -266,3 +266,19 @@ def test_cli_reports_a_bad_config_in_one_line(tmp_path):
         "tallybot: timezone = 'Europe/Brusels' is not an IANA time zone; "
         "use a name like 'Europe/Brussels'."
     )
+
+
+async def test_a_bug_is_one_line_and_the_console_goes_on(chat, monkeypatch, caplog):
+    from dataclasses import replace
+
+    from bot import commands
+
+    async def broken(ctx, args):
+        raise KeyError("a bug")
+
+    monkeypatch.setitem(
+        commands.COMMANDS, "countdown", replace(commands.COMMANDS["countdown"], handler=broken)
+    )
+    assert await chat("/countdown") == f"Error: {commands.FAILED}"
+    assert "a bug" in caplog.text  # the traceback is in the log
+    assert "28/32" in await chat("/tally")

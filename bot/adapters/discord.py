@@ -16,7 +16,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot.commands import COMMANDS, Command, Context, Kind, run_named
+from bot.commands import COMMANDS, FAILED, Command, Context, Kind, run_named
 from bot.config import DiscordConfig
 from bot.domain import Actor
 from bot.platform import CredentialsError
@@ -32,7 +32,6 @@ DESCRIPTION = 100  # Discord's limit for command and option descriptions
 CHOICE_TEXT = 100  # ... and for an autocomplete choice's name and value
 MAX_CHOICES = 25
 NO_MENTIONS = discord.AllowedMentions.none()
-FAILED = "Something went wrong on tallybot's side; it is logged. Try again in a moment."
 
 Run = Callable[[discord.Interaction, str, dict[str, Any]], Awaitable[None]]
 

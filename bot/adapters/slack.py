@@ -24,7 +24,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.commands import COMMANDS, Command, Context, run_line
+from bot.commands import COMMANDS, FAILED, Command, Context, run_line
 from bot.config import SlackConfig
 from bot.domain import Actor
 from bot.platform import CredentialsError
@@ -225,7 +225,7 @@ class SlackPlatform:
             return await run_line(ctx, f"{command['command']} {unescape(command.get('text', ''))}")
         except Exception:  # a bug: the user gets one line, the log gets the traceback
             log.exception("Slack: %s failed", command.get("command"))
-            return Reply.refusal("Something went wrong; the details are in tallybot's log.")
+            return Reply.refusal(FAILED)
 
     async def _upload_or_explain(
         self, channel: str, attachment: Attachment, respond: AsyncRespond
