@@ -10,8 +10,6 @@ import sys
 from datetime import date
 from pathlib import Path
 
-import aiohttp
-
 from bot.app import run_console, run_platforms, with_overrides
 from bot.config import ConfigError, load_config
 from bot.platform import CredentialsError
@@ -89,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, RaceFileError, CredentialsError) as exc:
         print(f"tallybot: {exc}", file=sys.stderr)
         return 2
-    except (OSError, aiohttp.ClientError, TimeoutError) as exc:  # no network, DNS, refused
+    except (OSError, TimeoutError) as exc:  # no network, DNS, refused (aiohttp's are OSErrors)
         print(f"tallybot: could not connect: {exc or type(exc).__name__}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

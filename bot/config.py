@@ -117,7 +117,7 @@ def parse_config(data: Mapping[str, Any], base_dir: Path = Path(".")) -> Config:
     if mode not in ("socket", "http"):
         raise ConfigError(f"[slack] mode = '{mode}': use 'socket' or 'http'.")
     today = data.get("today")
-    if today is not None and not isinstance(today, date):
+    if today is not None and (not isinstance(today, date) or isinstance(today, datetime)):
         raise ConfigError(f"today = '{today}' must be a TOML date like 2024-04-03 (no quotes).")
     channels = []
     for i, ch in enumerate(g.get("channels", ())):
@@ -136,7 +136,7 @@ def parse_config(data: Mapping[str, Any], base_dir: Path = Path(".")) -> Config:
         race=str(data.get("race", Config.race)),
         database=Path(data.get("database", Config.database)),
         timezone=timezone,
-        today=today if isinstance(today, date) and not isinstance(today, datetime) else None,
+        today=today,
         export_dir=Path(data.get("export_dir", Config.export_dir)),
         discord=DiscordConfig(
             guilds=tuple(int(x) for x in d.get("guilds", ())),

@@ -226,8 +226,8 @@ class Service:
             source=check_source(source),
             note=check_note(note),
         )
-        previous = await self.store.position_of(self.race.id, member.code)
-        return Recorded(await self.store.append(new), previous)
+        event, previous = await self.store.append(new)
+        return Recorded(event, previous)
 
     def _check_on(self, day: date) -> date:
         # A mistyped year (0024, 1924) would stretch every timeline over a century.

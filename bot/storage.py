@@ -286,9 +286,11 @@ class Store:
 
     # --- writes -------------------------------------------------------------------------
 
-    async def append(self, new: NewEvent) -> Event:
-        """Append one event; one statement, so one transaction."""
+    async def append(self, new: NewEvent) -> tuple[Event, Event | None]:
+        """Append one event (one statement, so one transaction); with the member's position it
+        replaces, read under the same lock so that concurrent recordings each see their own."""
         async with self._write_lock:
+            previous = await self.position_of(new.race, new.member)
             # execute_fetchall: the statement and its RETURNING row in one trip to the thread.
             (row,) = await self.db.execute_fetchall(
                 f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES"
@@ -296,7 +298,7 @@ class Store:
                 f" RETURNING {_EVENT_COLUMNS}",
                 _params(new, self._now()),
             )
-        return _event(row)
+        return _event(row), previous
 
     async def seed(self, race: str, events: Iterable[NewEvent]) -> int:
         """Append a race's seed events once; returns how many were added (0 if seeded before)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tomllib
-from datetime import date, time
+from datetime import date, datetime, time
 from pathlib import Path
 
 import pytest
@@ -31,6 +31,7 @@ def test_example_config_documents_every_key_and_equals_the_defaults():
         ({"racee": "x"}, "Unknown key(s) in the config: racee"),
         ({"digest": {"time": "25:00"}}, "is not a time; use HH:MM"),
         ({"today": "2024-04-03"}, "must be a TOML date"),
+        ({"today": datetime(2024, 4, 3, 10)}, "must be a TOML date"),
         ({"digest": {"channels": [{"platform": "irc", "channel": "x"}]}}, "platform = 'discord'"),
     ],
 )
