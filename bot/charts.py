@@ -28,7 +28,6 @@ from bot.domain import (
     Position,
     Race,
     Tally,
-    TallyError,
     format_date,
     plural,
 )
@@ -251,7 +250,7 @@ async def tally_board(
 
     `functools.partial(tally_board, service)` is the digest's `attach_board`.
     """
-    shown = _shown(service, tally, candidate)
+    shown = tally.shown(candidate)
     picture = board(shown, service.race, service.roster.candidate_list, tally.as_of)
     data = await asyncio.to_thread(draw_board, picture)
     name = f"{service.race.id}-board-{shown.candidate.key}-{tally.as_of.isoformat()}.png"
@@ -272,7 +271,7 @@ async def chart_reply(
     """What /chart answers: one line saying what the picture shows, and the picture."""
     if kind == "board":
         tally = await service.tally(candidate, as_of)
-        shown = _shown(service, tally, candidate)
+        shown = tally.shown(candidate)
         line = f"{shown.count}/{shown.total} back {shown.candidate.name}; {shown.needs()}."
         attachment = await tally_board(service, tally, candidate)
     else:
@@ -281,13 +280,6 @@ async def chart_reply(
         line = f"Backers over time: {counts}."
         attachment = await _draw_timeline(service, picture, candidate)
     return Reply(sections=(Section(lines=(line,)),), attachment=attachment)
-
-
-def _shown(service: Service, tally: Tally, candidate: Candidate | None) -> CandidateTally:
-    if not tally.candidates:
-        raise TallyError("No active candidates; an editor can /candidate add one.")
-    key = (candidate or service.leader(tally)).key
-    return next(t for t in tally.candidates if t.candidate.key == key)
 
 
 async def _timeline(service: Service, candidate: Candidate | None, as_of: date | None) -> Timeline:

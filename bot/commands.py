@@ -394,13 +394,8 @@ async def _tally(ctx: Context, args: dict[str, Any]) -> Reply:
 
 
 async def _holdouts(ctx: Context, args: dict[str, Any]) -> Reply:
-    svc = ctx.service
-    tally = await svc.tally(args.get("candidate"))
-    if not tally.candidates:
-        raise TallyError("No active candidates; an editor can /candidate add one.")
-    leader = svc.leader(tally)
-    t = next(t for t in tally.candidates if t.candidate == leader)
-    return holdouts_reply(t, svc.race, ctx.service.candidate_names())
+    tally = await ctx.service.tally(args.get("candidate"))
+    return holdouts_reply(tally.shown(), ctx.service.race)
 
 
 async def _history(ctx: Context, args: dict[str, Any]) -> Reply:

@@ -189,6 +189,17 @@ class Tally:
     as_of: date
     candidates: tuple[CandidateTally, ...] = field(default_factory=tuple)
 
+    def shown(self, candidate: Candidate | None = None) -> CandidateTally:
+        """The candidate's tally, or by default the leader's (the first on a tie)."""
+        if not self.candidates:
+            raise TallyError(NO_CANDIDATES)
+        if candidate is None:
+            return max(self.candidates, key=lambda t: t.count)
+        return next(t for t in self.candidates if t.candidate.key == candidate.key)
+
+
+NO_CANDIDATES = "No active candidates; an editor can /candidate add one."
+
 
 def standing_reason(event: Event | None, candidate: Candidate, names: Mapping[str, str]) -> str:
     """How a member that does not back `candidate` stands, in a few words."""

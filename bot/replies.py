@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from bot.domain import (
+    NO_CANDIDATES,
     UNDO,
     Candidate,
     CandidateTally,
@@ -114,11 +115,24 @@ def tally_reply(tally: Tally, countdown_line: str, as_of_asked: bool) -> Reply:
         title += f", as of {format_date(tally.as_of)}"
     sections = tuple(tally_section(t, tally.race) for t in tally.candidates)
     if not sections:
-        sections = (Section(lines=("No active candidates; an editor can /candidate add one.",)),)
+        sections = (Section(lines=(NO_CANDIDATES,)),)
     return Reply(title=title, sections=sections, footer=countdown_line)
 
 
-def holdouts_reply(t: CandidateTally, race: Race, names: dict[str, str]) -> Reply:
+def holdouts_reply(t: CandidateTally, race: Race) -> Reply:
+    return Reply(
+        title=holdouts_title(t),
+        sections=(Section(lines=holdout_lines(t)),),
+        footer=f"{t.count}/{t.total} back {t.candidate.name}; {t.needs()}.",
+    )
+
+
+def holdouts_title(t: CandidateTally) -> str:
+    return f"Holdouts on {t.candidate.name}: {len(t.holdouts)} of {t.total}"
+
+
+def holdout_lines(t: CandidateTally) -> tuple[str, ...]:
+    """Each member not backing the candidate, with its position and latest source."""
     lines = []
     for h in t.holdouts:
         line = f"{h.member.flag} {h.member.name}: {h.reason}"
@@ -129,11 +143,7 @@ def holdouts_reply(t: CandidateTally, race: Race, names: dict[str, str]) -> Repl
         lines.append(line)
     if not lines:
         lines.append(f"None: all {t.total} members back {t.candidate.name}.")
-    return Reply(
-        title=f"Holdouts on {t.candidate.name}: {len(t.holdouts)} of {t.total}",
-        sections=(Section(lines=tuple(lines)),),
-        footer=f"{t.count}/{t.total} back {t.candidate.name}; {t.needs()}.",
-    )
+    return tuple(lines)
 
 
 def history_line(event: Event, race: Race, names: dict[str, str], reverted: Event | None) -> str:

@@ -35,9 +35,17 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.domain import Tally, compute_tally, format_date
+from bot.domain import NO_CANDIDATES, Tally, format_date
 from bot.platform import Platform
-from bot.replies import Attachment, Reply, Section, history_line, holdouts_reply, tally_section
+from bot.replies import (
+    Attachment,
+    Reply,
+    Section,
+    history_line,
+    holdout_lines,
+    holdouts_title,
+    tally_section,
+)
 from bot.service import Service
 from bot.storage import DigestKey, Subscription
 
@@ -123,19 +131,14 @@ class DigestBuilder:
 
     async def _compose(self, day: date, last_event: int, preview: bool) -> Reply:
         svc, race = self.service, self.service.race
-        latest = await svc.store.as_of(race.id, day, list(race.members_by_code), last_event)
-        names = svc.candidate_names()
-        tally = compute_tally(race, await svc.active_candidates(day), latest, day, names)
+        tally = await svc.tally(as_of=day, up_to_id=last_event)
         sections = [await self._changes(day, last_event)]
         sections += [tally_section(t, race) for t in tally.candidates]
         if tally.candidates:
-            leader = next(t for t in tally.candidates if t.candidate == svc.leader(tally))
-            holdouts = holdouts_reply(leader, race, names)
-            sections.append(Section(title=holdouts.title, lines=holdouts.sections[0].lines))
+            leader = tally.shown()
+            sections.append(Section(title=holdouts_title(leader), lines=holdout_lines(leader)))
         else:
-            sections.append(
-                Section(lines=("No active candidates; an editor can /candidate add one.",))
-            )
+            sections.append(Section(lines=(NO_CANDIDATES,)))
         kind = "digest preview" if preview else "daily digest"
         return Reply(
             title=f"{race.title}: {kind}, {format_date(day)}",

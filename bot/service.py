@@ -346,12 +346,20 @@ class Service:
         )
         return [c for c in candidates if c.withdrawn_on is None]
 
-    async def tally(self, candidate: Candidate | None = None, as_of: date | None = None) -> Tally:
-        if as_of is None:
+    async def tally(
+        self,
+        candidate: Candidate | None = None,
+        as_of: date | None = None,
+        up_to_id: int | None = None,
+    ) -> Tally:
+        """Per candidate (or one), now or at the end of `as_of`; `up_to_id` leaves out what was
+        recorded after that event (a digest counts what it covers)."""
+        if as_of is None and up_to_id is None:
             latest = await self.store.current(self.race.id)
         else:
-            day = check_date(as_of, self.today(), "as_of")
-            latest = await self.store.as_of(self.race.id, day, list(self.race.members_by_code))
+            day = check_date(as_of or self.today(), self.today(), "as_of")
+            members = list(self.race.members_by_code)
+            latest = await self.store.as_of(self.race.id, day, members, up_to_id)
         candidates = [candidate] if candidate else await self.active_candidates(as_of)
         return compute_tally(
             self.race, candidates, latest, as_of or self.today(), self.candidate_names()
@@ -405,9 +413,6 @@ class Service:
                     self._replays.clear()
             self._replays[key] = (replay, seen)
             return replay.reached
-
-    def leader(self, tally: Tally) -> Candidate:
-        return max(tally.candidates, key=lambda t: t.count).candidate
 
     async def history(self, member: Member | None = None, limit: int = 10) -> list[Event]:
         if not 1 <= limit <= MAX_HISTORY:
