@@ -180,6 +180,15 @@ def tokenize(line: str) -> list[Token]:
     return [Token(m.group(), m.start()) for m in _TOKEN.finditer(line)]
 
 
+def top_level() -> dict[str, list[Command]]:
+    """The commands by first word, as platforms list them: "candidate add" and
+    "candidate withdraw" are both under /candidate."""
+    groups: dict[str, list[Command]] = {}
+    for command in COMMANDS.values():
+        groups.setdefault(command.name.split()[0], []).append(command)
+    return groups
+
+
 def find_command(words: list[str]) -> tuple[Command, int]:
     """The command the first one or two words name, and how many words that took."""
     if not words:
@@ -189,7 +198,7 @@ def find_command(words: list[str]) -> tuple[Command, int]:
         return COMMANDS[f"{first} {words[1].lower()}"], 2
     if first in COMMANDS:
         return COMMANDS[first], 1
-    subcommands = [c for c in COMMANDS.values() if c.name.startswith(f"{first} ")]
+    subcommands = top_level().get(first)
     if subcommands:
         usages = " or ".join(c.usage for c in subcommands)
         raise TallyError(f"/{first} needs a subcommand: {usages}.")

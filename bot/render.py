@@ -81,7 +81,8 @@ def chunks(lines: list[str], limit: int, joiner: str = "\n") -> list[str]:
     return pieces
 
 
-def _cut(text: str, limit: int) -> str:
+def cut(text: str, limit: int) -> str:
+    """`text` within `limit` characters, an ellipsis marking a cut."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -100,7 +101,7 @@ def to_slack(reply: Reply) -> tuple[str, list[dict[str, Any]]]:
         blocks.append(
             {
                 "type": "header",
-                "text": {"type": "plain_text", "text": _cut(reply.title, SLACK_HEADER_TEXT)},
+                "text": {"type": "plain_text", "text": cut(reply.title, SLACK_HEADER_TEXT)},
             }
         )
     for section in reply.sections:
@@ -123,7 +124,7 @@ def to_slack(reply: Reply) -> tuple[str, list[dict[str, Any]]]:
                 "elements": [{"type": "mrkdwn", "text": "… more than fits in one message."}],
             }
         ]
-    fallback = _cut(slack_escape(to_text(reply)), SLACK_FALLBACK_TEXT)
+    fallback = cut(slack_escape(to_text(reply)), SLACK_FALLBACK_TEXT)
     return fallback, blocks
 
 
@@ -157,7 +158,7 @@ def to_discord(reply: Reply) -> list[dict[str, Any]]:
     colour = COLOUR_ERROR if reply.error else COLOUR_INFO
     first: dict[str, Any] = {"color": colour}
     if reply.title:
-        first["title"] = _cut(discord_escape(reply.title), DISCORD_EMBED_TITLE)
+        first["title"] = cut(discord_escape(reply.title), DISCORD_EMBED_TITLE)
     embeds = [first]
     fields: list[dict[str, Any]] = []
     untitled: list[str] = []
@@ -169,7 +170,7 @@ def to_discord(reply: Reply) -> list[dict[str, Any]]:
         title = discord_escape(section.title)
         for i, piece in enumerate(chunks(lines, DISCORD_FIELD_VALUE)):
             name = title if i == 0 else f"{title} (cont.)"
-            fields.append({"name": _cut(name, DISCORD_FIELD_NAME), "value": piece, "inline": False})
+            fields.append({"name": cut(name, DISCORD_FIELD_NAME), "value": piece, "inline": False})
     descriptions = chunks(untitled, DISCORD_EMBED_DESCRIPTION)
     if descriptions:
         first["description"] = descriptions[0]
@@ -186,7 +187,7 @@ def to_discord(reply: Reply) -> list[dict[str, Any]]:
             embeds.append(embed)
         embed["fields"].append(f)
     if reply.footer:
-        embeds[-1]["footer"] = {"text": _cut(reply.footer, DISCORD_FOOTER)}  # plain text there
+        embeds[-1]["footer"] = {"text": cut(reply.footer, DISCORD_FOOTER)}  # plain text there
     return embeds
 
 

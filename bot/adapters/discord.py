@@ -16,11 +16,11 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot.commands import COMMANDS, FAILED, Command, Context, Kind, run_named
+from bot.commands import FAILED, Command, Context, Kind, run_named, top_level
 from bot.config import DiscordConfig
 from bot.domain import Actor
 from bot.platform import CredentialsError
-from bot.render import discord_messages
+from bot.render import cut, discord_messages
 from bot.replies import Reply
 from bot.roster import Index
 from bot.service import Service
@@ -36,24 +36,16 @@ NO_MENTIONS = discord.AllowedMentions.none()
 Run = Callable[[discord.Interaction, str, dict[str, Any]], Awaitable[None]]
 
 
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def build_tree(client: discord.Client, service: Service, run: Run) -> app_commands.CommandTree:
     """One slash command per top-level name; "candidate add" becomes /candidate add."""
     tree = app_commands.CommandTree(client)
-    groups: dict[str, list[Command]] = {}
-    for command in COMMANDS.values():
-        parent, _, leaf = command.name.rpartition(" ")
-        if parent:
-            groups.setdefault(parent, []).append(command)
-        else:
-            tree.add_command(_slash(command, leaf, service, run))
-    for parent, commands in groups.items():
-        leaves = [c.name.rpartition(" ")[2] for c in commands]
-        description = _cut(f"{parent.capitalize()}: {', '.join(leaves)}", DESCRIPTION)
-        group = app_commands.Group(name=parent, description=description)
+    for word, commands in top_level().items():
+        if [c.name for c in commands] == [word]:
+            tree.add_command(_slash(commands[0], word, service, run))
+            continue
+        leaves = [c.name.removeprefix(f"{word} ") for c in commands]
+        description = cut(f"{word.capitalize()}: {', '.join(leaves)}", DESCRIPTION)
+        group = app_commands.Group(name=word, description=description)
         for command, leaf in zip(commands, leaves, strict=True):
             group.add_command(_slash(command, leaf, service, run))
         tree.add_command(group)
@@ -83,7 +75,7 @@ def _slash(command: Command, name: str, service: Service, run: Run) -> app_comma
         "interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=discord.Interaction
     )
     callback.__signature__ = inspect.Signature([interaction, *options])  # type: ignore[attr-defined]
-    app_commands.describe(**{p.name: _cut(p.help, DESCRIPTION) for p in command.params})(callback)
+    app_commands.describe(**{p.name: cut(p.help, DESCRIPTION) for p in command.params})(callback)
     app_commands.choices(
         **{
             p.name: [app_commands.Choice(name=c, value=c) for c in p.choices]
@@ -99,7 +91,7 @@ def _slash(command: Command, name: str, service: Service, run: Run) -> app_comma
         **{p.name: _completer(indexes[p.kind]) for p in command.params if p.kind in indexes}
     )(callback)
     return app_commands.Command(
-        name=name, description=_cut(command.help, DESCRIPTION), callback=callback
+        name=name, description=cut(command.help, DESCRIPTION), callback=callback
     )
 
 
@@ -108,7 +100,7 @@ def _completer(index: Callable[[], Index]) -> Callable[..., Awaitable[list[Any]]
         interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         return [
-            app_commands.Choice(name=_cut(s.label, CHOICE_TEXT), value=s.value[:CHOICE_TEXT])
+            app_commands.Choice(name=cut(s.label, CHOICE_TEXT), value=s.value[:CHOICE_TEXT])
             for s in index().suggest(current, limit=MAX_CHOICES)
         ]
 

@@ -24,11 +24,11 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.commands import COMMANDS, FAILED, Command, Context, run_line
+from bot.commands import FAILED, Command, Context, run_line, top_level
 from bot.config import SlackConfig
 from bot.domain import Actor
 from bot.platform import CredentialsError
-from bot.render import to_slack
+from bot.render import cut, to_slack
 from bot.replies import Attachment, Reply
 from bot.service import Service
 
@@ -46,14 +46,6 @@ MANIFEST_COMMANDS = 50
 MANIFEST_COMMAND = 32  # characters, with the slash
 MANIFEST_DESCRIPTION = 2_000
 MANIFEST_USAGE_HINT = 1_000
-
-
-def slash_commands() -> dict[str, list[Command]]:
-    """The core's commands by first word: "candidate add" and "candidate withdraw" -> /candidate."""
-    groups: dict[str, list[Command]] = {}
-    for command in COMMANDS.values():
-        groups.setdefault(command.name.split()[0], []).append(command)
-    return groups
 
 
 def message(reply: Reply) -> dict[str, Any]:
@@ -104,7 +96,7 @@ class SlackPlatform:
         # The token goes only in the client; "" keeps bolt from reading SLACK_SIGNING_SECRET in
         # Socket Mode, where requests are not signed (bolt verifies only HTTP requests).
         self.app = AsyncApp(client=self.client, signing_secret=signing_secret or "")
-        for word in slash_commands():
+        for word in top_level():
             self.app.command(f"/{word}")(self._on_command)
         self._tasks: set[asyncio.Task[Reply]] = set()
         self._group: tuple[float, frozenset[str]] | None = None  # (fetched at, members)
@@ -286,10 +278,6 @@ async def _healthz(_request: web.Request) -> web.Response:
 # --- the app manifest ---------------------------------------------------------------------------
 
 
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _slash_command(word: str, commands: list[Command], http_url: str | None) -> dict[str, Any]:
     descriptions, hints = [], []
     for c in commands:
@@ -300,11 +288,11 @@ def _slash_command(word: str, commands: list[Command], http_url: str | None) -> 
             hints.append(hint)
     entry: dict[str, Any] = {
         "command": f"/{word}",
-        "description": _cut(" ".join(descriptions), MANIFEST_DESCRIPTION),
+        "description": cut(" ".join(descriptions), MANIFEST_DESCRIPTION),
         "should_escape": False,  # names and links arrive as typed, not as <@U…> or <#C…>
     }
     if hints:
-        entry["usage_hint"] = _cut(" | ".join(hints), MANIFEST_USAGE_HINT)
+        entry["usage_hint"] = cut(" | ".join(hints), MANIFEST_USAGE_HINT)
     if http_url:
         entry["url"] = http_url
     return entry
@@ -312,7 +300,7 @@ def _slash_command(word: str, commands: list[Command], http_url: str | None) -> 
 
 def manifest(http_url: str | None = None) -> dict[str, Any]:
     """The Slack app manifest: Socket Mode, or HTTP with every command sent to `http_url`."""
-    groups = slash_commands()
+    groups = top_level()
     too_long = [w for w in groups if len(w) + 1 > MANIFEST_COMMAND]
     if len(groups) > MANIFEST_COMMANDS or too_long:
         raise ValueError(
