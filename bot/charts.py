@@ -236,13 +236,6 @@ def _capitalized(text: str) -> str:
 # --- asking the service, drawing off the event loop ---------------------------------------
 
 
-async def board_attachment(
-    service: Service, candidate: Candidate | None = None, as_of: date | None = None
-) -> Attachment:
-    """The board as a PNG: `candidate`'s (default: the leader's), at the end of `as_of`."""
-    return await tally_board(service, await service.tally(candidate, as_of), candidate)
-
-
 async def tally_board(
     service: Service, tally: Tally, candidate: Candidate | None = None
 ) -> Attachment:
@@ -255,14 +248,6 @@ async def tally_board(
     data = await asyncio.to_thread(draw_board, picture)
     name = f"{service.race.id}-board-{shown.candidate.key}-{tally.as_of.isoformat()}.png"
     return Attachment(name, "image/png", data)
-
-
-async def timeline_attachment(
-    service: Service, candidate: Candidate | None = None, as_of: date | None = None
-) -> Attachment:
-    """Backers over time as a PNG: `candidate`'s line, or every candidate's, up to `as_of`."""
-    picture = await _timeline(service, candidate, as_of)
-    return await _draw_timeline(service, picture, candidate)
 
 
 async def chart_reply(

@@ -363,14 +363,14 @@ async def _record(ctx: Context, args: dict[str, Any], position: Position) -> Rep
     e, names, race = done.event, ctx.service.candidate_names(), svc.race
     member = race.member(e.member)
     line = (
-        f"Recorded #{e.id}: {member.name} {describe(e, race, names)} "
+        f"Recorded #{e.id}: {member.name} {describe(e, names)} "
         f"on {format_date(e.happened_on)} ({source_label(e.source)})."
     )
     before = done.previous
     if before is not None and (before.position, before.candidate) == (e.position, e.candidate):
         line += " No change: it already did."
     elif before is not None:
-        line += f" It replaces #{before.id}: {member.name} {describe(before, race, names)}."
+        line += f" It replaces #{before.id}: {member.name} {describe(before, names)}."
     lines = [line]
     if done.previous is not None and done.previous.happened_on > e.happened_on:
         lines.append(
@@ -455,8 +455,8 @@ async def _undo(ctx: Context, args: dict[str, Any]) -> Reply:
     done = await svc.undo(ctx.actor)
     names = ctx.service.candidate_names()
     member = svc.race.member(done.undo.member).name
-    line = f"Undid #{done.reverted.id} ({member} {describe(done.reverted, svc.race, names)})"
-    now = describe(done.now, svc.race, names) if done.now else "no public position"
+    line = f"Undid #{done.reverted.id} ({member} {describe(done.reverted, names)})"
+    now = describe(done.now, names) if done.now else "has no public position"
     return Reply.text(f"{line} by recording #{done.undo.id}. {member} now: {now}.")
 
 

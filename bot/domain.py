@@ -13,10 +13,6 @@ class TallyError(Exception):
     """A refusal the user should read: one line saying what was wrong and what would work."""
 
 
-class NotAllowed(TallyError):
-    pass
-
-
 class Position(enum.StrEnum):
     SUPPORTS = "supports"
     OPPOSES = "opposes"
@@ -127,7 +123,7 @@ class Actor:
 
     def require_editor(self, what: str) -> None:
         if not self.is_editor:
-            raise NotAllowed(
+            raise TallyError(
                 f"Only editors can {what}. Ask an editor, or use /tally, /holdouts or /history."
             )
 

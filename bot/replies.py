@@ -80,7 +80,7 @@ def source_label(url: str | None) -> str:
     return host.removeprefix("www.")
 
 
-def describe(event: Event, race: Race, names: dict[str, str]) -> str:
+def describe(event: Event, names: dict[str, str]) -> str:
     """What a member does: 'supports Mark Rutte', 'has no public position'."""
     if event.position == "undecided":
         return "has no public position"
@@ -151,11 +151,9 @@ def history_line(event: Event, race: Race, names: dict[str, str], reverted: Even
     if event.position == UNDO:
         what = f"undo of #{event.reverts}"
         if reverted is not None:
-            what += f" ({member} {describe(reverted, race, names)})"
+            what += f" ({member} {describe(reverted, names)})"
         return f"#{event.id} {event.recorded_at:%Y-%m-%d}: {what}, by {event.actor.name}"
-    parts = [
-        f"#{event.id} {event.happened_on.isoformat()}: {member} {describe(event, race, names)}"
-    ]
+    parts = [f"#{event.id} {event.happened_on.isoformat()}: {member} {describe(event, names)}"]
     if event.note:
         parts.append(f"“{event.note}”")
     parts.append(event.source or "no source")

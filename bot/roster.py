@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import pycountry
 from rapidfuzz import fuzz, process
@@ -30,12 +29,6 @@ def _join_choices(names: list[str]) -> str:
     if len(names) == 1:
         return names[0]
     return ", ".join(names[:-1]) + " or " + names[-1]
-
-
-@dataclass(frozen=True)
-class Suggestion:
-    label: str  # what to show
-    value: str  # what to submit: the canonical name
 
 
 class Index:
@@ -94,7 +87,7 @@ class Index:
                 names.append(name)
         return names[:limit]
 
-    def suggest(self, text: str, limit: int = 25) -> list[Suggestion]:
+    def suggest(self, text: str, limit: int = 25) -> list[str]:
         """Completions for a partly typed name: prefix matches first, then fuzzy ones."""
         folded = fold(text)
         keys: list[str] = []
@@ -111,7 +104,7 @@ class Index:
             for name in self.close_matches(text, limit):
                 if by_name[name] not in keys:
                     keys.append(by_name[name])
-        return [Suggestion(self.display[k], self.display[k]) for k in keys[:limit]]
+        return [self.display[k] for k in keys[:limit]]
 
 
 class Roster:

@@ -280,10 +280,6 @@ class Store:
     def _now(self) -> str:
         return _utc(self.clock())
 
-    async def schema_version(self) -> int:
-        (version,) = await (await self.db.execute("PRAGMA user_version")).fetchone()
-        return version
-
     # --- writes -------------------------------------------------------------------------
 
     async def append(self, new: NewEvent) -> tuple[Event, Event | None]:

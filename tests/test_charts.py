@@ -159,14 +159,17 @@ async def test_empty_log_gives_flat_series_ending_today(empty_service):
         "rutte": [(date(2024, 4, 3), 0)],
         "iohannis": [(date(2024, 4, 3), 0)],
     }
-    assert png_size((await charts.timeline_attachment(empty_service)).data) == TIMELINE_SIZE
+    assert (
+        png_size(((await charts.chart_reply(empty_service, "timeline")).attachment).data)
+        == TIMELINE_SIZE
+    )
 
 
 # --- the pictures ---------------------------------------------------------------------------
 
 
 async def test_board_is_a_png_of_the_expected_size_in_the_palette(service):
-    attachment = await charts.board_attachment(service)
+    attachment = (await charts.chart_reply(service, "board")).attachment
     assert attachment.filename == "nato-sg-2024-board-rutte-2024-04-03.png"
     assert attachment.content_type == "image/png"
     assert png_size(attachment.data) == BOARD_SIZE
@@ -175,7 +178,7 @@ async def test_board_is_a_png_of_the_expected_size_in_the_palette(service):
 
 
 async def test_timeline_is_a_png_of_the_expected_size(service):
-    attachment = await charts.timeline_attachment(service)
+    attachment = (await charts.chart_reply(service, "timeline")).attachment
     assert attachment.filename == "nato-sg-2024-timeline-2024-04-03.png"
     assert png_size(attachment.data) == TIMELINE_SIZE
     assert len(attachment.data) < MAX_BYTES
@@ -183,8 +186,8 @@ async def test_timeline_is_a_png_of_the_expected_size(service):
 
 
 async def test_the_board_as_of_an_earlier_day_is_another_picture(service):
-    today = await charts.board_attachment(service)
-    march = await charts.board_attachment(service, as_of=date(2024, 3, 1))
+    today = (await charts.chart_reply(service, "board")).attachment
+    march = (await charts.chart_reply(service, "board", as_of=date(2024, 3, 1))).attachment
     assert march.filename.endswith("-2024-03-01.png")
     now, then = pixels(today.data), pixels(march.data)
     assert then[charts.BLUE] < now[charts.BLUE] / 4  # 4 backing tiles, not 28
@@ -207,7 +210,7 @@ async def test_drawing_runs_off_the_event_loop(service, monkeypatch):
         return draw(picture)
 
     monkeypatch.setattr(charts, "draw_board", spy)
-    await charts.board_attachment(service)
+    await charts.chart_reply(service, "board")
     assert threads and threads[0] != threading.get_ident()
 
 

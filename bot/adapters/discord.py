@@ -100,8 +100,8 @@ def _completer(index: Callable[[], Index]) -> Callable[..., Awaitable[list[Any]]
         interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         return [
-            app_commands.Choice(name=cut(s.label, CHOICE_TEXT), value=s.value[:CHOICE_TEXT])
-            for s in index().suggest(current, limit=MAX_CHOICES)
+            app_commands.Choice(name=cut(name, CHOICE_TEXT), value=name[:CHOICE_TEXT])
+            for name in index().suggest(current, limit=MAX_CHOICES)
         ]
 
     return complete
