@@ -534,144 +534,144 @@ _SOURCE = Param("source", Kind.URL, "an http(s) link to the report", keyword=Tru
 _NOTE = Param("note", Kind.TEXT, "a short note, up to 500 characters", keyword=True)
 _OPTIONAL_CANDIDATE = Param("candidate", Kind.CANDIDATE, "one candidate (default: all)")
 
-COMMANDS: dict[str, Command] = {
-    c.name: c
-    for c in (
-        Command(
-            "endorse",
-            "Record that a member publicly backs a candidate.",
-            (_MEMBER, _CANDIDATE, _ON, _SOURCE, _NOTE),
-            _endorse,
-            editor_only=True,
-            example="/endorse Estonia Rutte on:2024-04-02 source:https://www.politico.eu/...",
+_COMMAND_LIST = (
+    Command(
+        "endorse",
+        "Record that a member publicly backs a candidate.",
+        (_MEMBER, _CANDIDATE, _ON, _SOURCE, _NOTE),
+        _endorse,
+        editor_only=True,
+        example="/endorse Estonia Rutte on:2024-04-02 source:https://www.politico.eu/...",
+    ),
+    Command(
+        "oppose",
+        "Record that a member publicly opposes a candidate.",
+        (_MEMBER, _CANDIDATE, _ON, _SOURCE, _NOTE),
+        _oppose,
+        editor_only=True,
+        example="/oppose Hungary Rutte source:https://...",
+    ),
+    Command(
+        "undecided",
+        "Record that a member has no public position.",
+        (_MEMBER, _ON, _SOURCE, _NOTE),
+        _undecided,
+        editor_only=True,
+        example="/undecided Slovakia",
+    ),
+    Command(
+        "tally",
+        "Backers per candidate, what the rule still needs, the holdouts, the countdown.",
+        (
+            _OPTIONAL_CANDIDATE,
+            Param("as_of", Kind.DATE, "the tally at the end of that day", keyword=True),
         ),
-        Command(
-            "oppose",
-            "Record that a member publicly opposes a candidate.",
-            (_MEMBER, _CANDIDATE, _ON, _SOURCE, _NOTE),
-            _oppose,
-            editor_only=True,
-            example="/oppose Hungary Rutte source:https://...",
+        _tally,
+        example="/tally Rutte as_of:2024-03-01",
+    ),
+    Command(
+        "holdouts",
+        "Members not backing a candidate, with their position and latest source.",
+        (Param("candidate", Kind.CANDIDATE, "the candidate (default: the leader)"),),
+        _holdouts,
+    ),
+    Command(
+        "history",
+        "The log, newest first.",
+        (
+            Param("member", Kind.MEMBER, "only this member"),
+            Param("limit", Kind.INT, "entries to show (default 10, at most 100)", keyword=True),
         ),
-        Command(
-            "undecided",
-            "Record that a member has no public position.",
-            (_MEMBER, _ON, _SOURCE, _NOTE),
-            _undecided,
-            editor_only=True,
-            example="/undecided Slovakia",
-        ),
-        Command(
-            "tally",
-            "Backers per candidate, what the rule still needs, the holdouts, the countdown.",
-            (
-                _OPTIONAL_CANDIDATE,
-                Param("as_of", Kind.DATE, "the tally at the end of that day", keyword=True),
+        _history,
+        example="/history Hungary limit:5",
+    ),
+    Command("countdown", "Days to the deadline, or when the rule was met.", (), _countdown),
+    Command(
+        "subscribe",
+        "Post the daily digest in this channel (default 09:00, the configured time zone).",
+        (
+            Param(
+                "time",
+                Kind.TEXT,
+                "the local time of the digest, HH:MM",
+                keyword=True,
+                placeholder="HH:MM",
             ),
-            _tally,
-            example="/tally Rutte as_of:2024-03-01",
-        ),
-        Command(
-            "holdouts",
-            "Members not backing a candidate, with their position and latest source.",
-            (Param("candidate", Kind.CANDIDATE, "the candidate (default: the leader)"),),
-            _holdouts,
-        ),
-        Command(
-            "history",
-            "The log, newest first.",
-            (
-                Param("member", Kind.MEMBER, "only this member"),
-                Param("limit", Kind.INT, "entries to show (default 10, at most 100)", keyword=True),
+            Param(
+                "tz",
+                Kind.TEXT,
+                "an IANA time zone, e.g. Europe/Brussels",
+                keyword=True,
+                placeholder="Area/City",
             ),
-            _history,
-            example="/history Hungary limit:5",
         ),
-        Command("countdown", "Days to the deadline, or when the rule was met.", (), _countdown),
-        Command(
-            "subscribe",
-            "Post the daily digest in this channel (default 09:00, the configured time zone).",
-            (
-                Param(
-                    "time",
-                    Kind.TEXT,
-                    "the local time of the digest, HH:MM",
-                    keyword=True,
-                    placeholder="HH:MM",
-                ),
-                Param(
-                    "tz",
-                    Kind.TEXT,
-                    "an IANA time zone, e.g. Europe/Brussels",
-                    keyword=True,
-                    placeholder="Area/City",
-                ),
-            ),
-            _subscribe,
-            editor_only=True,
-            example="/subscribe time:08:30 tz:Europe/Brussels",
+        _subscribe,
+        editor_only=True,
+        example="/subscribe time:08:30 tz:Europe/Brussels",
+    ),
+    Command(
+        "unsubscribe",
+        "Stop the daily digest in this channel.",
+        (),
+        _unsubscribe,
+        editor_only=True,
+    ),
+    Command(
+        "digest",
+        "Today's digest, now: a preview that does not replace the channel's daily one.",
+        (),
+        _digest,
+    ),
+    Command(
+        "undo",
+        "Revert your last recording (by recording a new event).",
+        (),
+        _undo,
+        editor_only=True,
+    ),
+    Command("candidates", "The candidates and their backers.", (), _candidates),
+    Command(
+        "candidate add",
+        "Add a candidate.",
+        (
+            Param("name", Kind.TEXT, "the candidate's full name", required=True),
+            Param("member", Kind.MEMBER, "the member that nominated them"),
         ),
-        Command(
-            "unsubscribe",
-            "Stop the daily digest in this channel.",
-            (),
-            _unsubscribe,
-            editor_only=True,
+        _candidate_add,
+        editor_only=True,
+        example="/candidate add Kaja Kallas Estonia",
+    ),
+    Command(
+        "candidate withdraw",
+        "Mark a candidate as withdrawn.",
+        (_CANDIDATE,),
+        _candidate_withdraw,
+        editor_only=True,
+    ),
+    Command(
+        "export",
+        "The whole event log as a file.",
+        (Param("format", Kind.CHOICE, "csv (default) or json", choices=("csv", "json")),),
+        _export,
+    ),
+    Command(
+        "chart",
+        "A picture: the members as a board, or the backers over time.",
+        (
+            Param("kind", Kind.CHOICE, "board (default) or timeline", choices=KINDS),
+            Param("candidate", Kind.CANDIDATE, "one candidate (default: the leader, or all)"),
+            Param("as_of", Kind.DATE, "the picture at the end of that day", keyword=True),
         ),
-        Command(
-            "digest",
-            "Today's digest, now: a preview that does not replace the channel's daily one.",
-            (),
-            _digest,
-        ),
-        Command(
-            "undo",
-            "Revert your last recording (by recording a new event).",
-            (),
-            _undo,
-            editor_only=True,
-        ),
-        Command("candidates", "The candidates and their backers.", (), _candidates),
-        Command(
-            "candidate add",
-            "Add a candidate.",
-            (
-                Param("name", Kind.TEXT, "the candidate's full name", required=True),
-                Param("member", Kind.MEMBER, "the member that nominated them"),
-            ),
-            _candidate_add,
-            editor_only=True,
-            example="/candidate add Kaja Kallas Estonia",
-        ),
-        Command(
-            "candidate withdraw",
-            "Mark a candidate as withdrawn.",
-            (_CANDIDATE,),
-            _candidate_withdraw,
-            editor_only=True,
-        ),
-        Command(
-            "export",
-            "The whole event log as a file.",
-            (Param("format", Kind.CHOICE, "csv (default) or json", choices=("csv", "json")),),
-            _export,
-        ),
-        Command(
-            "chart",
-            "A picture: the members as a board, or the backers over time.",
-            (
-                Param("kind", Kind.CHOICE, "board (default) or timeline", choices=KINDS),
-                Param("candidate", Kind.CANDIDATE, "one candidate (default: the leader, or all)"),
-                Param("as_of", Kind.DATE, "the picture at the end of that day", keyword=True),
-            ),
-            _chart,
-            example="/chart timeline as_of:2024-04-02",
-        ),
-        Command(
-            "help",
-            "The commands, or one command in detail.",
-            (Param("command", Kind.TEXT, "a command name"),),
-            _help,
-        ),
-    )
-}
+        _chart,
+        example="/chart timeline as_of:2024-04-02",
+    ),
+    Command(
+        "help",
+        "The commands, or one command in detail.",
+        (Param("command", Kind.TEXT, "a command name"),),
+        _help,
+    ),
+)
+COMMANDS: dict[str, Command] = {c.name: c for c in _COMMAND_LIST}
+if len(COMMANDS) != len(_COMMAND_LIST):
+    raise RuntimeError("two commands share a name")

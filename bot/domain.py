@@ -128,6 +128,9 @@ class Actor:
             )
 
 
+SEED_ACTOR = Actor("seed", "race-file", "race file")  # who recorded what the race file holds
+
+
 @dataclass(frozen=True)
 class Event:
     """One row of the append-only log."""

@@ -15,6 +15,7 @@ from zoneinfo import available_timezones
 
 from bot.config import Clock, DigestConfig
 from bot.domain import (
+    SEED_ACTOR,
     UNDO,
     Actor,
     Candidate,
@@ -177,12 +178,18 @@ class Service:
         await self._reload_candidates()
         if not demo:
             return 0
-        seeder = Actor("seed", "race-file", "race file")
         return await self.store.seed(
             self.race.id,
             (
                 NewEvent(
-                    self.race.id, s.member, s.position, s.candidate, s.on, seeder, s.source, s.note
+                    self.race.id,
+                    s.member,
+                    s.position,
+                    s.candidate,
+                    s.on,
+                    SEED_ACTOR,
+                    s.source,
+                    s.note,
                 )
                 for s in self.race.seed
             ),

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import aiosqlite
 
-from bot.domain import Actor, Candidate, Change, Event
+from bot.domain import SEED_ACTOR, Actor, Candidate, Change, Event
 
 # Each entry migrates the schema from version i to i + 1 (PRAGMA user_version). Append only.
 MIGRATIONS: list[str] = [
@@ -339,7 +339,7 @@ class Store:
     async def ensure_candidates(self, race: str, candidates: Iterable[Candidate]) -> None:
         """Add the race file's candidates that the database does not know yet."""
         for candidate in candidates:
-            await self.add_candidate(race, candidate, None, Actor("seed", "race-file", "race file"))
+            await self.add_candidate(race, candidate, None, SEED_ACTOR)
 
     async def add_candidate(
         self, race: str, candidate: Candidate, on: date | None, actor: Actor
