@@ -28,9 +28,8 @@ from bot.replies import (
     tally_reply,
 )
 from bot.roster import Index
-from bot.scheduling import DigestBuilder, next_fire_time
+from bot.scheduling import DigestBuilder, first_digest_day
 from bot.service import Service
-from bot.storage import DigestKey
 
 log = logging.getLogger(__name__)
 
@@ -431,13 +430,10 @@ async def _subscribe(ctx: Context, args: dict[str, Any]) -> Reply:
     sub = await svc.subscribe(
         ctx.actor, ctx.actor.platform, ctx.channel, args.get("time"), args.get("tz")
     )
-    first = next_fire_time(sub, svc.clock.now())
-    key = DigestKey(sub.race, sub.platform, sub.channel, first.date())
-    if key in await svc.store.digest_sends(sub.race, [key.day]):  # that day's went out already
-        first = next_fire_time(sub, first)
+    first = await first_digest_day(svc, sub)
     return Reply.text(
         f"Subscribed: this channel gets the daily digest at {sub.time:%H:%M} ({sub.timezone}), "
-        f"from {format_date(first.date())}. /digest shows today's now; /unsubscribe stops it."
+        f"from {format_date(first)}. /digest shows today's now; /unsubscribe stops it."
     )
 
 

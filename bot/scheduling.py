@@ -82,6 +82,16 @@ def next_fire_time(sub: Subscription, after: datetime) -> datetime:
     )
 
 
+async def first_digest_day(service: Service, sub: Subscription) -> date:
+    """The day of a new subscription's first digest: the next fire, unless that day's digest
+    went out already (a channel subscribing again after its digest)."""
+    first = next_fire_time(sub, service.clock.now())
+    key = DigestKey(sub.race, sub.platform, sub.channel, first.date())
+    if key in await service.store.digest_sends(sub.race, [key.day]):
+        first = next_fire_time(sub, first)
+    return first.date()
+
+
 def fire_on(sub: Subscription, day: date) -> datetime | None:
     """When the digest for the subscription's local `day` fires; None if the trigger skips it."""
     midnight = datetime.combine(day, time(0), ZoneInfo(sub.timezone))
