@@ -14,6 +14,7 @@ from bot.app import run_console, run_platforms, with_overrides
 from bot.config import ConfigError, load_config
 from bot.platform import CredentialsError
 from bot.racefile import RaceFileError
+from bot.storage import StorageError
 
 
 def _date(text: str) -> date:
@@ -84,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             only = None if args.command == "run" else args.command
             asyncio.run(run_platforms(config, only, args.demo, args.sync_global))
-    except (ConfigError, RaceFileError, CredentialsError) as exc:
+    except (ConfigError, RaceFileError, CredentialsError, StorageError) as exc:
         print(f"tallybot: {exc}", file=sys.stderr)
         return 2
     except (OSError, TimeoutError) as exc:  # no network, DNS, refused (aiohttp's are OSErrors)

@@ -167,6 +167,10 @@ _ACTIVE = "NOT EXISTS (SELECT 1 FROM events AS u WHERE u.reverts = e.id)"
 _MAX_ID = 2**63 - 1  # "no upper bound" for id ranges
 
 
+class StorageError(Exception):
+    """The database file cannot be opened or used; the message says which and why."""
+
+
 @dataclass(frozen=True)
 class NewEvent:
     race: str
@@ -237,20 +241,27 @@ class Store:
 
     @classmethod
     async def open(cls, path: str | Path, clock: Callable[[], datetime] | None = None) -> Store:
-        """Open (creating and migrating) the database; `clock` stamps when rows are recorded."""
+        """Open (creating and migrating) the database; `clock` stamps when rows are recorded.
+
+        Raises StorageError, in one line, when the file cannot be used.
+        """
         path = Path(path)
-        if str(path) != ":memory:":
+        try:
             path.parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(path, isolation_level=None)
-        await db.execute("PRAGMA busy_timeout = 10000")
-        await db.execute("PRAGMA journal_mode = WAL")
-        await db.execute("PRAGMA synchronous = NORMAL")
-        await db.execute("PRAGMA foreign_keys = ON")
+            db = await aiosqlite.connect(path, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise StorageError(f"Cannot open the database {path}: {exc}.") from None
         store = cls(db, path, clock)
         try:
+            await db.execute("PRAGMA busy_timeout = 10000")
+            await db.execute("PRAGMA journal_mode = WAL")
+            await db.execute("PRAGMA synchronous = NORMAL")
+            await db.execute("PRAGMA foreign_keys = ON")
             await store._migrate()
-        except BaseException:
-            await db.close()
+        except BaseException as exc:
+            await db.close()  # or its thread keeps the process alive
+            if isinstance(exc, sqlite3.Error):
+                raise StorageError(f"Cannot use the database {path}: {exc}.") from None
             raise
         return store
 
@@ -263,7 +274,7 @@ class Store:
             try:
                 (version,) = await (await self.db.execute("PRAGMA user_version")).fetchone()
                 if version > len(MIGRATIONS):
-                    raise RuntimeError(
+                    raise StorageError(
                         f"{self.path} has schema version {version}, newer than this tallybot"
                         f" ({len(MIGRATIONS)}); upgrade tallybot."
                     )

@@ -282,3 +282,21 @@ async def test_a_bug_is_one_line_and_the_console_goes_on(chat, monkeypatch, capl
     assert await chat("/countdown") == f"Error: {commands.FAILED}"
     assert "a bug" in caplog.text  # the traceback is in the log
     assert "28/32" in await chat("/tally")
+
+
+@pytest.mark.parametrize("kind", ["not a database", "a folder"])
+def test_cli_refuses_an_unusable_database_in_one_line(tmp_path, kind):
+    db = tmp_path / "junk.db"
+    if kind == "a folder":
+        db.mkdir()
+    else:
+        db.write_text("garbage, not SQLite")
+    run = subprocess.run(
+        [sys.executable, "-m", "bot", "console", "--db", db],
+        input="/tally\n", capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert run.returncode == 2
+    assert run.stderr.startswith(
+        f"tallybot: Cannot use the database {db}"
+    ) or run.stderr.startswith(f"tallybot: Cannot open the database {db}")
+    assert len(run.stderr.strip().splitlines()) == 1

@@ -11,7 +11,7 @@ import pytest
 from conftest import make_service
 
 from bot.domain import UNDO, Actor, Event, Position, TallyError
-from bot.storage import MIGRATIONS, Store
+from bot.storage import MIGRATIONS, StorageError, Store
 
 EDITOR = Actor("test", "ed", "Editor", is_editor=True)
 
@@ -47,7 +47,7 @@ async def test_schema_is_versioned_in_wal_mode(tmp_path):
 async def test_a_database_from_a_newer_version_is_refused(tmp_path):
     with sqlite3.connect(tmp_path / "new.db") as db:
         db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
-    with pytest.raises(RuntimeError, match="newer than this tallybot"):
+    with pytest.raises(StorageError, match="newer than this tallybot"):
         await Store.open(tmp_path / "new.db")
 
 
