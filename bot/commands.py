@@ -234,7 +234,7 @@ def parse_args(
                 value = Token(line[token.start + len(key) + 1 : stop].strip(), 0).word
             if not value.strip():
                 raise TallyError(f"{key}: needs a value, e.g. {key}:{_EXAMPLES[param.kind]}")
-            raw[key] = value
+            raw[key] = convert(service, param, value)
         elif key is not None and key not in _URL_SCHEMES and match.group(2):
             options = ", ".join(f"{k}:" for k in command.keywords) or "no options"
             raise TallyError(
@@ -244,7 +244,7 @@ def parse_args(
             raise TallyError(f"'{token.text}' looks like a source; write source:{token.text}")
         else:
             positional.append(token.word)
-    return _bind_positional(service, command, positional, raw)
+    return {**raw, **_read_positional(service, command, positional)}
 
 
 def _is_option(command: Command, token: Token) -> bool:
@@ -252,53 +252,74 @@ def _is_option(command: Command, token: Token) -> bool:
     return match is not None and match.group(1).lower() in command.keywords
 
 
-def _bind_positional(
-    service: Service, command: Command, words: list[str], raw: dict[str, Any]
-) -> dict[str, Any]:
+def _read_positional(service: Service, command: Command, words: list[str]) -> dict[str, Any]:
+    """The arguments before the options; names may have spaces ("North Macedonia")."""
     params = command.positional
-    if not params and words:
-        raise TallyError(f"/{command.name} takes no arguments here: {command.usage}")
-    if len(params) <= 1:
-        if params and words:
-            raw[params[0].name] = " ".join(words)
+    if not params:
+        if words:
+            raise TallyError(f"/{command.name} takes no arguments here: {command.usage}")
+        return {}
+    if len(params) == 1:
         try:
-            return bind(service, command, raw)
+            return _convert_words(service, command, [words])
         except TallyError:
             _explain_extra_words(service, command, words)
             raise
-    # Two positional names, each of which may contain spaces ("North Macedonia" "Mark Rutte"):
-    # take the first reading where both resolve, preferring the longer first name; an optional
-    # one may be left out (`/candidate add Jens Stoltenberg`, `/chart Rutte`).
-    first, second = params
-    readings = [(words[:cut], words[cut:]) for cut in range(len(words) - 1, 0, -1)]
-    if words and not second.required:
-        readings.append((words, []))
-    if words and not first.required:
-        readings.append(([], words))
-    for a, b in readings:
+    # Two names: take the first reading where both resolve, preferring the longer first
+    # name; an optional one may be left out (`/candidate add Jens Stoltenberg`, `/chart Rutte`).
+    readings = [[words[:cut], words[cut:]] for cut in range(len(words) - 1, 0, -1)]
+    if words and not params[1].required:
+        readings.append([words, []])
+    if words and not params[0].required:
+        readings.append([[], words])
+    for reading in readings:
         try:
-            return bind(
-                service, command, {**raw, first.name: " ".join(a), second.name: " ".join(b)}
-            )
+            return _convert_words(service, command, reading)
         except TallyError:
             continue
-    # Nothing resolved: report on the likeliest reading, the last word as the second name.
-    a, b = (words[:-1], words[-1:]) if len(words) >= 2 else (words, [])
-    return bind(service, command, {**raw, first.name: " ".join(a), second.name: " ".join(b)})
+    _explain_extra_words(service, command, words)
+    # Nothing resolved: report on the likeliest reading, where one of the two names resolves
+    # (else the last word as the second name), so the error names the words that are wrong.
+    likely = [words[:-1], words[-1:]] if len(words) >= 2 else [words, []]
+    cuts = [(cut, 0) for cut in range(len(words) - 1, 0, -1)]  # the longest first name
+    cuts += [(cut, 1) for cut in range(1, len(words))]  # the longest second name
+    for cut, side in cuts:
+        try:
+            convert(service, params[side], " ".join(words[cut:] if side else words[:cut]))
+        except TallyError:
+            continue
+        likely = [words[:cut], words[cut:]]
+        break
+    return _convert_words(service, command, likely)
+
+
+def _convert_words(service: Service, command: Command, reading: list[list[str]]) -> dict:
+    """One reading of the positional words: a list of words per positional parameter."""
+    args = {}
+    for param, words in zip(command.positional, reading, strict=True):
+        if words:
+            args[param.name] = convert(service, param, " ".join(words))
+        elif param.required:
+            raise TallyError(f"/{command.name} needs {param.name}: {command.usage}")
+    return args
 
 
 def _explain_extra_words(service: Service, command: Command, words: list[str]) -> None:
-    """`/undecided Hungary Rutte`: say 'Rutte' is one word too many, not that 'Hungary Rutte'
-    is unknown."""
-    if not command.positional or command.positional[0].kind is Kind.TEXT:
-        return
-    for cut in range(len(words) - 1, 0, -1):
-        try:
-            convert(service, command.positional[0], " ".join(words[:cut]))
-        except TallyError:
-            continue
-        extra = " ".join(words[cut:])
-        raise TallyError(f"'{extra}' is one argument too many: {command.usage}")
+    """`/undecided Hungary Rutte`, `/endorse Hungary Rutte extra`: say which words are one
+    argument too many, rather than that 'Hungary Rutte' is unknown."""
+    if command.positional[0].kind is Kind.TEXT:
+        return  # a free name takes every word
+    count = len(command.positional)
+    for end in range(len(words) - 1, count - 1, -1):
+        cuts = range(end - 1, 0, -1) if count == 2 else [end]
+        for cut in cuts:
+            reading = [words[:cut], words[cut:end]][:count]
+            try:
+                _convert_words(service, command, reading)
+            except TallyError:
+                continue
+            extra = " ".join(words[end:])
+            raise TallyError(f"'{extra}' is one argument too many: {command.usage}")
 
 
 # --- running --------------------------------------------------------------------------------
