@@ -32,7 +32,7 @@ from bot.domain import (
     plural,
 )
 from bot.replies import Attachment, Reply, Section
-from bot.service import Service, check_date
+from bot.service import Service
 
 if TYPE_CHECKING:
     from matplotlib.artist import Artist
@@ -268,7 +268,7 @@ async def chart_reply(
 
 
 async def _timeline(service: Service, candidate: Candidate | None, as_of: date | None) -> Timeline:
-    today = check_date(as_of, service.today(), "as_of") if as_of else service.today()
+    today = service.check_day(as_of, "as_of") if as_of else service.today()
     candidates = [candidate] if candidate else service.roster.candidate_list
     changes = await service.store.changes(service.race.id, today)
     return timeline(changes, service.race, candidates, today, as_of is not None)

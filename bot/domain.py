@@ -177,6 +177,10 @@ class CandidateTally:
         return self.missing == 0
 
     def needs(self) -> str:
+        if self.rule.kind is RuleKind.THRESHOLD:
+            if self.met:
+                return f"has the {self.required} backers it needs"
+            return f"needs {self.missing} more to reach {self.required}"
         if self.met:
             return f"has {self.rule.describe()}"
         return f"needs {self.missing} more for {self.rule.describe()}"

@@ -127,16 +127,6 @@ def check_note(note: str | None) -> str | None:
     return note
 
 
-def check_date(day: date, today: date, option: str = "on") -> date:
-    """`on:` and `as_of:` dates cannot be in the future."""
-    if day > today:
-        why = (
-            "the tally cannot look ahead" if option == "as_of" else "record events once they happen"
-        )
-        raise TallyError(f"{option}:{day.isoformat()} is after today ({today.isoformat()}); {why}.")
-    return day
-
-
 def check_time(text: str) -> time:
     match = _HH_MM.match(text.strip())
     if match is None or int(match[1]) > 23 or int(match[2]) > 59:
@@ -228,7 +218,7 @@ class Service:
             member=member.code,
             position=position.value,
             candidate=candidate.key if candidate else None,
-            happened_on=self._check_on(on or self.today()),
+            happened_on=self.check_day(on or self.today()),
             actor=actor,
             source=check_source(source),
             note=check_note(note),
@@ -236,15 +226,25 @@ class Service:
         event, previous = await self.store.append(new)
         return Recorded(event, previous)
 
-    def _check_on(self, day: date) -> date:
-        # A mistyped year (0024, 1924) would stretch every timeline over a century.
+    def check_day(self, day: date, option: str = "on") -> date:
+        """An `on:` or `as_of:` day: not in the future, and not before the race could begin
+        (a mistyped year, 0024 or 1924, would stretch every timeline over centuries)."""
+        today = self.today()
+        if day > today:
+            why = (
+                "the tally cannot look ahead"
+                if option == "as_of"
+                else "record events once they happen"
+            )
+            raise TallyError(
+                f"{option}:{day.isoformat()} is after today ({today.isoformat()}); {why}."
+            )
         earliest = date(self.race.deadline.on.year - YEARS_BACK, 1, 1)
         if day < earliest:
             raise TallyError(
-                f"on:{day.isoformat()} is too far back; this race's events are dated from "
-                f"{earliest.isoformat()} on."
+                f"{option}:{day} is too far back; this race's events are dated from {earliest} on."
             )
-        return check_date(day, self.today())
+        return day
 
     async def undo(self, actor: Actor) -> Undone:
         actor.require_editor("undo recordings")
@@ -364,7 +364,7 @@ class Service:
         if as_of is None and up_to_id is None:
             latest = await self.store.current(self.race.id)
         else:
-            day = check_date(as_of or self.today(), self.today(), "as_of")
+            day = self.check_day(as_of, "as_of") if as_of else self.today()
             members = list(self.race.members_by_code)
             latest = await self.store.as_of(self.race.id, day, members, up_to_id)
         candidates = [candidate] if candidate else await self.active_candidates(as_of)

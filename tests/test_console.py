@@ -55,6 +55,8 @@ async def test_typo_in_member_gets_a_suggestion_and_writes_nothing(chat, service
         ("/endorse Estonia Rutte on:0001-01-01", "is too far back; this race's events are dated"),
         ("/endorse Estonia Rutte on:20240402", "on:20240402 is not a date; use YYYY-MM-DD"),
         ("/tally as_of:2024-04-04", "as_of:2024-04-04 is after today (2024-04-03); the tally"),
+        ("/tally as_of:0001-01-01", "as_of:0001-01-01 is too far back"),
+        ("/chart timeline as_of:1900-01-01", "as_of:1900-01-01 is too far back"),
         ("/endorse Estonia Rutte source:ftp://x", "is not a web address; give an http(s) URL"),
         ("/endorse Estonia Rutte note:" + "x" * 501, "keep it to 500"),
         ("/endorse Estonia Rutte date:2024-04-01", "Unknown option 'date:'; /endorse takes on:"),

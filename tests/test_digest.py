@@ -453,7 +453,7 @@ async def test_a_send_cut_short_by_a_crash_is_resumed_after_the_lease(tmp_path, 
         await crashing.say("/subscribe")
         crashing.clock.current = brussels(3, 9)
         run = asyncio.create_task(crashing.scheduler.run_due())
-        await stuck.started.wait()
+        await asyncio.wait_for(stuck.started.wait(), 5)  # fail, not hang, if it never posts
         run.cancel()  # the process dies mid-post
         with suppress(asyncio.CancelledError):
             await run
@@ -476,7 +476,7 @@ async def test_a_send_cut_short_and_found_after_the_grace_is_failed_and_logged(t
         await crashing.say("/subscribe")
         crashing.clock.current = brussels(3, 9)
         run = asyncio.create_task(crashing.scheduler.run_due())
-        await stuck.started.wait()
+        await asyncio.wait_for(stuck.started.wait(), 5)  # fail, not hang, if it never posts
         run.cancel()
         with suppress(asyncio.CancelledError):
             await run
@@ -573,11 +573,11 @@ async def test_a_channel_queued_past_the_lease_is_not_taken_over_mid_send(tmp_pa
         await a.say("/subscribe", channel="C2")
         a.clock.current = b.clock.current = brussels(3, 9)
         run = asyncio.create_task(a.scheduler.run_due())
-        await gate.entered.wait()  # C1 posting, C2 queued behind it
+        await asyncio.wait_for(gate.entered.wait(), 5)  # C1 posting, C2 queued behind it
         gate.entered.clear()
         a.clock.current = b.clock.current = brussels(3, 9, 6)  # a slow first post
         gate.gates.setdefault("C1", asyncio.Event()).set()
-        await gate.entered.wait()  # A has claimed C2 and is posting it
+        await asyncio.wait_for(gate.entered.wait(), 5)  # A has claimed C2 and is posting it
         await b.scheduler.run_due()  # B, while A is alive and mid-post
         gate.gates.setdefault("C2", asyncio.Event()).set()
         await run

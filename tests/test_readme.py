@@ -16,6 +16,10 @@ def test_race_file_example_loads():
     (block,) = [b for b in re.findall(r"```toml\n(.*?)```", README, re.DOTALL) if "[[seed]]" in b]
     race = parse_race(tomllib.loads(block))
     assert race.required == 2 and race.member("BJ").name == "Benin"
+    from bot.domain import compute_tally
+
+    tally = compute_tally(race, race.candidates, {}, race.deadline.on, {})
+    assert tally.candidates[0].needs() == "needs 2 more to reach 2"
     assert race.seed[0].source == "https://au.int/en/pressreleases"
 
 
