@@ -387,14 +387,16 @@ async def _record(ctx: Context, args: dict[str, Any], position: Position) -> Rep
         f"on {format_date(e.happened_on)} ({source_label(e.source)})."
     )
     before = done.previous
-    if before is not None and (before.position, before.candidate) == (e.position, e.candidate):
-        line += " No change: it already did."
-    elif before is not None:
-        line += f" It replaces #{before.id}: {member.name} {describe(before, names)}."
+    backfill = before is not None and before.happened_on > e.happened_on
+    if before is not None and not backfill:
+        if (before.position, before.candidate) == (e.position, e.candidate):
+            line += " No change: it already did."
+        else:
+            line += f" It replaces #{before.id}: {member.name} {describe(before, names)}."
     lines = [line]
-    if done.previous is not None and done.previous.happened_on > e.happened_on:
+    if backfill:
         lines.append(
-            f"{member.name}'s later position of {format_date(done.previous.happened_on)} "
+            f"{member.name}'s later position of {format_date(before.happened_on)} "
             "still stands; this one fills in the history."
         )
     tally = await svc.tally()

@@ -208,17 +208,25 @@ class Service:
             candidate = None
         elif candidate is None:
             raise TallyError(f"Say which candidate {member.name} {position.value}.")
-        if candidate is not None and candidate.withdrawn_on is not None:
+        day = self.check_day(on or self.today())
+        if candidate is not None and candidate.key not in {
+            c.key for c in await self.active_candidates(day)
+        }:
+            if candidate.withdrawn_on is not None and candidate.withdrawn_on <= day:
+                raise TallyError(
+                    f"{candidate.name} withdrew on {format_date(candidate.withdrawn_on)}; "
+                    "record positions on an active candidate (see /candidates)."
+                )
             raise TallyError(
-                f"{candidate.name} withdrew on {format_date(candidate.withdrawn_on)}; "
-                "record positions on an active candidate (see /candidates)."
+                f"{candidate.name} was not a candidate on {format_date(day)}; "
+                "date the position on a day they were."
             )
         new = NewEvent(
             race=self.race.id,
             member=member.code,
             position=position.value,
             candidate=candidate.key if candidate else None,
-            happened_on=self.check_day(on or self.today()),
+            happened_on=day,
             actor=actor,
             source=check_source(source),
             note=check_note(note),

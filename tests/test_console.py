@@ -125,6 +125,7 @@ async def test_as_of_replays_by_the_day_events_happened(chat):
 async def test_backfilling_an_older_position_does_not_replace_a_newer_one(chat):
     reply = await chat("/undecided Estonia on:2024-01-10")
     assert "later position of 2 April 2024 still stands" in reply
+    assert "replaces" not in reply and "No change" not in reply
     assert "28/32 back Mark Rutte" in await chat("/tally")
     assert "Estonia" in (await chat("/tally as_of:2024-03-01")).split("No public position")[1]
 
@@ -184,6 +185,10 @@ async def test_candidates_add_and_withdraw(chat):
     assert "Added candidate Kaja Kallas" in await chat("/candidate add Kaja Kallas Estonia")
     assert "Kaja Kallas (Estonia): 0/32 backers" in await chat("/candidates")
     assert "Estonia supports Kaja Kallas" in await chat("/endorse Estonia Kallas")
+    assert await chat("/endorse Poland Kallas on:2024-03-01") == (
+        "Error: Kaja Kallas was not a candidate on 1 March 2024; date the position on a day "
+        "they were."
+    )
     assert "already a candidate" in await chat("/candidate add kaja kallas")
     assert "Klaus Iohannis withdrew on 3 April 2024" in await chat("/candidate withdraw Iohannis")
     tally = await chat("/tally")
