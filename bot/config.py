@@ -112,6 +112,9 @@ def parse_config(data: Mapping[str, Any], base_dir: Path = Path(".")) -> Config:
         {"mode", "host", "port", "path", "api_base_url", "editors", "editor_group"},
     )
     g = _section(data, "digest", {"time", "grace_hours", "attach_board", "channels"})
+    grace_hours = g.get("grace_hours", 6.0)
+    if not isinstance(grace_hours, int | float) or not 0 <= grace_hours <= 24:
+        raise ConfigError(f"[digest] grace_hours = {grace_hours!r}: use hours from 0 to 24.")
     timezone = _zone(str(data["timezone"]), "timezone") if "timezone" in data else ""
     mode = s.get("mode", "socket")
     if mode not in ("socket", "http"):
@@ -153,7 +156,7 @@ def parse_config(data: Mapping[str, Any], base_dir: Path = Path(".")) -> Config:
         ),
         digest=DigestConfig(
             time=_time(g.get("time", "09:00"), "[digest] time"),
-            grace_hours=float(g.get("grace_hours", 6.0)),
+            grace_hours=float(grace_hours),
             attach_board=bool(g.get("attach_board", False)),
             channels=tuple(channels),
         ),

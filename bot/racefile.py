@@ -110,6 +110,8 @@ def parse_race(data: dict[str, Any]) -> Race:
     """A race from a parsed race file; a ValueError names the first mistake and its place."""
     _unknown(data, _TOP_KEYS, "the race file")
     race_id = _need(data, "id", str, "the race file")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", race_id):
+        raise ValueError(f"id = {race_id!r}: use lower-case letters, digits and hyphens")
     title = _need(data, "title", str, "the race file")
     timezone = data.get("timezone", "UTC")
     try:
@@ -172,7 +174,10 @@ def parse_race(data: dict[str, Any]) -> Race:
         if not _URL.match(source):
             raise ValueError(f"{where} source = '{source}' is neither a URL nor in [sources]")
         on = _need(entry, "on", date, where)
-        for code in _need(entry, "members", list, where):
+        listed = _need(entry, "members", list, where)
+        if len(set(listed)) != len(listed):
+            raise ValueError(f"{where} lists a member twice")
+        for code in listed:
             if code not in codes:
                 raise ValueError(f"{where} lists '{code}', which is not in members")
             seed.append(SeedEvent(code, position, candidate, on, source, entry.get("note", "")))

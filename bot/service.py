@@ -35,6 +35,7 @@ from bot.roster import Roster, fold
 from bot.storage import NewEvent, Store, Subscription
 
 MAX_NOTE = 500
+_HIDDEN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 MAX_SOURCE = 2_000
 MAX_HISTORY = 100
 YEARS_BACK = 10  # how far before its deadline a race's events may be dated
@@ -121,7 +122,8 @@ def check_source(source: str | None) -> str | None:
 def check_note(note: str | None) -> str | None:
     if not note:
         return None
-    note = note.strip()
+    # Control characters could recolour a terminal; bidirectional overrides disguise text.
+    note = _HIDDEN.sub("", note).strip()
     if len(note) > MAX_NOTE:
         raise TallyError(f"The note has {len(note)} characters; keep it to {MAX_NOTE}.")
     return note

@@ -32,6 +32,7 @@ def test_example_config_documents_every_key_and_equals_the_defaults():
         ({"digest": {"time": "25:00"}}, "is not a time; use HH:MM"),
         ({"today": "2024-04-03"}, "must be a TOML date"),
         ({"today": datetime(2024, 4, 3, 10)}, "must be a TOML date"),
+        ({"digest": {"grace_hours": -1}}, "[digest] grace_hours = -1: use hours from 0 to 24."),
         ({"digest": {"channels": [{"platform": "irc", "channel": "x"}]}}, "platform = 'discord'"),
     ],
 )

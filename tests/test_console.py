@@ -95,6 +95,12 @@ async def test_member_names_with_spaces_quotes_and_aliases(chat):
     assert "Netherlands supports Mark Rutte" in await chat("/endorse holland rutte")
 
 
+async def test_control_characters_are_taken_out_of_notes(chat, service):
+    await chat("/endorse Estonia Rutte note:\x1b[31mred\u202etxt.exe")
+    (event,) = await service.history(limit=1)
+    assert event.note == "[31mredtxt.exe"
+
+
 async def test_a_note_is_kept_as_typed(chat, service):
     await chat('/endorse Estonia Rutte Note:He said "we agree"  on a 5" screen')
     (event,) = await service.history(limit=1)

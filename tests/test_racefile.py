@@ -50,6 +50,8 @@ def test_the_seeded_race_matches_the_articles():
         ),
         ("[[candidates]]", "[[candidate]]\n[[candidates]]", "unknown key(s) candidate"),
         ('members = ["US", "GB"]', 'members = ["US", "AT"]', "lists 'AT', which is not in members"),
+        ('members = ["US", "GB"]', 'members = ["US", "US"]', "[[seed]] #1 lists a member twice"),
+        ('id = "nato-sg-2024"', 'id = ""', "id = '': use lower-case letters, digits and hyphens"),
     ],
 )
 def test_mistakes_are_named_with_their_place(tmp_path, old, new, message):

@@ -132,6 +132,8 @@ class DiscordPlatform:
         self.sync_global = sync_global
         self._token = token
         self._editor_roles = {r.casefold() for r in config.editor_roles}
+        # tallybot never joins voice: discord.py's warnings about voice libraries are noise.
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         # Slash commands need no privileged intent; the guilds intent gives role names.
         self.client = discord.Client(
             intents=discord.Intents.default(), allowed_mentions=NO_MENTIONS

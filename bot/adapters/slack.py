@@ -63,6 +63,18 @@ def unescape(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
+class _SameToken(logging.Filter):
+    """bolt reads SLACK_BOT_TOKEN itself, then warns that the client's token wins over it;
+    here both are the same token, so the warning would only alarm."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "will be unused" not in record.getMessage()
+
+
+_bolt_log = logging.getLogger(f"{__name__}.bolt")
+_bolt_log.addFilter(_SameToken())
+
+
 class SlackPlatform:
     """Serves the slash commands until `close()`; `post()` is for the digest scheduler."""
 
@@ -95,7 +107,9 @@ class SlackPlatform:
         )
         # The token goes only in the client; "" keeps bolt from reading SLACK_SIGNING_SECRET in
         # Socket Mode, where requests are not signed (bolt verifies only HTTP requests).
-        self.app = AsyncApp(client=self.client, signing_secret=signing_secret or "")
+        self.app = AsyncApp(
+            client=self.client, signing_secret=signing_secret or "", logger=_bolt_log
+        )
         for word in top_level():
             self.app.command(f"/{word}")(self._on_command)
         self._tasks: set[asyncio.Task[Reply]] = set()
