@@ -294,18 +294,20 @@ class Store:
     # --- writes -------------------------------------------------------------------------
 
     async def append(self, new: NewEvent) -> tuple[Event, Event | None]:
-        """Append one event (one statement, so one transaction); with the member's position it
-        replaces, read under the same lock so that concurrent recordings each see their own."""
+        """Append one event, and say the member's position before it, in one statement: one
+        transaction and one trip to the database thread, so concurrent recordings each see
+        their own. (RETURNING is computed before the AFTER triggers move the position on.)"""
         async with self._write_lock:
-            previous = await self.position_of(new.race, new.member)
-            # execute_fetchall: the statement and its RETURNING row in one trip to the thread.
             (row,) = await self.db.execute_fetchall(
                 f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES"
                 " (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)"
-                f" RETURNING {_EVENT_COLUMNS}",
-                _params(new, self._now()),
+                f" RETURNING {_EVENT_COLUMNS}, (SELECT json_array({_prefixed('p')})"
+                "   FROM current_positions AS c JOIN events AS p ON p.id = c.event_id"
+                "   WHERE c.race = ? AND c.member = ?)",
+                (*_params(new, self._now()), new.race, new.member),
             )
-        return _event(row), previous
+        previous = _event(json.loads(row[-1])) if row[-1] else None
+        return _event(row[:-1]), previous
 
     async def seed(self, race: str, events: Iterable[NewEvent]) -> int:
         """Append a race's seed events once; returns how many were added (0 if seeded before)."""

@@ -182,3 +182,14 @@ async def test_look_backs_see_the_candidates_of_that_day(service):
         None, None, None,
     ]  # fmt: skip
     assert kallas.key == "kaja-kallas"
+
+
+async def test_concurrent_recordings_each_see_the_position_they_replace(service):
+    estonia, rutte = service.roster.member("Estonia"), service.roster.candidate("Rutte")
+    done = await asyncio.gather(
+        *(service.record(EDITOR, estonia, Position.OPPOSES, rutte) for _ in range(10))
+    )
+    # A chain: each replaced the one recorded just before it, none replaced the same twice.
+    previous = sorted(d.previous.id for d in done)
+    assert previous == sorted([d.event.id for d in done][:-1] + [done[0].previous.id])
+    assert len(set(previous)) == 10 and done[0].previous.position == "supports"
