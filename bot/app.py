@@ -106,9 +106,12 @@ def slack_credentials(
     if not missing:
         return {name.removeprefix("SLACK_").lower(): value for name, value in values.items()}
     if required or len(missing) < len(needed):
+        other_mode = "http" if config.slack.mode == "socket" else "socket"
+        other_secret = "SLACK_SIGNING_SECRET" if other_mode == "http" else "SLACK_APP_TOKEN"
+        hint = f' (or set [slack] mode = "{other_mode}")' if secret(other_secret, environ) else ""
         raise CredentialsError(
             f"{' and '.join(missing)} not set; Slack in {config.slack.mode} mode needs "
-            f"{' and '.join(needed)} in the environment."
+            f"{' and '.join(needed)} in the environment{hint}."
         )
     return None
 

@@ -200,6 +200,8 @@ def find_command(words: list[str]) -> tuple[Command, int]:
     subcommands = top_level().get(first)
     if subcommands:
         usages = " or ".join(c.usage for c in subcommands)
+        if len(words) > 1:
+            raise TallyError(f"Unknown subcommand '{words[1]}'; use {usages}.")
         raise TallyError(f"/{first} needs a subcommand: {usages}.")
     names = Index("command", ((n, f"/{n}", ()) for n in COMMANDS if " " not in n))
     close = names.close_matches(first, 1)
@@ -441,7 +443,8 @@ async def _history(ctx: Context, args: dict[str, Any]) -> Reply:
     scope = member.name if member else svc.race.title
     if not lines:
         lines.append("Nothing recorded yet; an editor can /endorse <member> <candidate>.")
-    return Reply(title=f"History: {scope}, newest first", sections=(Section(lines=tuple(lines)),))
+    title = f"History: {scope}, last recorded first"
+    return Reply(title=title, sections=(Section(lines=tuple(lines)),))
 
 
 async def _countdown(ctx: Context, args: dict[str, Any]) -> Reply:
@@ -596,7 +599,7 @@ _COMMAND_LIST = (
     ),
     Command(
         "history",
-        "The log, newest first.",
+        "The log, last recorded first.",
         (
             Param("member", Kind.MEMBER, "only this member"),
             Param("limit", Kind.INT, "entries to show (default 10, at most 100)", keyword=True),

@@ -137,9 +137,7 @@ def holdout_lines(t: CandidateTally) -> tuple[str, ...]:
     for h in t.holdouts:
         line = f"{h.member.flag} {h.member.name}: {h.reason}"
         if h.event is not None:
-            line += f" (since {format_date(h.event.happened_on)}, {source_label(h.event.source)})"
-            if h.event.source:
-                line += f" {h.event.source}"
+            line += f" since {format_date(h.event.happened_on)}: {h.event.source or 'no source'}"
         lines.append(line)
     if not lines:
         lines.append(f"None: all {t.total} members back {t.candidate.name}.")

@@ -283,6 +283,10 @@ class Service:
         if existing is not None:
             raise TallyError(f"{existing.name} is already a candidate.")
         candidate = Candidate(key=key, name=name, member=member.code if member else None)
+        taken = self.roster.candidates.find(name) or key
+        if taken in {c.key for c in self.roster.candidate_list}:
+            other = self.roster.candidates.display.get(taken, taken)
+            raise TallyError(f"'{name}' is taken by {other}; give the new candidate's full name.")
         if not await self.store.add_candidate(self.race.id, candidate, self.today(), actor):
             raise TallyError(f"A candidate with the key '{key}' exists already.")
         await self._reload_candidates()

@@ -162,7 +162,7 @@ async def test_history_is_newest_first_with_source_and_recorder(chat):
 async def test_holdouts_list_position_and_latest_source(chat):
     reply = await chat("/holdouts")
     assert reply.startswith("Holdouts on Mark Rutte: 4 of 32")
-    assert "Hungary: opposes (since 2 April 2024, politico.eu)" in reply
+    assert "Hungary: opposes since 2 April 2024: https://www.politico.eu" in reply
     assert "Romania: backs Klaus Iohannis" in reply
 
 

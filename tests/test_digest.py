@@ -160,7 +160,7 @@ async def test_a_subscribed_channel_gets_the_digest_at_nine_with_what_changed(tm
         assert "This is the first digest; /history shows the log so far." in text
         assert "28/32 back Mark Rutte; needs 4 more for unanimity." in text
         assert "Holdouts on Mark Rutte: 4 of 32" in text
-        assert "🇭🇺 Hungary: opposes (since 2 April 2024" in text
+        assert "🇭🇺 Hungary: opposes since 2 April 2024" in text
         assert reply.footer == "97 days until the Washington summit on 9 July 2024."
         await bot.at(brussels(3, 9, 1))  # the next minute's refresh posts nothing more
         assert len(bot.slack.posts) == 1
