@@ -71,7 +71,14 @@ COLOURS = {
 }
 HATCHES = {Status.OPPOSES: "//"}  # so 'opposes' never relies on colour alone
 TEXT_COLOURS = {Status.BACKS: "white"}
-LINE_STYLES = tuple(zip((BLUE, ORANGE, GREEN, PURPLE, SKY, VERMILLION), "os^DvP", strict=True))
+LINE_COLOURS = (BLUE, ORANGE, GREEN, PURPLE, SKY, VERMILLION)
+LINE_MARKERS = "os^DvP"
+
+
+def line_style(i: int) -> tuple[str, str]:
+    """The i-th candidate's colour and marker; from the seventh on, new pairs of the two."""
+    n = len(LINE_COLOURS)
+    return LINE_COLOURS[i % n], LINE_MARKERS[(i + i // n) % n]
 
 
 @dataclass(frozen=True)
@@ -197,7 +204,7 @@ def timeline(
     series = timeline_data(changes, candidates, today)
     lines = tuple(
         Line(_candidate_name(c, today), tuple(series[c.key]), colour, marker)
-        for c, (colour, marker) in zip(candidates, itertools.cycle(LINE_STYLES))
+        for c, (colour, marker) in ((c, line_style(i)) for i, c in enumerate(candidates))
     )
     deadline = race.deadline
     days_left = (deadline.on - today).days

@@ -489,7 +489,7 @@ async def _candidates(ctx: Context, args: dict[str, Any]) -> Reply:
 
 async def _candidate_add(ctx: Context, args: dict[str, Any]) -> Reply:
     member = args.get("member")
-    added = await ctx.service.add_candidate(ctx.actor, args["name"], member)
+    added = await ctx.service.add_candidate(ctx.actor, args["name"], member, args.get("on"))
     candidate = added.candidate
     if added.had_withdrawn_on is not None:
         return Reply.text(
@@ -504,7 +504,7 @@ async def _candidate_add(ctx: Context, args: dict[str, Any]) -> Reply:
 
 
 async def _candidate_withdraw(ctx: Context, args: dict[str, Any]) -> Reply:
-    candidate = await ctx.service.withdraw_candidate(ctx.actor, args["candidate"])
+    candidate = await ctx.service.withdraw_candidate(ctx.actor, args["candidate"], args.get("on"))
     return Reply.text(
         f"{candidate.name} withdrew on {format_date(candidate.withdrawn_on)}; "
         "positions on them stay in the log."
@@ -658,17 +658,19 @@ _COMMAND_LIST = (
         (
             Param("name", Kind.TEXT, "the candidate's full name", required=True),
             Param("member", Kind.MEMBER, "the member that nominated them"),
+            Param("on", Kind.DATE, "the day they entered the race (default today)", keyword=True),
         ),
         _candidate_add,
         editor_only=True,
-        example="/candidate add Kaja Kallas Estonia",
+        example="/candidate add Kaja Kallas Estonia on:2024-03-12",
     ),
     Command(
         "candidate withdraw",
         "Mark a candidate as withdrawn.",
-        (_CANDIDATE,),
+        (_CANDIDATE, Param("on", Kind.DATE, "the day they withdrew (default today)", keyword=True)),
         _candidate_withdraw,
         editor_only=True,
+        example="/candidate withdraw Iohannis on:2024-06-20",
     ),
     Command(
         "export",

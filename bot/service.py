@@ -265,19 +265,25 @@ class Service:
         now = await self.store.position_of(self.race.id, undo.member)
         return Undone(undo, reverted, now)
 
-    async def add_candidate(self, actor: Actor, name: str, member: Member | None) -> Added:
+    async def add_candidate(
+        self, actor: Actor, name: str, member: Member | None, on: date | None = None
+    ) -> Added:
         """A new candidate, or one who withdrew back in the race (their key, so positions
-        recorded on them count again)."""
+        recorded on them count again), from the day `on` (default today)."""
         actor.require_editor("add candidates")
+        day = self.check_day(on or self.today())
         name = " ".join(name.split())
         if not fold(name) or len(name) > 100:
             raise TallyError("Give the candidate's full name, e.g. /candidate add Klaus Iohannis.")
         key = fold(name).replace(" ", "-")
         existing = next((c for c in self.roster.candidate_list if fold(c.name) == fold(name)), None)
         if existing is not None and existing.withdrawn_on is not None:
-            await self.store.candidate_change(
-                self.race.id, existing.key, "return", self.today(), actor
-            )
+            if day < existing.withdrawn_on:
+                raise TallyError(
+                    f"{existing.name} withdrew on {format_date(existing.withdrawn_on)}; "
+                    "date the return on or after that day."
+                )
+            await self.store.candidate_change(self.race.id, existing.key, "return", day, actor)
             await self._reload_candidates()
             return Added(replace(existing, withdrawn_on=None), existing.withdrawn_on)
         if existing is not None:
@@ -287,20 +293,22 @@ class Service:
         if taken in {c.key for c in self.roster.candidate_list}:
             other = self.roster.candidates.display.get(taken, taken)
             raise TallyError(f"'{name}' is taken by {other}; give the new candidate's full name.")
-        if not await self.store.add_candidate(self.race.id, candidate, self.today(), actor):
+        if not await self.store.add_candidate(self.race.id, candidate, day, actor):
             raise TallyError(f"A candidate with the key '{key}' exists already.")
         await self._reload_candidates()
         return Added(candidate)
 
-    async def withdraw_candidate(self, actor: Actor, candidate: Candidate) -> Candidate:
+    async def withdraw_candidate(
+        self, actor: Actor, candidate: Candidate, on: date | None = None
+    ) -> Candidate:
+        """The candidate withdraws on the day `on` (default today)."""
         actor.require_editor("withdraw candidates")
+        day = self.check_day(on or self.today())
         if candidate.withdrawn_on is not None:
             raise TallyError(
                 f"{candidate.name} withdrew already, on {format_date(candidate.withdrawn_on)}."
             )
-        await self.store.candidate_change(
-            self.race.id, candidate.key, "withdraw", self.today(), actor
-        )
+        await self.store.candidate_change(self.race.id, candidate.key, "withdraw", day, actor)
         await self._reload_candidates()
         return next(c for c in self.roster.candidate_list if c.key == candidate.key)
 

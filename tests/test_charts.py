@@ -268,3 +268,8 @@ async def test_chart_without_active_candidates_says_what_to_do(chat, service):
 async def test_bad_chart_input_gets_one_clear_line_and_no_file(chat, tmp_path, line, error):
     assert await chat(line) == error
     assert not (tmp_path / "files").exists()
+
+
+def test_every_candidate_line_has_its_own_colour_and_marker():
+    styles = [charts.line_style(i) for i in range(36)]
+    assert len(set(styles)) == 36

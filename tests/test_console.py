@@ -206,6 +206,9 @@ async def test_candidates_add_and_withdraw(chat):
     assert "/candidate needs a subcommand" in await chat("/candidate")
     # Looking back, a candidate is in the race until the day it withdrew.
     assert "Klaus Iohannis (Romania)" in await chat("/tally as_of:2024-04-02")
+    assert "date the return on or after that day" in await chat(
+        "/candidate add Klaus Iohannis on:2024-04-01"
+    )
     assert "Klaus Iohannis is back in the race" in await chat("/candidate add Klaus Iohannis")
     assert "1/32 back Klaus Iohannis" in await chat("/tally")
 
@@ -317,3 +320,13 @@ def test_cli_refuses_an_unusable_database_in_one_line(tmp_path, kind):
         f"tallybot: Cannot use the database {db}"
     ) or run.stderr.startswith(f"tallybot: Cannot open the database {db}")
     assert len(run.stderr.strip().splitlines()) == 1
+
+
+async def test_candidate_changes_can_be_dated(chat):
+    reply = await chat("/candidate add Kaja Kallas Estonia on:2024-03-12")
+    assert reply.startswith("Added candidate Kaja Kallas, nominated by Estonia.")
+    assert "Estonia supports Kaja Kallas" in await chat("/endorse Estonia Kallas on:2024-03-20")
+    assert "withdrew on 25 March 2024" in await chat("/candidate withdraw Kallas on:2024-03-25")
+    assert "Kaja Kallas (Estonia)" in await chat("/tally as_of:2024-03-24")
+    assert "Kaja Kallas (Estonia)" not in await chat("/tally as_of:2024-03-25")
+    assert "Kaja Kallas (Estonia)" not in await chat("/tally as_of:2024-03-11")

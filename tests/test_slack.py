@@ -370,7 +370,10 @@ def test_the_manifest_has_one_slash_command_per_first_word_within_slack_limits()
         assert len(c.get("usage_hint", "")) <= MANIFEST_USAGE_HINT
         assert "url" not in c
     (candidate,) = [c for c in commands if c["command"] == "/candidate"]
-    assert candidate["usage_hint"] == "add <name> [member] | withdraw <candidate>"
+    assert (
+        candidate["usage_hint"]
+        == "add <name> [member] [on:YYYY-MM-DD] | withdraw <candidate> [on:YYYY-MM-DD]"
+    )
     assert candidate["description"].startswith("add: Add a candidate. Editors only. withdraw:")
     assert manifest()["settings"]["socket_mode_enabled"] is True
     assert manifest()["oauth_config"]["scopes"]["bot"] == [
