@@ -61,13 +61,13 @@ def chunks(lines: list[str], limit: int, joiner: str = "\n") -> list[str]:
     pieces: list[str] = []
     current = ""
     for line in lines:
-        while len(line) > limit:
+        if not line:
+            continue
+        if len(line) > limit:  # a line longer than a piece is cut, and stands alone
             if current:
                 pieces.append(current)
                 current = ""
             pieces.append(line[: limit - 1] + "…")
-            line = ""
-        if not line:
             continue
         candidate = f"{current}{joiner}{line}" if current else line
         if len(candidate) > limit:

@@ -26,7 +26,6 @@ from bot.domain import (
 class Progress:
     count: int
     total: int
-    required: int
 
 
 @dataclass(frozen=True)
@@ -105,7 +104,7 @@ def tally_section(t: CandidateTally, race: Race) -> Section:
     return Section(
         title=candidate_label(t.candidate, race),
         lines=tuple(lines),
-        progress=Progress(t.count, t.total, t.required),
+        progress=Progress(t.count, t.total),
     )
 
 

@@ -110,12 +110,12 @@ class Index:
 class Roster:
     """Name resolution for one race; candidates may change at run time, members do not."""
 
-    def __init__(self, race: Race, candidates: Iterable[Candidate] = ()) -> None:
+    def __init__(self, race: Race) -> None:
         self.race = race
         self.members = Index(
             "member", ((m.code, m.name, _member_spellings(m)) for m in race.members)
         )
-        self.set_candidates(candidates or race.candidates)
+        self.set_candidates(race.candidates)
 
     def set_candidates(self, candidates: Iterable[Candidate]) -> None:
         self.candidate_list = tuple(candidates)

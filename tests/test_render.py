@@ -68,6 +68,6 @@ def test_user_text_cannot_ping_or_forge_links():
 
 
 def test_text_has_the_bar_and_the_count():
-    reply = Reply(title="T", sections=(Section("Mark Rutte", ("a line",), Progress(28, 32, 32)),))
+    reply = Reply(title="T", sections=(Section("Mark Rutte", ("a line",), Progress(28, 32)),))
     assert "██████████████░░ 28/32" in to_text(reply)
     assert to_text(Reply.refusal("No.")) == "Error: No."
