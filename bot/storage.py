@@ -157,6 +157,16 @@ MIGRATIONS: list[str] = [
         FROM candidates WHERE withdrawn_on IS NOT NULL;
     DROP TABLE candidates;
     """,
+    # 5: INSERT OR REPLACE deletes the row it replaces without firing a DELETE trigger, so
+    # an insert that names an existing id is refused before it can rewrite the log.
+    """
+    CREATE TRIGGER events_no_replace BEFORE INSERT ON events
+        WHEN EXISTS (SELECT 1 FROM events WHERE id = NEW.id)
+        BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+    CREATE TRIGGER candidate_events_no_replace BEFORE INSERT ON candidate_events
+        WHEN EXISTS (SELECT 1 FROM candidate_events WHERE id = NEW.id)
+        BEGIN SELECT RAISE(ABORT, 'the candidate log is append-only'); END;
+    """,
 ]
 
 _EVENT_COLUMNS = (

@@ -58,6 +58,30 @@ async def test_the_log_cannot_be_edited_or_deleted(service):
     assert len(await service.store.events(service.race.id)) == 32
 
 
+async def test_insert_or_replace_cannot_rewrite_the_log(service):
+    """REPLACE deletes the old row without firing DELETE triggers; it must be refused too."""
+    store, race = service.store, service.race.id
+    before = await store.event(5)
+    tally = await service.tally()
+    rewrite = (
+        "INSERT OR REPLACE INTO events (id, race, member, position, candidate, happened_on,"
+        " recorded_at, actor_platform, actor_id, actor_name)"
+        " VALUES (5, ?, ?, 'opposes', 'rutte', '2024-04-03', '2024-04-03T00:00:00+00:00',"
+        " 'x', 'x', 'x')"
+    )
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        await store.db.execute(rewrite, (race, before.member))
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        await store.db.execute(
+            "INSERT OR REPLACE INTO candidate_events (id, race, key, action, recorded_at,"
+            " actor_platform, actor_id, actor_name)"
+            " VALUES (1, ?, 'rutte', 'withdraw', '', '', '', '')",
+            (race,),
+        )
+    assert await store.event(5) == before
+    assert (await service.tally()).candidates[0].count == tally.candidates[0].count
+
+
 async def test_200_concurrent_recordings_lose_nothing(tmp_path):
     service = await make_service(tmp_path / "c.db")
     members = service.race.members
