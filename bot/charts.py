@@ -53,7 +53,14 @@ GREY, INK = "#DDDDDD", "#222222"
 
 # matplotlib's font cache and rcParams are shared by all threads: draw one picture at a time.
 _DRAWING = threading.Lock()
-_STYLE = {"font.family": "DejaVu Sans", "hatch.color": "white", "hatch.linewidth": 2.5}
+# Names and labels are users' text: with maths on, a name like "Jean $\foo$" would be read as
+# mathtext and fail every drawing it appears in, so all text is drawn as plain text.
+_STYLE = {
+    "font.family": "DejaVu Sans",
+    "hatch.color": "white",
+    "hatch.linewidth": 2.5,
+    "text.parse_math": False,
+}
 
 
 class Status(enum.StrEnum):

@@ -273,3 +273,20 @@ async def test_bad_chart_input_gets_one_clear_line_and_no_file(chat, tmp_path, l
 def test_every_candidate_line_has_its_own_colour_and_marker():
     styles = [charts.line_style(i) for i in range(36)]
     assert len(set(styles)) == 36
+
+
+async def test_a_name_with_dollar_signs_is_drawn_as_plain_text_in_every_chart(service):
+    """matplotlib reads `$...$` as maths; a candidate's name must never be."""
+    hungary, rutte = service.roster.member("Hungary"), service.roster.candidate("Rutte")
+    await service.add_candidate(EDITOR, r"Jean Dupont $\foo$", None)
+    dupont = service.roster.candidate(r"Jean Dupont $\foo$")
+    await service.record(EDITOR, hungary, Position.SUPPORTS, dupont)  # a tile: "backs $\foo$"
+    drawn = [
+        (await charts.chart_reply(service, "timeline")).attachment,
+        (await charts.chart_reply(service, "timeline", dupont)).attachment,
+        (await charts.chart_reply(service, "board", rutte)).attachment,
+        (await charts.chart_reply(service, "board", dupont)).attachment,
+        await charts.tally_board(service, await service.tally()),  # the digest's board
+    ]
+    sizes = [TIMELINE_SIZE, TIMELINE_SIZE, BOARD_SIZE, BOARD_SIZE, BOARD_SIZE]
+    assert [png_size(a.data) for a in drawn] == sizes
