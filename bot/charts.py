@@ -33,6 +33,7 @@ from bot.domain import (
 )
 from bot.replies import Attachment, Reply, Section
 from bot.service import Service
+from bot.text import safe_filename
 
 if TYPE_CHECKING:
     from matplotlib.artist import Artist
@@ -261,7 +262,7 @@ async def tally_board(
     picture = board(shown, service.race, service.roster.candidate_list, tally.as_of)
     data = await asyncio.to_thread(draw_board, picture)
     name = f"{service.race.id}-board-{shown.candidate.key}-{tally.as_of.isoformat()}.png"
-    return Attachment(name, "image/png", data)
+    return Attachment(safe_filename(name), "image/png", data)
 
 
 async def chart_reply(
@@ -294,7 +295,7 @@ async def _draw_timeline(
     data = await asyncio.to_thread(draw_timeline, picture)
     who = f"-{candidate.key}" if candidate else ""
     name = f"{service.race.id}-timeline{who}-{picture.as_of.isoformat()}.png"
-    return Attachment(name, "image/png", data)
+    return Attachment(safe_filename(name), "image/png", data)
 
 
 # --- the drawing --------------------------------------------------------------------------

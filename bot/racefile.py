@@ -12,8 +12,19 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pycountry
 
-from bot.domain import Candidate, Deadline, Member, Position, Race, Rule, RuleKind, SeedEvent
+from bot.domain import (
+    Candidate,
+    Deadline,
+    Member,
+    Position,
+    Race,
+    Rule,
+    RuleKind,
+    SeedEvent,
+    TallyError,
+)
 from bot.roster import Roster, fold
+from bot.text import check_note, check_source, one_line
 
 
 class RaceFileError(ValueError):
@@ -67,7 +78,6 @@ _TOP_KEYS = {
     "sources",
     "seed",
 }
-_URL = re.compile(r"^https?://\S+$")
 
 
 def _need(table: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
@@ -140,7 +150,7 @@ def parse_race(data: dict[str, Any]) -> Race:
         member = c.get("member")
         if member is not None and member not in codes:
             raise ValueError(f"{where} member = '{member}' is not in members")
-        name = _need(c, "name", str, where)
+        name = one_line(_need(c, "name", str, where))
         candidates.append(Candidate(key, name, member, tuple(c.get("aliases", ()))))
     keys = {c.key for c in candidates}
 
@@ -171,8 +181,15 @@ def parse_race(data: dict[str, Any]) -> Race:
         if (candidate is None) != (position is Position.UNDECIDED):
             raise ValueError(f"{where}: supports and opposes need a candidate, undecided none")
         source = sources.get(_need(entry, "source", str, where), entry["source"])
-        if not _URL.match(source):
-            raise ValueError(f"{where} source = '{source}' is neither a URL nor in [sources]")
+        try:  # the rule every source typed in a command follows
+            source = check_source(source)
+            note = check_note(entry.get("note")) or ""
+        except TallyError as exc:
+            if "://" not in source:
+                raise ValueError(
+                    f"{where} source = '{source}' is neither a URL nor in [sources]"
+                ) from None
+            raise ValueError(f"{where}: {exc}") from None
         on = _need(entry, "on", date, where)
         listed = _need(entry, "members", list, where)
         if len(set(listed)) != len(listed):
@@ -180,7 +197,7 @@ def parse_race(data: dict[str, Any]) -> Race:
         for code in listed:
             if code not in codes:
                 raise ValueError(f"{where} lists '{code}', which is not in members")
-            seed.append(SeedEvent(code, position, candidate, on, source, entry.get("note", "")))
+            seed.append(SeedEvent(code, position, candidate, on, source, note))
 
     race = Race(
         id=race_id,

@@ -89,8 +89,10 @@ def cut(text: str, limit: int) -> str:
 
 
 def slack_escape(text: str) -> str:
-    """Escape user text for mrkdwn so it cannot ping a channel or forge a link."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Escape user text for mrkdwn so it cannot ping a channel, forge a link, or open a code
+    block with three backticks (mrkdwn has no escape: a zero-width space keeps them apart)."""
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return escaped.replace("`", "`\u200b")
 
 
 def to_slack(reply: Reply) -> tuple[str, list[dict[str, Any]]]:

@@ -20,6 +20,7 @@ from bot.domain import (
     Tally,
     format_date,
 )
+from bot.text import one_line
 
 
 @dataclass(frozen=True)
@@ -151,10 +152,10 @@ def history_line(event: Event, race: Race, names: dict[str, str], reverted: Even
             what += f" ({member} {describe(reverted, names)})"
         return f"#{event.id} {event.recorded_at:%Y-%m-%d}: {what}, by {event.actor.name}"
     parts = [f"#{event.id} {event.happened_on.isoformat()}: {member} {describe(event, names)}"]
-    if event.note:
-        parts.append(f"“{event.note}”")
+    if event.note:  # one line even if it was stored before notes were checked
+        parts.append(f"“{one_line(event.note)}”")
     parts.append(event.source or "no source")
-    parts.append(f"recorded by {event.actor.name} ({event.actor.platform})")
+    parts.append(f"recorded by {one_line(event.actor.name)} ({event.actor.platform})")
     return " · ".join(parts)
 
 

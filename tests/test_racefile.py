@@ -44,6 +44,11 @@ def test_the_seeded_race_matches_the_articles():
         ('member = "RO"', 'member = "KE"', "member = 'KE' is not in members"),
         ('source = "big_four"', 'source = "nosuch"', "'nosuch' is neither a URL nor in [sources]"),
         (
+            'source = "big_four"',
+            'source = "https://ed:pw@example.org/a"',
+            "[[seed]] #1: The source has a login in it",
+        ),
+        (
             'kind = "unanimity"',
             'kind = "threshold"\nthreshold = 40',
             "threshold = 40 must be 1 to 32",
@@ -65,3 +70,13 @@ def test_candidates_may_share_a_last_name(tmp_path):
     path = edited(tmp_path, 'name = "Klaus Iohannis"', 'name = "Klaus Rutte"')
     race = load_race(str(path))
     assert [c.name for c in race.candidates] == ["Mark Rutte", "Klaus Rutte"]
+
+
+def test_seeds_follow_the_rules_typed_sources_and_notes_follow(tmp_path):
+    path = edited(tmp_path, 'source = "big_four"', 'source = "https://rеuters.com/x"')
+    path.write_text(
+        path.read_text().replace('note = "The White House', 'note = "Two\\nlines: The White House')
+    )
+    first = load_race(str(path)).seed[0]
+    assert first.source == "https://xn--ruters-3of.com/x"  # the look-alike host, as it is
+    assert first.note.startswith("Two lines: The White House")

@@ -12,6 +12,7 @@ from bot.domain import Actor
 from bot.render import to_text
 from bot.replies import Reply
 from bot.service import Service
+from bot.text import safe_filename
 
 CONSOLE_ACTOR = Actor("console", "console", "console user", is_editor=True)
 QUIT = {"exit", "quit", "/exit", "/quit"}
@@ -43,7 +44,7 @@ class Console:
         """Files the console cannot show (exports, charts) go to a folder; the path is printed."""
         assert reply.attachment is not None
         self.files_dir.mkdir(parents=True, exist_ok=True)
-        path = self.files_dir / reply.attachment.filename
+        path = self.files_dir / safe_filename(reply.attachment.filename)  # never another folder
         path.write_bytes(reply.attachment.data)
         return path.resolve()
 
