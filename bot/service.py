@@ -33,13 +33,10 @@ from bot.domain import (
 )
 from bot.roster import Roster, fold
 from bot.storage import NewEvent, Store, Subscription
+from bot.text import check_note, check_source, one_line, skeleton
 
-MAX_NOTE = 500
-_HIDDEN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-MAX_SOURCE = 2_000
 MAX_HISTORY = 100
 YEARS_BACK = 10  # how far before its deadline a race's events may be dated
-_URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
 _HH_MM = re.compile(r"^(\d{1,2}):(\d{2})$")
 
 
@@ -105,28 +102,6 @@ def _csv_cell(value: object) -> object:
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value
-
-
-def check_source(source: str | None) -> str | None:
-    if source is None or source == "":
-        return None
-    source = source.strip().strip("<>")
-    if len(source) > MAX_SOURCE or not _URL.match(source):
-        raise TallyError(
-            f"Source '{source[:80]}' is not a web address; give an http(s) URL, "
-            "e.g. source:https://www.reuters.com/..."
-        )
-    return source
-
-
-def check_note(note: str | None) -> str | None:
-    if not note:
-        return None
-    # Control characters could recolour a terminal; bidirectional overrides disguise text.
-    note = _HIDDEN.sub("", note).strip()
-    if len(note) > MAX_NOTE:
-        raise TallyError(f"The note has {len(note)} characters; keep it to {MAX_NOTE}.")
-    return note
 
 
 def check_time(text: str) -> time:
@@ -272,11 +247,19 @@ class Service:
         recorded on them count again), from the day `on` (default today)."""
         actor.require_editor("add candidates")
         day = self.check_day(on or self.today())
-        name = " ".join(name.split())
+        name = " ".join(one_line(name).split())  # no line break, NUL or invisible character
         if not fold(name) or len(name) > 100:
             raise TallyError("Give the candidate's full name, e.g. /candidate add Klaus Iohannis.")
         key = fold(name).replace(" ", "-")
         existing = next((c for c in self.roster.candidate_list if fold(c.name) == fold(name)), None)
+        look_alike = next(
+            (c for c in self.roster.candidate_list if skeleton(c.name) == skeleton(name)), None
+        )
+        if existing is None and look_alike is not None:
+            raise TallyError(
+                f"'{name}' looks like {look_alike.name}, already a candidate (only look-alike "
+                "letters, accents or punctuation differ); type the name in plain letters."
+            )
         if existing is not None and existing.withdrawn_on is not None:
             if day < existing.withdrawn_on:
                 raise TallyError(

@@ -128,7 +128,7 @@ async def test_chart_file_names_are_made_of_safe_characters(service, tmp_path):
     editor = Actor("console", "ed", "editor", is_editor=True)
     odd = Candidate(key="../x\x00y z", name="Odd Name")
     await service.store.add_candidate(service.race.id, odd, service.today(), editor)
-    await service.refresh()
+    await service.start()  # reads the candidates again
     attachment = (await charts.chart_reply(service, "board", odd)).attachment
     assert attachment.filename == "nato-sg-2024-board-..-x-y-z-2024-04-03.png"
     saved = Path(Console(service, tmp_path / "files").save(attachment_reply(attachment)))
