@@ -158,6 +158,7 @@ def bind(service: Service, command: Command, raw: dict[str, Any]) -> dict[str, A
 _TOKEN = re.compile(r'(?:[A-Za-z_]+:)?(?:"[^"]*"|“[^”]*”)(?=\s|$)|\S+')
 _KEYWORD = re.compile(r"^([A-Za-z_]+):(.*)$", re.DOTALL)
 _QUOTED = re.compile(r'^(?:"(.*)"|“(.*)”)$', re.DOTALL)
+_OPENING_QUOTES = ('"', "“")
 _URL_SCHEMES = {"http", "https"}
 _EXAMPLES = {Kind.DATE: "2024-04-02", Kind.URL: "https://...", Kind.INT: "20", Kind.TEXT: "..."}
 
@@ -169,9 +170,17 @@ class Token:
 
     @property
     def word(self) -> str:
-        """The token without the quotes that group it."""
+        """The token without the quotes that group it; one that opens a quote it does not
+        close is refused, rather than read with the quote as part of a name."""
         match = _QUOTED.match(self.text)
-        return next(g for g in match.groups() if g is not None) if match else self.text
+        if match:
+            return next(g for g in match.groups() if g is not None)
+        if self.text.startswith(_OPENING_QUOTES):
+            raise TallyError(
+                f"A quote is not closed: {self.text[:80]}; close it where the name ends "
+                '("North Macedonia") or leave it out.'
+            )
+        return self.text
 
 
 def tokenize(line: str) -> list[Token]:
@@ -228,12 +237,13 @@ def parse_args(
         if param is not None:
             if key in raw:
                 raise TallyError(f"{key}: is given twice; give it once.")
-            value = Token(match.group(2), token.start + len(key) + 1).word
             if param.kind is Kind.TEXT:
                 while i < len(tokens) and not _is_option(command, tokens[i]):
                     i += 1
                 stop = tokens[i].start if i < len(tokens) else len(line)
                 value = Token(line[token.start + len(key) + 1 : stop].strip(), 0).word
+            else:
+                value = Token(match.group(2), token.start + len(key) + 1).word
             if not value.strip():
                 raise TallyError(f"{key}: needs a value, e.g. {key}:{_EXAMPLES[param.kind]}")
             raw[key] = convert(service, param, value)
@@ -350,7 +360,7 @@ async def run_line(ctx: Context, line: str) -> Reply:
         if len(line) > MAX_COMMAND:
             raise TallyError(f"The command has {len(line)} characters; keep it to {MAX_COMMAND}.")
         tokens = tokenize(line)
-        command, used = find_command([t.word for t in tokens])
+        command, used = find_command([t.word for t in tokens[:2]])  # a note's words may be any
         check_allowed(ctx, command)  # before parsing: a non-editor learns that first
         return await command.handler(ctx, parse_args(ctx.service, command, tokens[used:], line))
 

@@ -11,18 +11,31 @@ from rapidfuzz import fuzz, process
 
 from bot.domain import Candidate, Member, Race, TallyError
 
-_DROPPED = re.compile(r"[.'’`\"]")  # "U.S." -> "us"
 _SPACED = re.compile(r"[-_,/\s]+")  # "Guinea-Bissau" -> "guinea bissau"
+_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'"})  # d’Ivoire is d'Ivoire
+_DOTS_AND_APOSTROPHES = re.compile(r"[.']")
+ABBREVIATION = 4  # letters: "US", "UK", "USA" are also known written "U.S.", "U.S.A."
 
 
 def fold(text: str) -> str:
-    """Lower-case, accent-free, single-spaced form of a name.
+    """Lower-case, accent-free, single-spaced form of a name. Punctuation stays: `L.a.t.v.i.a`
+    is not Latvia; the spellings without dots or apostrophes are among a name's `variants`.
 
     NFKD then dropping combining marks folds 'TÜRKİYE' (dotted capital I), which NFKC does not.
     """
     decomposed = unicodedata.normalize("NFKD", text)
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return _SPACED.sub(" ", _DROPPED.sub("", stripped.casefold())).strip()
+    return _SPACED.sub(" ", stripped.casefold().translate(_APOSTROPHES)).strip()
+
+
+def variants(spelling: str) -> set[str]:
+    """The folded ways people write one spelling: as it is, without its dots and apostrophes
+    ("Cote dIvoire", "St Lucia"), and an upper-case abbreviation with dots ("U.S.", "U.S.A")."""
+    folded = fold(spelling)
+    forms = {folded, _DOTS_AND_APOSTROPHES.sub("", folded)}
+    if spelling.isalpha() and spelling.isupper() and len(spelling) <= ABBREVIATION:
+        forms |= {".".join(folded), ".".join(folded) + "."}
+    return forms
 
 
 def _join_choices(names: list[str]) -> str:
@@ -42,8 +55,7 @@ class Index:
         self.ambiguous: dict[str, list[str]] = {}
         for key, display, spellings in entries:
             self.display[key] = display
-            for spelling in (display, *spellings):
-                folded = fold(spelling)
+            for folded in sorted({v for s in (display, *spellings) for v in variants(s)}):
                 owners = self.ambiguous.get(folded)
                 if not folded or self.spellings.get(folded) == key or key in (owners or ()):
                     continue

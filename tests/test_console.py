@@ -105,7 +105,7 @@ async def test_a_note_is_kept_as_typed(chat, service):
     await chat('/endorse Estonia Rutte Note:He said "we agree"  on a 5" screen')
     (event,) = await service.history(limit=1)
     assert event.note == 'He said "we agree"  on a 5" screen'
-    await chat('/endorse "North Macedonia Rutte note:"quoted whole"')  # a stray quote is lenient
+    await chat('/endorse "North Macedonia" Rutte note:"quoted whole"')  # quotes group words
     (event,) = await service.history(limit=1)
     assert (event.member, event.note) == ("MK", "quoted whole")
 

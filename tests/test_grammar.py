@@ -12,7 +12,7 @@ from bot.domain import TallyError
 
 def parse(service, line):
     tokens = tokenize(line)
-    command, used = find_command([t.word for t in tokens])
+    command, used = find_command([t.word for t in tokens[:2]])  # as run_line does
     return command.name, parse_args(service, command, tokens[used:], line)
 
 
@@ -62,3 +62,27 @@ def test_every_command_has_help():
 def test_unknown_command_suggests(service):
     with pytest.raises(TallyError, match="Did you mean /holdouts"):
         find_command(["/holdout"])
+
+
+@pytest.mark.parametrize(
+    ("line", "shown"),
+    [
+        ('/endorse "Estonia Rutte', '"Estonia'),
+        ("/endorse “Estonia Rutte", "“Estonia"),
+        ('/endorse Estonia Rutte on:"2024-04-02', '"2024-04-02'),
+        ('/endorse Estonia Rutte note:"met on:2024-04-02', '"met'),
+        ('/tally "Rutte', '"Rutte'),
+    ],
+)
+def test_an_unclosed_quote_is_refused_in_one_line(service, line, shown):
+    with pytest.raises(TallyError) as error:
+        parse(service, line)
+    assert str(error.value) == (
+        f"A quote is not closed: {shown}; close it where the name ends "
+        '("North Macedonia") or leave it out.'
+    )
+
+
+def test_quotes_inside_a_note_are_kept_and_a_curly_pair_groups_words(service):
+    _, args = parse(service, '/endorse “North Macedonia” Rutte note:He said "yes')
+    assert (args["member"].code, args["note"]) == ("MK", 'He said "yes')

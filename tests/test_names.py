@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from bot.domain import TallyError
 from bot.racefile import load_race
-from bot.roster import Roster, fold
+from bot.roster import Index, Roster, fold
 
 
 @pytest.fixture(scope="module")
@@ -14,10 +16,32 @@ def roster() -> Roster:
     return Roster(load_race("nato-sg-2024"))
 
 
-def test_fold_removes_case_accents_and_spacing():
+def test_fold_removes_case_accents_and_spacing_but_keeps_punctuation():
     assert fold("  TÜRKİYE ") == "turkiye"  # dotted capital I, which NFKC keeps
-    assert fold("U.S.") == "us"
+    assert fold("U.S.") == "u.s."
+    assert fold("Côte d’Ivoire") == fold("cote d'ivoire") == "cote d'ivoire"
     assert fold("North   Macedonia") == fold("north-macedonia") == "north macedonia"
+
+
+@pytest.mark.parametrize("typed", ["''Latvia''", "L.a.t.v.i.a", "`Lithuania`", "Latvia.", "'EE'"])
+def test_punctuation_inside_a_name_is_not_deleted_to_make_a_match(roster, typed):
+    with pytest.raises(TallyError, match=f"Unknown member '{re.escape(typed)}'"):
+        roster.member(typed)
+
+
+@pytest.mark.parametrize(
+    ("typed", "code"),
+    [("U.S.", "US"), ("U.S.A", "US"), ("u.k.", "GB"), ("U.K", "GB"), ("TÜRKİYE", "TR")],
+)
+def test_abbreviations_with_dots_are_spellings_of_their_own(roster, typed, code):
+    assert roster.member(typed).code == code
+
+
+@pytest.mark.parametrize("typed", ["Côte d'Ivoire", "Cote d’Ivoire", "cote divoire", "CI", "C.I."])
+def test_names_with_apostrophes_match_with_or_without_them(typed):
+    index = Index("member", [("CI", "Côte d'Ivoire", ("CI",))])
+    assert index.find(typed) == "CI"
+    assert index.find("Cote d Ivoire") is None  # a new word is not the same name
 
 
 @pytest.mark.parametrize(
