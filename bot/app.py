@@ -6,9 +6,9 @@ import asyncio
 import logging
 import os
 import signal
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import partial
 from pathlib import Path
@@ -60,20 +60,32 @@ async def run_console(config: Config, demo: bool) -> None:
         await Console(service, resolve(config, config.export_dir)).run()
 
 
+@dataclass(frozen=True)
+class PlatformMaker:
+    check: Callable[[], Awaitable[None]]  # asks the platform about the credentials, or raises
+    build: Callable[[Service], Platform]
+
+
 def platform_makers(
     config: Config,
     only: str | None,
     sync_global: bool = False,
     environ: Mapping[str, str] = os.environ,
-) -> list[Callable[[Service], Platform]]:
-    """What builds each platform that has credentials (or just `only`, whose credentials must
-    be set). Checked before anything is opened, so a missing secret leaves no trace."""
-    makers: list[Callable[[Service], Platform]] = []
+) -> list[PlatformMaker]:
+    """What checks and builds each platform that has credentials (or just `only`, whose
+    credentials must be set). Read before anything is opened, so a missing secret leaves no
+    trace."""
+    makers: list[PlatformMaker] = []
     discord_token = secret("DISCORD_TOKEN", environ)
     if only in (None, "discord") and discord_token:
-        from bot.adapters.discord import DiscordPlatform
+        from bot.adapters.discord import DiscordPlatform, check_token
 
-        makers.append(lambda s: DiscordPlatform(s, config.discord, discord_token, sync_global))
+        makers.append(
+            PlatformMaker(
+                partial(check_token, discord_token),
+                lambda s: DiscordPlatform(s, config.discord, discord_token, sync_global),
+            )
+        )
     elif only == "discord":
         raise CredentialsError(
             "DISCORD_TOKEN is not set; put the bot token from the Discord developer portal "
@@ -83,9 +95,16 @@ def platform_makers(
         slack_credentials(config, environ, required=only == "slack") if only != "discord" else None
     )
     if slack is not None:
-        from bot.adapters.slack import SlackPlatform
+        from bot.adapters.slack import SlackPlatform, check_credentials
 
-        makers.append(lambda s: SlackPlatform(s, config.slack, **slack))
+        makers.append(
+            PlatformMaker(
+                partial(
+                    check_credentials, config.slack, slack["bot_token"], slack.get("app_token")
+                ),
+                lambda s: SlackPlatform(s, config.slack, **slack),
+            )
+        )
     if not makers:
         raise CredentialsError(
             "No platform has credentials: set DISCORD_TOKEN, or SLACK_BOT_TOKEN with "
@@ -125,10 +144,12 @@ async def run_platforms(
     stop: asyncio.Event | None = None,
 ) -> None:
     """Serve every platform with credentials, and the digests, until `stop` is set (by default
-    on SIGINT or SIGTERM)."""
+    on SIGINT or SIGTERM). A rejected token stops the start before the database is opened."""
     makers = platform_makers(config, only, sync_global, environ)
+    for maker in makers:
+        await maker.check()
     async with open_service(config, demo) as service:
-        platforms = [make(service) for make in makers]
+        platforms = [maker.build(service) for maker in makers]
         if stop is None:
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()

@@ -99,6 +99,31 @@ async def test_run_without_credentials_refuses_before_touching_the_disk(tmp_path
     assert not (tmp_path / "data").exists()
 
 
+@pytest.mark.parametrize(
+    ("only", "environ", "refused"),
+    [
+        ("discord", {"DISCORD_TOKEN": "wrong"}, "Discord rejected DISCORD_TOKEN"),
+        (None, {"DISCORD_TOKEN": DEFAULT_TOKEN, "SLACK_BOT_TOKEN": "xoxb-wrong"}, "SLACK_BOT"),
+        ("slack", {"SLACK_APP_TOKEN": "xapp-wrong"}, "SLACK_APP_TOKEN was rejected"),
+    ],
+)
+async def test_a_rejected_token_leaves_no_database_behind(tmp_path, only, environ, refused):
+    """Credentials are checked with the platform before the database is opened or seeded."""
+    db = tmp_path / "data" / "t.db"
+    async with FakeSlack() as slack, FakeDiscord() as discord:
+        config = replace(
+            Config(),
+            database=db,
+            slack=SlackConfig(api_base_url=slack.api_url),
+            discord=DiscordConfig(guilds=(DEFAULT_GUILD_ID,)),
+        )
+        environ = {"SLACK_BOT_TOKEN": slack.bot_token, "SLACK_APP_TOKEN": slack.app_token} | environ
+        with discord.patch_discord(), pytest.raises(CredentialsError, match=refused):
+            await run_platforms(config, only, demo=True, environ=environ, stop=asyncio.Event())
+    assert not (tmp_path / "data").exists()
+    assert discord.gateway_paths == [] and slack.received == []
+
+
 def test_an_unreachable_platform_is_one_line(tmp_path):
     """No network (here: a closed port) is reported in one line, not a traceback."""
     import socket
@@ -118,6 +143,7 @@ def test_an_unreachable_platform_is_one_line(tmp_path):
         timeout=60,
     )
     assert run.returncode == 1
+    assert not (tmp_path / "t.db").exists()
     last = run.stderr.splitlines()[-1]
     assert last.startswith("tallybot: could not connect: Cannot connect to host 127.0.0.1")
     assert "Traceback" not in run.stderr

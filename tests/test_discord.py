@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -22,6 +23,7 @@ from fakes.discord_fake import (
     TreeRun,
     autocomplete_interaction,
     guild_payload,
+    prepare_offline_client,
     role_payload,
     run_interaction,
     slash_interaction,
@@ -52,9 +54,16 @@ MANAGE_SERVER = str(int(MEMBER_PERMISSIONS) | discord.Permissions(manage_guild=T
 NO_MENTIONS = {"parse": []}
 
 
+OTHER_GUILD_ID = 1200000000000000002  # a server the bot is in but the config does not list
+
+
 @pytest.fixture
-def platform(service: Service) -> DiscordPlatform:
-    return DiscordPlatform(service, CONFIG, DEFAULT_TOKEN)
+async def platform(service: Service) -> DiscordPlatform:
+    """Offline: the configured server is cached and role names resolved, as after start."""
+    platform = DiscordPlatform(service, CONFIG, DEFAULT_TOKEN)
+    await prepare_offline_client(platform.client, FakeDiscord(guilds=[GUILD]))
+    platform.resolve_role_names()
+    return platform
 
 
 async def ask(
@@ -237,9 +246,48 @@ async def test_non_editor_gets_a_private_refusal_and_nothing_is_written(
     assert (await service.tally()).candidates[0].count == 28
 
 
-async def test_a_direct_message_user_is_not_an_editor(platform: DiscordPlatform) -> None:
-    run = await ask(platform, "undo", guild_id=None)
+@pytest.mark.parametrize("command", ["endorse", "tally"])
+async def test_a_server_not_in_the_config_is_told_it_is_not_set_up(
+    platform: DiscordPlatform, service: Service, command: str
+) -> None:
+    """After a global sync any server sends commands: Manage Server and a role named "Editors"
+    there count for nothing, and not even reading is served."""
+    run = await ask(
+        platform,
+        command,
+        {"member": "Hungary", "candidate": "Rutte"} if command == "endorse" else {},
+        guild_id=OTHER_GUILD_ID,
+        roles=[EDITORS_ROLE],
+        permissions=MANAGE_SERVER,
+    )
+    reply = answer(run)
+    assert reply.ephemeral and reply.embeds[0]["color"] == COLOUR_ERROR
+    assert text(reply).replace("\\[", "[").replace("\\]", "]") == (  # Discord shows \[ as [
+        "This server is not set up for tallybot: whoever runs the bot can add its id "
+        f"({OTHER_GUILD_ID}) to [discord] guilds in the config."
+    )
+    assert len(await service.history(limit=100)) == 32
+
+
+async def test_a_direct_message_is_refused_in_one_private_line(
+    platform: DiscordPlatform, service: Service
+) -> None:
+    run = await ask(platform, "undecided", {"member": "Hungary"}, guild_id=None)
+    reply = answer(run)
+    assert reply.ephemeral and text(reply).startswith(
+        "tallybot answers only in the servers it is set up for, not in direct messages"
+    )
+    assert len(await service.history(limit=100)) == 32
+
+
+async def test_a_role_name_counts_only_once_resolved_in_its_server(service: Service) -> None:
+    """Before start resolves names (or in a server where the name is not found), a role whose
+    name matches grants nothing; its id does."""
+    platform = DiscordPlatform(service, CONFIG, DEFAULT_TOKEN)
+    run = await ask(platform, "undecided", {"member": "Hungary"}, roles=[EDITORS_ROLE])
     assert answer(run).ephemeral and "Only editors" in text(answer(run))
+    run = await ask(platform, "undecided", {"member": "Hungary"}, roles=[DESK_ROLE])
+    assert not answer(run).ephemeral
 
 
 @pytest.mark.parametrize(
@@ -378,6 +426,15 @@ async def running(platform: DiscordPlatform) -> AsyncIterator[DiscordPlatform]:
         await platform.close()
 
 
+@contextlib.asynccontextmanager
+async def running_on(
+    fake: FakeDiscord, service: Service, config: DiscordConfig
+) -> AsyncIterator[DiscordPlatform]:
+    with fake.patch_discord():
+        async with running(DiscordPlatform(service, config, DEFAULT_TOKEN)) as platform:
+            yield platform
+
+
 def registered_names(commands: list[dict[str, Any]]) -> set[str]:
     names = set()
     for c in commands:
@@ -402,6 +459,48 @@ async def test_end_to_end_endorse_over_the_gateway(
     assert "29/32 back Mark Rutte; needs 3 more" in text(tally)
     assert (await service.tally()).candidates[0].count == 29
     assert fake.unhandled == []
+
+
+async def test_role_names_are_resolved_once_per_configured_server_at_start(
+    service: Service, caplog: pytest.LogCaptureFixture
+) -> None:
+    twin_a, twin_b, later = 1600000000000000011, 1600000000000000012, 1600000000000000013
+    guild = guild_payload(
+        roles=[
+            role_payload(EDITORS_ROLE, "Editors"),
+            role_payload(twin_a, "Desk"),
+            role_payload(twin_b, "desk"),
+        ]
+    )
+    config = DiscordConfig(
+        guilds=(DEFAULT_GUILD_ID, OTHER_GUILD_ID),  # the bot is not in the second one
+        editor_roles=("editors", "Desk", "Ghost", "1600000000000000099"),
+    )
+    caplog.set_level(logging.WARNING, logger="bot.adapters.discord")
+    async with FakeDiscord(guilds=[guild]) as fake, running_on(fake, service, config):
+        warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert warnings == [
+            f"Discord: the bot is not in server {OTHER_GUILD_ID} listed in [discord] guilds; "
+            "invite it there (bot and applications.commands scopes): until then nobody there "
+            "is an editor by role.",
+            f"Discord: more than one role named 'Desk' in server 'Test Guild' ({DEFAULT_GUILD_ID})"
+            ", so the name grants nothing there; put the role's id in [discord] editor_roles.",
+            f"Discord: no role named 'Ghost' in server 'Test Guild' ({DEFAULT_GUILD_ID}), so the "
+            "name grants nothing there; put the role's id in [discord] editor_roles.",
+            "Discord: role id 1600000000000000099 in [discord] editor_roles is in none of the "
+            "configured servers.",
+        ]
+        # Anyone with Manage Roles can now make a role called "Ghost": it grants nothing.
+        await fake.dispatch(
+            "GUILD_ROLE_CREATE",
+            {"guild_id": str(DEFAULT_GUILD_ID), "role": role_payload(later, "Ghost")},
+        )
+        for roles, recorded in (([later], False), ([twin_a], False), ([EDITORS_ROLE], True)):
+            interaction = slash_interaction("undecided", {"member": "Hungary"}, roles=roles)
+            await fake.send_interaction(interaction)
+            reply = await fake.wait_for_callback()
+            assert reply.ephemeral is not recorded, roles
+    assert len(await service.history(limit=100)) == 33
 
 
 async def test_global_sync_only_on_request(fake: FakeDiscord, service: Service) -> None:

@@ -350,7 +350,7 @@ def test_run_builds_the_slack_platform_for_the_configured_transport(service: Ser
     config = Config(slack=SlackConfig(mode="http"))
     environ = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "SLACK_APP_TOKEN": "x"}
     (make,) = platform_makers(config, None, environ=environ)
-    platform = make(service)
+    platform = make.build(service)
     assert isinstance(platform, SlackPlatform) and platform.name == "slack"
     assert platform.client.base_url == "https://slack.com/api/"
 

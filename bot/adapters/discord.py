@@ -119,6 +119,24 @@ def message_kwargs(reply: Reply) -> list[dict[str, Any]]:
     return messages
 
 
+TOKEN_REJECTED = (
+    "Discord rejected DISCORD_TOKEN; copy the bot token again from the developer portal "
+    "(Bot > Reset Token) into the environment."
+)
+
+
+async def check_token(token: str) -> None:
+    """Ask Discord whether the bot token is good (GET /users/@me) and nothing more, so a
+    rejected token is found before anything local is opened. Raises CredentialsError."""
+    http = discord.http.HTTPClient(asyncio.get_running_loop())
+    try:
+        await http.static_login(token)
+    except discord.LoginFailure:
+        raise CredentialsError(TOKEN_REJECTED) from None
+    finally:
+        await http.close()
+
+
 class DiscordPlatform:
     """Serves the command tree; `post` sends a reply to a channel (the digest uses it)."""
 
@@ -131,7 +149,8 @@ class DiscordPlatform:
         self.config = config
         self.sync_global = sync_global
         self._token = token
-        self._editor_roles = {r.casefold() for r in config.editor_roles}
+        # The servers served, each with its editor role ids; names are added once resolved.
+        self._editor_roles = {guild: config.editor_role_ids for guild in config.guilds}
         # tallybot never joins voice: discord.py's warnings about voice libraries are noise.
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         # Slash commands need no privileged intent; the guilds intent gives role names.
@@ -148,10 +167,7 @@ class DiscordPlatform:
         except BaseException as exc:
             await self.client.close()
             if isinstance(exc, discord.LoginFailure):
-                raise CredentialsError(
-                    "Discord rejected DISCORD_TOKEN; copy the bot token again from the developer "
-                    "portal (Bot > Reset Token) into the environment."
-                ) from None
+                raise CredentialsError(TOKEN_REJECTED) from None
             raise
         self._connection = asyncio.create_task(self.client.connect(), name="discord-gateway")
         ready = asyncio.create_task(self.client.wait_until_ready())
@@ -162,6 +178,7 @@ class DiscordPlatform:
             self._connection.result()  # re-raises why the gateway closed
             raise RuntimeError("The Discord gateway closed before the bot was ready.")
         self._connection.add_done_callback(_log_lost)
+        self.resolve_role_names()
 
     async def close(self) -> None:
         await self.client.close()
@@ -174,13 +191,70 @@ class DiscordPlatform:
             await target.send(**message)
 
     def actor(self, interaction: discord.Interaction) -> Actor:
-        """Manage Server, or a role named or numbered in the config, makes an editor."""
+        """An editor has Manage Server, or an editor role (by id), in a configured server."""
         user = interaction.user
-        is_editor = False
-        if isinstance(user, discord.Member):  # not in a DM
-            roles = {r.name.casefold() for r in user.roles} | {str(r.id) for r in user.roles}
-            is_editor = interaction.permissions.manage_guild or bool(roles & self._editor_roles)
+        editor_roles = self._editor_roles.get(interaction.guild_id or 0)
+        is_editor = (
+            editor_roles is not None
+            and isinstance(user, discord.Member)
+            and (
+                interaction.permissions.manage_guild
+                or any(role.id in editor_roles for role in user.roles)
+            )
+        )
         return Actor("discord", str(user.id), user.display_name, is_editor)
+
+    def not_served(self, interaction: discord.Interaction) -> str | None:
+        """Why this interaction gets no answer but a refusal: it comes from a direct message or
+        from a server missing from the config (after a global sync, any server may send one)."""
+        if interaction.guild_id is None:
+            # No server vouches for a DM's sender, and a global sync lets anyone send one.
+            return (
+                "tallybot answers only in the servers it is set up for, not in direct messages: "
+                "use the command there."
+            )
+        if interaction.guild_id not in self._editor_roles:
+            return (
+                "This server is not set up for tallybot: whoever runs the bot can add its id "
+                f"({interaction.guild_id}) to [discord] guilds in the config."
+            )
+        return None
+
+    def resolve_role_names(self) -> None:
+        """Turn each role name in the config into the one role of that name in each configured
+        server, once, from the roles the server has now: a role made later under the same name
+        (anyone with Manage Roles can make one) grants nothing. Called once the gateway is ready."""
+        names, ids = self.config.editor_role_names, self.config.editor_role_ids
+        guilds = [g for g in map(self.client.get_guild, self.config.guilds) if g is not None]
+        for guild_id in set(self.config.guilds) - {g.id for g in guilds}:
+            log.warning(
+                "Discord: the bot is not in server %s listed in [discord] guilds; invite it "
+                "there (bot and applications.commands scopes): until then nobody there is an "
+                "editor by role.",
+                guild_id,
+            )
+        for guild in guilds:
+            found = set(ids)
+            for name in names:
+                roles = [r for r in guild.roles if r.name.casefold() == name.casefold()]
+                if len(roles) == 1:  # the config refuses "@everyone"
+                    found.add(roles[0].id)
+                    continue
+                log.warning(
+                    "Discord: %s role named %r in server %r (%s), so the name grants nothing "
+                    "there; put the role's id in [discord] editor_roles.",
+                    "more than one" if roles else "no",
+                    name,
+                    guild.name,
+                    guild.id,
+                )
+            self._editor_roles[guild.id] = frozenset(found)
+        for role_id in sorted(r for r in ids if not any(g.get_role(r) for g in guilds)):
+            log.warning(
+                "Discord: role id %s in [discord] editor_roles is in none of the configured "
+                "servers.",
+                role_id,
+            )
 
     async def _sync(self) -> None:
         """Guild commands update at once; global ones take up to an hour and are rate limited.
@@ -212,6 +286,11 @@ class DiscordPlatform:
     async def _run(
         self, interaction: discord.Interaction, name: str, options: dict[str, Any]
     ) -> None:
+        if (refusal := self.not_served(interaction)) is not None:
+            where = interaction.guild_id or "a direct message"
+            log.info("Discord: refused /%s from %s (not in [discord] guilds)", name, where)
+            await self._answer(interaction, Reply.refusal(refusal))
+            return
         ctx = Context(self.service, self.actor(interaction), str(interaction.channel_id))
         work = asyncio.create_task(run_named(ctx, name, options))
         try:

@@ -22,7 +22,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
 )
-from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_client import AsyncSlackResponse, AsyncWebClient
 
 from bot.commands import FAILED, Command, Context, run_line, top_level
 from bot.config import SlackConfig
@@ -75,6 +75,50 @@ _bolt_log = logging.getLogger(f"{__name__}.bolt")
 _bolt_log.addFilter(_SameToken())
 
 
+def web_client(config: SlackConfig, bot_token: str) -> AsyncWebClient:
+    return AsyncWebClient(
+        token=bot_token,
+        base_url=config.api_base_url,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
+        ],
+    )
+
+
+async def check_tokens(
+    client: AsyncWebClient, app_token: str | None
+) -> tuple[AsyncSlackResponse, str | None]:
+    """Ask Slack whether the tokens are good: auth.test for the bot token and, given an app
+    token (Socket Mode), apps.connections.open, whose URL this returns. The socket handler
+    would retry a rejected app token forever. Raises CredentialsError in one line."""
+    try:
+        auth = await client.auth_test()
+    except SlackApiError as exc:
+        raise CredentialsError(
+            f"SLACK_BOT_TOKEN was rejected by Slack ({exc.response.get('error')}); copy the "
+            "Bot User OAuth Token (xoxb-...) from your app's OAuth & Permissions page."
+        ) from None
+    if app_token is None:
+        return auth, None
+    try:
+        opened = await client.apps_connections_open(app_token=app_token)
+    except SlackApiError as exc:
+        raise CredentialsError(
+            f"SLACK_APP_TOKEN was rejected by Slack ({exc.response.get('error')}); create an "
+            "app-level token (xapp-...) with the connections:write scope under Basic "
+            "Information > App-Level Tokens."
+        ) from None
+    return auth, opened["url"]
+
+
+async def check_credentials(config: SlackConfig, bot_token: str, app_token: str | None) -> None:
+    """`check_tokens` before anything local is opened (the signing secret cannot be asked
+    about); `SlackPlatform.start` asks again and keeps the answers."""
+    socket = config.mode == "socket"
+    await check_tokens(web_client(config, bot_token), app_token if socket else None)
+
+
 class SlackPlatform:
     """Serves the slash commands until `close()`; `post()` is for the digest scheduler."""
 
@@ -97,14 +141,7 @@ class SlackPlatform:
         self.clock = clock
         self.url = ""  # the HTTP endpoint once started in HTTP mode
         self._app_token = app_token
-        self.client = AsyncWebClient(
-            token=bot_token,
-            base_url=config.api_base_url,
-            retry_handlers=[
-                AsyncConnectionErrorRetryHandler(),
-                AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
-            ],
-        )
+        self.client = web_client(config, bot_token)
         # The token goes only in the client; "" keeps bolt from reading SLACK_SIGNING_SECRET in
         # Socket Mode, where requests are not signed (bolt verifies only HTTP requests).
         self.app = AsyncApp(
@@ -128,18 +165,13 @@ class SlackPlatform:
             raise
 
     async def _start(self) -> None:
-        try:
-            auth = await self.client.auth_test()
-        except SlackApiError as exc:
-            raise CredentialsError(
-                f"SLACK_BOT_TOKEN was rejected by Slack ({exc.response.get('error')}); copy the "
-                "Bot User OAuth Token (xoxb-...) from your app's OAuth & Permissions page."
-            ) from None
-        if self.config.mode == "http":
+        socket = self.config.mode == "socket"
+        auth, socket_url = await check_tokens(self.client, self._app_token if socket else None)
+        if socket_url is None:
             await self._serve_http()
             where = f"listening on {self.url}"
         else:
-            await self._connect_socket()
+            await self._connect_socket(socket_url)
             where = "connected over Socket Mode"
         log.info("Slack: %s as @%s in %s", where, auth.get("user"), auth.get("team"))
 
@@ -152,19 +184,10 @@ class SlackPlatform:
         host, port = self._runner.addresses[0][:2]
         self.url = f"http://{host}:{port}{self.config.path}"
 
-    async def _connect_socket(self) -> None:
+    async def _connect_socket(self, url: str) -> None:
         assert self._app_token is not None, "Socket Mode needs the app token"
-        # The handler retries a rejected app token forever: open the first connection ourselves.
-        try:
-            opened = await self.client.apps_connections_open(app_token=self._app_token)
-        except SlackApiError as exc:
-            raise CredentialsError(
-                f"SLACK_APP_TOKEN was rejected by Slack ({exc.response.get('error')}); create an "
-                "app-level token (xapp-...) with the connections:write scope under Basic "
-                "Information > App-Level Tokens."
-            ) from None
         self._socket = AsyncSocketModeHandler(self.app, self._app_token, web_client=self.client)
-        self._socket.client.wss_uri = opened["url"]
+        self._socket.client.wss_uri = url  # opened by check_tokens: a rejected token raised there
         await self._socket.connect_async()
 
     async def close(self) -> None:
