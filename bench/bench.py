@@ -22,9 +22,16 @@ import aiosqlite
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.commands import Context, run_line  # noqa: E402
+from bot.commands import (  # noqa: E402
+    MAX_COMMAND,
+    Context,
+    find_command,
+    parse_args,
+    run_line,
+    tokenize,
+)
 from bot.config import Clock  # noqa: E402
-from bot.domain import Actor, Position  # noqa: E402
+from bot.domain import Actor, Position, TallyError  # noqa: E402
 from bot.racefile import load_race  # noqa: E402
 from bot.render import discord_messages, to_slack  # noqa: E402
 from bot.scheduling import DigestBuilder, DigestScheduler  # noqa: E402
@@ -227,6 +234,51 @@ async def bench_digest(service: Service, channels: int) -> None:
     print(f"  ratio: {fan_out / naive:.2f}x the per-channel baseline")
 
 
+def bench_parse(service: Service, rounds: int = 20) -> None:
+    """Parsing runs on the event loop, so the worst line a user may type (MAX_COMMAND
+    characters) must parse about as fast as a normal one: both, measured here."""
+
+    def parse(line: str) -> None:
+        tokens = tokenize(line)
+        try:
+            command, used = find_command([t.word for t in tokens[:2]])
+            parse_args(service, command, tokens[used:], line)
+        except TallyError:
+            pass  # the worst lines are refused: what counts is how long that takes
+
+    def filled(head: str, word: str) -> str:
+        return head + word * ((MAX_COMMAND - len(head)) // len(word))
+
+    worst = {
+        "/chart + 'a ' x 995": filled("/chart ", "a "),
+        "/endorse + 995 one-letter words": filled("/endorse ", "x "),
+        "/endorse + near names ('Estonai ')": filled("/endorse ", "Estonai "),
+        "/endorse + real names ('North Macedonia ')": filled("/endorse ", "North Macedonia "),
+        "/endorse + words that fold to nothing ('- ')": filled("/endorse ", "- "),
+        "/endorse + quoted pairs ('\"a b\" ')": filled("/endorse ", '"a b" '),
+        "/holdouts + near names ('Rute ')": filled("/holdouts ", "Rute "),
+        "/candidate add + 'a ' x 992": filled("/candidate add ", "a "),
+        "/history + 'a ' x 995": filled("/history ", "a "),
+    }
+
+    def samples(line: str) -> list[float]:
+        times = []
+        for _ in range(rounds):
+            start = time.perf_counter()
+            parse(line)
+            times.append(time.perf_counter() - start)
+        return times
+
+    print(f"parsing one typed line ({rounds} rounds each)")
+    normal, _ = report(
+        "baseline: a normal /endorse line",
+        samples("/endorse North Macedonia Rutte on:2024-04-02 source:https://example.org/news"),
+    )
+    slowest = max(report(name, samples(line))[0] for name, line in worst.items())
+    print(f"  slowest p50 of {MAX_COMMAND:,} characters: {slowest:.2f} ms (target < 20 ms), "
+          f"{slowest / normal:.0f}x the normal line")  # fmt: skip
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=100_000)
@@ -250,6 +302,7 @@ async def main() -> None:
         await bench_writes(service, path, args.writes)
         await bench_tally_once_met(service)
         await bench_digest(service, args.channels)
+        bench_parse(service)
         await store.close()
 
 

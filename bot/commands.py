@@ -265,44 +265,81 @@ def _is_option(command: Command, token: Token) -> bool:
 
 
 def _read_positional(service: Service, command: Command, words: list[str]) -> dict[str, Any]:
-    """The arguments before the options; names may have spaces ("North Macedonia")."""
+    """The arguments before the options; names may have spaces ("North Macedonia").
+
+    Only readings whose names span no more words than a name can (`_span`) are tried, and
+    each is checked without fuzzy matching, so a line of 2,000 characters costs about as much
+    as a short one; the hints of an error are worked out once, for the reading reported.
+    """
     params = command.positional
     if not params:
         if words:
             raise TallyError(f"/{command.name} takes no arguments here: {command.usage}")
         return {}
+    n = len(words)
+    spans = [_span(service, p, n) for p in params]
     if len(params) == 1:
-        try:
+        if _reads(service, command, [words]):
             return _convert_words(service, command, [words])
-        except TallyError:
-            _explain_extra_words(service, command, words)
-            raise
+        _explain_extra_words(service, command, words, spans)
+        return _convert_words(service, command, [words])  # raises, with the hints
     # Two names: take the first reading where both resolve, preferring the longer first
     # name; an optional one may be left out (`/candidate add Jens Stoltenberg`, `/chart Rutte`).
-    readings = [[words[:cut], words[cut:]] for cut in range(len(words) - 1, 0, -1)]
-    if words and not params[1].required:
+    first, second = spans
+    cuts = range(min(n - 1, first), max(1, n - second) - 1, -1)  # both names within their span
+    readings = [[words[:cut], words[cut:]] for cut in cuts]
+    if words and not params[1].required and n <= first:
         readings.append([words, []])
-    if words and not params[0].required:
+    if words and not params[0].required and n <= second:
         readings.append([[], words])
     for reading in readings:
-        try:
+        if _reads(service, command, reading):
             return _convert_words(service, command, reading)
-        except TallyError:
-            continue
-    _explain_extra_words(service, command, words)
+    _explain_extra_words(service, command, words, spans)
     # Nothing resolved: report on the likeliest reading, where one of the two names resolves
     # (else the last word as the second name), so the error names the words that are wrong.
-    likely = [words[:-1], words[-1:]] if len(words) >= 2 else [words, []]
-    cuts = [(cut, 0) for cut in range(len(words) - 1, 0, -1)]  # the longest first name
-    cuts += [(cut, 1) for cut in range(1, len(words))]  # the longest second name
-    for cut, side in cuts:
-        try:
-            convert(service, params[side], " ".join(words[cut:] if side else words[:cut]))
-        except TallyError:
-            continue
-        likely = [words[:cut], words[cut:]]
-        break
+    likely = [words[:-1], words[-1:]] if n >= 2 else [words, []]
+    longest_first = ((words[:cut], words[cut:]) for cut in range(min(n - 1, first), 0, -1))
+    longest_second = ((words[:cut], words[cut:]) for cut in range(max(1, n - second), n))
+    for side, pairs in ((0, longest_first), (1, longest_second)):
+        found = next((pair for pair in pairs if _resolves(service, params[side], pair[side])), None)
+        if found is not None:
+            likely = list(found)
+            break
     return _convert_words(service, command, likely)
+
+
+def _span(service: Service, param: Param, words: int) -> int:
+    """The most words a value of `param` can take: a name, as many as its longest spelling
+    (with slack for stray marks such as '-'); a choice, date or number, one; free text, all."""
+    if param.kind is Kind.MEMBER:
+        return service.roster.members.span
+    if param.kind is Kind.CANDIDATE:
+        return service.roster.candidates.span
+    return words if param.kind is Kind.TEXT else 1
+
+
+def _resolves(service: Service, param: Param, words: list[str]) -> bool:
+    """Whether `words` are a value of `param`, checked without the hints an error would give
+    (fuzzy matching, the slow part): the search for a reading tries several."""
+    text = " ".join(words)
+    if param.kind is Kind.MEMBER:
+        return service.roster.members.find(text) is not None
+    if param.kind is Kind.CANDIDATE:
+        return service.roster.candidates.find(text) is not None
+    try:
+        convert(service, param, text)
+    except TallyError:
+        return False
+    return True
+
+
+def _reads(service: Service, command: Command, reading: list[list[str]]) -> bool:
+    """Whether `_convert_words` would take this reading."""
+    return all(
+        _resolves(service, param, words) if words else not param.required
+        for param, words in zip(command.positional, reading, strict=True)
+    )
 
 
 def _convert_words(service: Service, command: Command, reading: list[list[str]]) -> dict:
@@ -316,22 +353,22 @@ def _convert_words(service: Service, command: Command, reading: list[list[str]])
     return args
 
 
-def _explain_extra_words(service: Service, command: Command, words: list[str]) -> None:
+def _explain_extra_words(
+    service: Service, command: Command, words: list[str], spans: list[int]
+) -> None:
     """`/undecided Hungary Rutte`, `/endorse Hungary Rutte extra`: say which words are one
     argument too many, rather than that 'Hungary Rutte' is unknown."""
     if command.positional[0].kind is Kind.TEXT:
         return  # a free name takes every word
     count = len(command.positional)
-    for end in range(len(words) - 1, count - 1, -1):
-        cuts = range(end - 1, 0, -1) if count == 2 else [end]
+    for end in range(min(len(words) - 1, sum(spans)), count - 1, -1):
+        cuts = (
+            range(min(end - 1, spans[0]), max(1, end - spans[-1]) - 1, -1) if count == 2 else [end]
+        )
         for cut in cuts:
-            reading = [words[:cut], words[cut:end]][:count]
-            try:
-                _convert_words(service, command, reading)
-            except TallyError:
-                continue
-            extra = " ".join(words[end:])
-            raise TallyError(f"'{extra}' is one argument too many: {command.usage}")
+            if _reads(service, command, [words[:cut], words[cut:end]][:count]):
+                extra = " ".join(words[end:])
+                raise TallyError(f"'{extra}' is one argument too many: {command.usage}")
 
 
 # --- running --------------------------------------------------------------------------------

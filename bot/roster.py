@@ -15,6 +15,7 @@ _SPACED = re.compile(r"[-_,/\s]+")  # "Guinea-Bissau" -> "guinea bissau"
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'"})  # d’Ivoire is d'Ivoire
 _DOTS_AND_APOSTROPHES = re.compile(r"[.']")
 ABBREVIATION = 4  # letters: "US", "UK", "USA" are also known written "U.S.", "U.S.A."
+SPAN_SLACK = 2  # words a typed name may have beyond its longest spelling: stray marks, "-"
 
 
 def fold(text: str) -> str:
@@ -65,6 +66,8 @@ class Index:
                     self.ambiguous[folded] = [self.spellings.pop(folded), key]
                 else:
                     self.spellings[folded] = key
+        # The most words a typed name can span: more cannot match, nor be a typo of one.
+        self.span = max((len(s.split()) for s in self.spellings), default=0) + SPAN_SLACK
 
     def find(self, text: str) -> str | None:
         return self.spellings.get(fold(text))
@@ -87,7 +90,7 @@ class Index:
     def close_matches(self, text: str, limit: int = 3) -> list[str]:
         """Display names of the keys whose spellings are nearest to `text`."""
         folded = fold(text)
-        if not folded:
+        if not folded or len(folded.split()) > self.span:
             return []
         # Codes are too short to compare by edit distance: "EE" is not a typo of "ES".
         spellings = [s for s in self.spellings if len(s) > 3]

@@ -202,6 +202,84 @@ async def test_editor_group_members_may_record_and_the_group_is_cached(
         assert len(fake.calls_to("usergroups.users.list")) == 2
 
 
+async def test_a_failing_group_lookup_stops_granting_after_ten_minutes(
+    service: Service, http: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    """UG is removed from the group while lookups fail: they keep recording only until ten
+    minutes after the last good read; the failure is warned about once, retried sparingly."""
+    now = [1000.0]
+    async with (
+        FakeSlack(usergroups={"S1": ["UG"]}) as fake,
+        slack_bot(service, fake, editor_group="S1") as bot,
+    ):
+        bot.clock = lambda: now[0]
+
+        async def record_as_ug() -> bool:
+            _, ack = await slash(http, bot, fake, "/undecided Hungary", user="UG")
+            return ack["response_type"] == "in_channel"
+
+        assert await record_as_ug()  # read at 1000
+        fake.usergroups["S1"] = []  # UG is removed...
+        fake.stub("usergroups.users.list", {"ok": False, "error": "fatal_error"})  # ...unseen
+        caplog.set_level(logging.INFO, logger="bot.adapters.slack")
+        for _ in range(3):  # three commands at once: one read, then a pause before the next
+            now[0] = 1061.0
+            assert await record_as_ug()
+        assert len(fake.calls_to("usergroups.users.list")) == 2
+        now[0] = 1599.0  # 9 min 59 s after the last good read: still trusted
+        assert await record_as_ug()
+        now[0] = 1601.0
+        assert not await record_as_ug()
+        assert await log_length(service) == 32 + 5
+        reads = len(fake.calls_to("usergroups.users.list"))
+        assert reads == 3  # the good one, then at 1061 and 1599 (1601 is in the pause after it)
+        warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert warnings == [
+            "Slack: could not read editor group S1 (fatal_error); its members may record for "
+            "10 minutes after the last good read at most, then not until a read succeeds "
+            "(retried meanwhile). The app needs the usergroups:read scope."
+        ]
+
+        fake.stub("usergroups.users.list", lambda call: {"ok": True, "users": ["UX"]})
+        now[0] = 1605.0  # within the pause after the failure at 1599: no read yet
+        assert not await record_as_ug()
+        assert len(fake.calls_to("usergroups.users.list")) == reads
+        now[0] = 1700.0
+        assert not await record_as_ug()  # read again: UG is gone for good
+        _, ack = await slash(http, bot, fake, "/undecided Hungary", user="UX")
+        assert ack["response_type"] == "in_channel"
+    assert "Slack: read editor group S1 again, after 2 failed reads" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("auth", "request_fields"),
+    [
+        ({}, {"team_id": "T2"}),  # another workspace
+        ({"enterprise_id": "E1"}, {"enterprise_id": "E2"}),  # the same team id, another org
+        ({"enterprise_id": "E1"}, {}),
+    ],
+)
+async def test_a_request_from_another_workspace_is_told_it_is_not_set_up(
+    service: Service, http: aiohttp.ClientSession, auth: dict[str, str], request_fields: Any
+) -> None:
+    async with FakeSlack() as fake:
+        answer = fake._m_auth_test({}) | auth
+        fake.stub("auth.test", answer)
+        async with slack_bot(service, fake, editors=("UED",)) as bot:
+            for line in ("/endorse Hungary Rutte", "/tally"):
+                _, ack = await slash(http, bot, fake, line, user="UED", **request_fields)
+                assert ack == {
+                    "text": "Error: This workspace is not set up for tallybot: it serves only "
+                    "the workspace whose SLACK_BOT_TOKEN it runs with.",
+                    "blocks": ack["blocks"],
+                    "response_type": "ephemeral",
+                }
+            assert await log_length(service) == 32
+            fields = {"enterprise_id": auth["enterprise_id"]} if auth else {}
+            _, ack = await slash(http, bot, fake, "/endorse Hungary Rutte", user="UED", **fields)
+            assert ack["response_type"] == "in_channel"  # the workspace itself is served
+
+
 async def test_a_slow_command_is_acked_then_answered_via_response_url(
     service: Service, http: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 ACK_WITHIN = 2.5  # seconds: Slack shows an error unless the ack arrives within 3
 WORKING = "Working on it…"
 EDITOR_GROUP_TTL = 60.0  # seconds a user group's members are cached
+EDITOR_GROUP_STALE = 600.0  # seconds past the last good read after which the group grants nothing
+EDITOR_GROUP_RETRY = (5.0, 60.0)  # pause after a failed read: first, doubling up to the last
 CLOSE_GRACE = 5.0  # seconds close() lets commands in flight finish
 RATE_LIMIT_RETRIES = 3  # slack_sdk retries a 429 once unless told otherwise
 
@@ -150,8 +152,8 @@ class SlackPlatform:
         for word in top_level():
             self.app.command(f"/{word}")(self._on_command)
         self._tasks: set[asyncio.Task[Reply]] = set()
-        self._group: tuple[float, frozenset[str]] | None = None  # (fetched at, members)
-        self._group_lock = asyncio.Lock()
+        self._group = EditorGroup(self.client, config.editor_group)
+        self._team: tuple[str, str | None] | None = None  # (team_id, enterprise_id) once started
         self._runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
 
@@ -173,6 +175,7 @@ class SlackPlatform:
         else:
             await self._connect_socket(socket_url)
             where = "connected over Socket Mode"
+        self._team = (auth["team_id"], auth.get("enterprise_id") or None)
         log.info("Slack: %s as @%s in %s", where, auth.get("user"), auth.get("team"))
 
     async def _serve_http(self) -> None:
@@ -248,6 +251,11 @@ class SlackPlatform:
             await self._upload_or_explain(command.get("channel_id", ""), reply.attachment, respond)
 
     async def _run(self, command: dict[str, Any]) -> Reply:
+        if (refusal := self.not_served(command)) is not None:
+            log.info(
+                "Slack: refused %s from team %r", command.get("command"), command.get("team_id")
+            )
+            return Reply.refusal(refusal)
         try:
             actor = await self._actor(command)
             ctx = Context(self.service, actor, command.get("channel_id", ""))
@@ -282,30 +290,71 @@ class SlackPlatform:
     async def _is_editor(self, user: str) -> bool:
         if user in self.config.editors:
             return True
-        return bool(self.config.editor_group) and user in await self._editor_group()
+        return bool(self.config.editor_group) and user in await self._group.members(self.clock())
 
-    async def _editor_group(self) -> frozenset[str]:
-        """The editor group's members, fetched at most once a minute."""
-        async with self._group_lock:
-            now = self.clock()
-            if self._group is None or now - self._group[0] >= EDITOR_GROUP_TTL:
-                previous = self._group[1] if self._group else frozenset()
-                try:
-                    found = await self.client.usergroups_users_list(
-                        usergroup=self.config.editor_group
-                    )
-                    members = frozenset(found.get("users", ()))
-                except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
-                    error = exc.response.get("error") if isinstance(exc, SlackApiError) else exc
-                    log.warning(
-                        "Slack: could not list editor group %s (%s); the app needs the "
-                        "usergroups:read scope",
-                        self.config.editor_group,
-                        error,
-                    )
-                    members = previous  # keep the last known editors rather than lock them out
-                self._group = (now, members)
-            return self._group[1]
+    def not_served(self, command: dict[str, Any]) -> str | None:
+        """Why a command gets a refusal instead of an answer: it comes from another workspace
+        (or Enterprise Grid org) than the one the bot token belongs to, learned at start."""
+        team, enterprise = self._team or ("", None)
+        same_org = (command.get("enterprise_id") or None) == enterprise
+        if team and command.get("team_id") == team and same_org:
+            return None
+        return (
+            "This workspace is not set up for tallybot: it serves only the workspace whose "
+            "SLACK_BOT_TOKEN it runs with."
+        )
+
+
+class EditorGroup:
+    """A user group's members, read at most once a minute and trusted for a bounded time: past
+    EDITOR_GROUP_STALE since the last good read it grants nothing until a read succeeds, so a
+    failing lookup cannot keep a removed editor recording. Failed reads are retried with a
+    growing pause, and warned about once per run of failures."""
+
+    def __init__(self, client: AsyncWebClient, group: str) -> None:
+        self.client = client
+        self.group = group
+        self._members: frozenset[str] = frozenset()
+        self._read_at: float | None = None  # the last good read
+        self._retry_at = 0.0  # no read before this, after a failure
+        self._failures = 0
+        self._lock = asyncio.Lock()  # one read at a time; the others wait for its answer
+
+    async def members(self, now: float) -> frozenset[str]:
+        async with self._lock:
+            fresh = self._read_at is not None and now - self._read_at < EDITOR_GROUP_TTL
+            if not fresh and now >= self._retry_at:
+                await self._read(now)
+            if self._read_at is None or now - self._read_at > EDITOR_GROUP_STALE:
+                return frozenset()
+            return self._members
+
+    async def _read(self, now: float) -> None:
+        try:
+            found = await self.client.usergroups_users_list(usergroup=self.group)
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+            first, most = EDITOR_GROUP_RETRY
+            self._retry_at = now + min(first * 2**self._failures, most)
+            self._failures += 1
+            if self._failures == 1:
+                error = exc.response.get("error") if isinstance(exc, SlackApiError) else exc
+                log.warning(
+                    "Slack: could not read editor group %s (%s); its members may record for "
+                    "%d minutes after the last good read at most, then not until a read "
+                    "succeeds (retried meanwhile). The app needs the usergroups:read scope.",
+                    self.group,
+                    error,
+                    EDITOR_GROUP_STALE // 60,
+                )
+            return
+        if self._failures:
+            log.info(
+                "Slack: read editor group %s again, after %d failed reads",
+                self.group,
+                self._failures,
+            )
+        self._members = frozenset(found.get("users", ()))
+        self._read_at, self._failures = now, 0
 
 
 async def _healthz(_request: web.Request) -> web.Response:

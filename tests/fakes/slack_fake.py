@@ -83,12 +83,16 @@ def slash_command_fields(
     trigger_id: str = "1.1.trigger",
     api_app_id: str = "A1",
     token: str = "verification-token",
+    enterprise_id: str | None = None,
 ) -> dict[str, str]:
-    """Slash command fields in the order Slack sends them (the payload for both transports)."""
+    """Slash command fields in the order Slack sends them (the payload for both transports);
+    ``enterprise_id`` is sent only by Enterprise Grid workspaces."""
+    grid = {"enterprise_id": enterprise_id} if enterprise_id is not None else {}
     return {
         "token": token,
         "team_id": team_id,
         "team_domain": team_domain,
+        **grid,
         "channel_id": channel_id,
         "channel_name": channel_name,
         "user_id": user_id,
