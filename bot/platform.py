@@ -11,6 +11,17 @@ class CredentialsError(Exception):
     """A secret is missing or rejected; the message names it and says what to do."""
 
 
+class PostRejected(Exception):
+    """The platform refused a post for a reason that retrying cannot fix (the bot is not in
+    the channel, the channel was deleted): `reason` is the platform's word for it and
+    `what_to_do` tells whoever reads the log how to fix it."""
+
+    def __init__(self, reason: str, what_to_do: str) -> None:
+        super().__init__(f"{reason}: {what_to_do}")
+        self.reason = reason
+        self.what_to_do = what_to_do
+
+
 class Platform(Protocol):
     name: str  # "discord" or "slack"
 
@@ -21,6 +32,7 @@ class Platform(Protocol):
         """
 
     async def post(self, channel: str, reply: Reply) -> None:
-        """Post a reply (and its attachment) to a channel; raise on failure so callers retry."""
+        """Post a reply (and its attachment) to a channel; raise on failure so callers retry,
+        or PostRejected when the platform says the channel cannot take posts for good."""
 
     async def close(self) -> None: ...

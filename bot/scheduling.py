@@ -1,18 +1,28 @@
-"""The daily digest: built once per race and day, posted to every subscribed channel once.
+"""The daily digest: each subscribed channel's, at its local time, posted once a day.
+
+What a digest says. A digest is of its channel's local day and covers what was recorded up to
+its fire instant (up to its catch-up, when it is sent late): the first build for an instant
+stores the last event it covers, so every channel firing then, whatever its zone, every
+process and every retry posts the same tally.
+"What changed" lists the events after the last one covered by that channel's own previous
+digest, which each send records. A fan-out builds once per (fire instant, previous digest).
 
 Exactly once. APScheduler's misfire and coalesce settings live in memory, so delivery rests on
 the database instead: before posting, a run claims the (race, platform, channel, day) row with
 one statement (`Store.claim_digest`); a restarted process, or a second process on the same
 file, finds the row and posts nothing. A failed post is retried with exponential backoff, each
 attempt counted and its error recorded; after the last one the row stays 'failed' and is
-logged at ERROR.
+logged at ERROR. A post the platform refuses for good (the bot is not in the channel, the
+channel is gone: `PostRejected`) is not retried: the row says 'rejected' for that day, and one
+ERROR says what to do.
 
 One window no database can close: a crash after the platform accepted a post and before the
 row says 'sent'. There we choose at-least-once. A row still 'sending' and untouched for `lease`
 belonged to a process that stopped (crashed, or was shut down mid-post), so a later run claims
 it again and posts, logging a WARNING that it may be a repeat. A missing morning digest costs
 more than a rare repeat, and the window is narrow: from the platform's accepting a post to the
-one UPDATE that records it.
+one UPDATE that records it. Stopping the bot cancels the runs in flight and leaves their rows
+to that lease.
 
 Catch-up. The fires of today and yesterday (each channel's local days) that have passed are
 due: one within `[digest] grace_hours` of its time is posted at once; an older one is recorded
@@ -25,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
@@ -36,7 +46,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.domain import NO_CANDIDATES, Tally, format_date
-from bot.platform import Platform
+from bot.platform import Platform, PostRejected
 from bot.replies import (
     Attachment,
     Reply,
@@ -47,7 +57,7 @@ from bot.replies import (
     tally_section,
 )
 from bot.service import Service
-from bot.storage import DigestKey, Subscription
+from bot.storage import DigestKey, SentDigest, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +65,9 @@ BoardMaker = Callable[[Tally], Awaitable[Attachment | None]]
 Sleep = Callable[[float], Awaitable[None]]
 
 MAX_CHANGES = 25  # lines of "what changed"; /history has the rest
-REFRESH_SECONDS = 60  # how often subscriptions made at run time (here or elsewhere) are picked up
+REFRESH_SECONDS = 60  # how often subscriptions made in another process are picked up
+MAX_BUILT = 16  # digests kept for the fan-out: a few fire instants and previous digests
+CLOSE_WAIT = 5.0  # seconds close() waits for cancelled runs to finish
 _CRON_PREFIX = "digest at "
 # Our own rows decide what is due and what is late; APScheduler only has to call on time.
 _JOB_OPTIONS: dict[str, Any] = {
@@ -109,40 +121,51 @@ def due_fires(sub: Subscription, now: datetime) -> list[datetime]:
 # --- what a digest says ---------------------------------------------------------------------
 
 
-class DigestBuilder:
-    """A race's digest for a day, built once and kept for the fan-out.
+@dataclass(frozen=True)
+class Digest:
+    reply: Reply
+    covered_to: int  # the last event it covers
 
-    The first build of a day stores the last event it covers, so every channel, process and
-    restart posts the same digest, and the next day's lists exactly the events after it.
-    """
+
+class DigestBuilder:
+    """A race's digest for a fire instant and the previous digest it follows, built once and
+    kept for the fan-out (see the module doc)."""
 
     def __init__(self, service: Service, attach_board: BoardMaker | None = None) -> None:
         self.service = service
         self.attach_board = attach_board
-        self._built: dict[date, Reply] = {}
+        self._built: dict[tuple[datetime, date, SentDigest | None], Digest] = {}
         self._lock = asyncio.Lock()
 
-    async def for_day(self, day: date) -> Reply:
+    async def fired(self, fire: datetime, previous: SentDigest | None) -> Digest:
+        """The digest that fired at `fire`, an instant in its channel's zone (its local date is
+        the digest's day), for a channel whose previous digest was `previous`."""
+        key = (fire, fire.date(), previous)  # the same instant is another day in another zone
         async with self._lock:
-            if day not in self._built:
+            if key not in self._built:
                 store, race = self.service.store, self.service.race.id
-                last = await store.digest_build(
-                    race, day, await store.last_event_id(race), self.service.clock.now()
+                covered = await store.digest_build(
+                    race, fire, await store.last_event_id(race), self.service.clock.now()
                 )
-                # Only yesterday's and today's digests can still be due.
-                self._built = {d: r for d, r in self._built.items() if d >= day - timedelta(1)}
-                self._built[day] = await self._compose(day, last, preview=False)
-            return self._built[day]
+                reply = await self._compose(fire.date(), previous, covered, preview=False)
+                if len(self._built) >= MAX_BUILT:
+                    del self._built[next(iter(self._built))]  # the oldest: its fire has passed
+                self._built[key] = Digest(reply, covered)
+            return self._built[key]
 
     async def preview(self, day: date) -> Reply:
-        """The digest as it would be now; stores nothing, so the day's own digest is unchanged."""
-        last = await self.service.store.last_event_id(self.service.race.id)
-        return await self._compose(day, last, preview=True)
+        """The digest as it would be now, after the race's latest digest; stores nothing, so
+        the day's own digests are unchanged."""
+        store, race = self.service.store, self.service.race.id
+        previous = await store.latest_send(race, day)
+        return await self._compose(day, previous, await store.last_event_id(race), preview=True)
 
-    async def _compose(self, day: date, last_event: int, preview: bool) -> Reply:
+    async def _compose(
+        self, day: date, previous: SentDigest | None, last_event: int, preview: bool
+    ) -> Reply:
         svc, race = self.service, self.service.race
-        tally = await svc.tally(as_of=day, up_to_id=last_event)
-        sections = [await self._changes(day, last_event)]
+        tally = await svc.digest_tally(day, last_event)
+        sections = [await self._changes(previous, last_event)]
         sections += [tally_section(t, race) for t in tally.candidates]
         if tally.candidates:
             leader = tally.shown()
@@ -158,17 +181,15 @@ class DigestBuilder:
             private=preview,
         )
 
-    async def _changes(self, day: date, last_event: int) -> Section:
+    async def _changes(self, previous: SentDigest | None, last_event: int) -> Section:
         """The events recorded since the previous digest, each with its source."""
         svc, race = self.service, self.service.race
-        previous = await svc.store.previous_digest(race.id, day)
         if previous is None:
             return Section(
                 title="What changed",
                 lines=("This is the first digest; /history shows the log so far.",),
             )
-        since, after = previous
-        changed = await svc.store.events(race.id, after_id=after, up_to_id=last_event)
+        changed = await svc.store.events(race.id, after_id=previous.covered_to, up_to_id=last_event)
         names = svc.candidate_names()
         lines = [
             history_line(e, race, names, await svc.store.event(e.reverts) if e.reverts else None)
@@ -177,7 +198,7 @@ class DigestBuilder:
         if len(changed) > MAX_CHANGES:
             lines.append(f"… and {len(changed) - MAX_CHANGES} more; /history shows them.")
         return Section(
-            title=f"Since the digest of {format_date(since)}",
+            title=f"Since the digest of {format_date(previous.day)}",
             lines=tuple(lines) or ("Nothing new recorded.",),
         )
 
@@ -192,6 +213,19 @@ class DigestBuilder:
 
 
 # --- posting it -----------------------------------------------------------------------------
+
+
+def in_words(span: timedelta) -> str:
+    """'5 minutes', '1 hour 30 minutes', '2 seconds': for log lines people read."""
+    seconds, parts = round(span.total_seconds()), []
+    for unit, size in (("hour", 3600), ("minute", 60), ("second", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count} {unit}" + ("s" if count > 1 else ""))
+    return " ".join(parts) or "no time"
+
+
+_Due = tuple[DigestKey, datetime, str | None]  # a channel's due digest, its fire, its row's status
 
 
 class DigestScheduler:
@@ -230,25 +264,66 @@ class DigestScheduler:
         self.lease = lease
         self._posting = asyncio.Semaphore(concurrency)  # channels being sent to at once
         self._unserved: set[str] = set()  # platforms already warned about
+        self._runs: set[asyncio.Task[None]] = set()  # ours, not APScheduler's: close() awaits
+        self._in_flight: set[DigestKey] = set()  # claimed here and being posted
 
-    async def start(self) -> None:
+    async def start(self) -> asyncio.Task[None]:
         """Store the config's channels, schedule every subscription, start the scheduler, and
-        post what is due now (the catch-up) before returning. Start the platforms first."""
+        begin posting what is due now (the catch-up): the task returned, which a stop cancels
+        like any run in flight. Start the platforms first."""
         await self.service.sync_digest_channels()
         await self.refresh()
         self.scheduler.add_job(
-            self._tick,
+            self._begin,
             IntervalTrigger(seconds=REFRESH_SECONDS),
+            args=(self._tick,),
             id="digest refresh",
             **_JOB_OPTIONS,
         )
         self.scheduler.start()
-        await self.run_due()
+        self.service.subscription_listeners.append(self._subscriptions_changed)
+        return await self._begin(self.run_due)
 
     async def close(self) -> None:
-        """Stop the scheduler. A post cut short stays 'sending' and is resumed after `lease`."""
+        """Stop the scheduler and cancel the runs in flight. A post cut short stays 'sending'
+        and is resumed after `lease`, by this process's next start or by another one."""
+        if self._subscriptions_changed in self.service.subscription_listeners:
+            self.service.subscription_listeners.remove(self._subscriptions_changed)
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        cut_short, runs = len(self._in_flight), list(self._runs)
+        for run in runs:
+            run.cancel()
+        if runs:
+            await asyncio.wait(runs, timeout=CLOSE_WAIT)
+        if cut_short:
+            log.info(
+                "Stopped with %d digest post(s) in flight; each is resumed after %s",
+                cut_short,
+                in_words(self.lease),
+            )
+
+    async def _begin(self, work: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
+        """Run `work` as a task of our own and return at once. APScheduler calls this, so a
+        stop cancels our task (which close() awaits), never APScheduler's job mid-way, which it
+        would log as an error with the CancelledError's traceback."""
+        task = asyncio.create_task(work())
+        self._runs.add(task)
+        task.add_done_callback(self._finished)
+        return task
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._runs.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("A digest run failed", exc_info=task.exception())
+
+    async def _subscriptions_changed(self) -> None:
+        # A /subscribe here is scheduled at once: waiting for the minute's refresh would post a
+        # subscription made less than a minute before its time late.
+        try:
+            await self.refresh()
+        except Exception:  # the subscription is stored; the next refresh picks it up
+            log.exception("Scheduling a changed subscription failed; retried within a minute")
 
     async def refresh(self) -> None:
         """One cron job per distinct (time, zone) of the subscriptions; drop the unused ones."""
@@ -260,13 +335,15 @@ class DigestScheduler:
         for job_id, sub in wanted.items():
             if self.scheduler.get_job(job_id) is None:
                 trigger = _trigger(sub.time, sub.timezone)
-                self.scheduler.add_job(self.run_due, trigger, id=job_id, **_JOB_OPTIONS)
+                self.scheduler.add_job(
+                    self._begin, trigger, args=(self.run_due,), id=job_id, **_JOB_OPTIONS
+                )
         for platform in {s.platform for s in subs} - set(self.platforms) - self._unserved:
             self._unserved.add(platform)
             log.warning("Digests for %s channels are not posted: it is not running here", platform)
 
     async def _tick(self) -> None:
-        # Picks up subscriptions made since (in any process) and rows abandoned mid-send.
+        # Picks up subscriptions made in another process, and rows abandoned mid-send.
         await self.refresh()
         await self.run_due()
 
@@ -277,7 +354,7 @@ class DigestScheduler:
         due = [(s, f) for s in await store.subscriptions(race) for f in due_fires(s, now)]
         records = await store.digest_sends(race, (f.date() for _, f in due))
         stale = now - self.lease
-        deliveries = []
+        channels: dict[tuple[str, str], tuple[Subscription, list[_Due]]] = {}
         for sub, fire in due:
             key = DigestKey(race, sub.platform, sub.channel, fire.date())
             record = records.get(key)
@@ -288,15 +365,37 @@ class DigestScheduler:
             if retry and prior == "failed" and now - fire > self.grace:
                 continue  # failed for good; logged when it failed
             if (prior is None or retry) and sub.platform in self.platforms:
-                deliveries.append(self._deliver(sub, key, fire, now, prior))
+                channels.setdefault((sub.platform, sub.channel), (sub, []))[1].append(
+                    (key, fire, prior)
+                )
+        # Each channel's "what changed" starts after its previous digest: asked for all at once.
+        previous = await store.previous_sends([todo[0][0] for _, todo in channels.values()])
+        deliveries = [
+            self._deliver_in_order(sub, todo, now, previous.get(todo[0][0]))
+            for sub, todo in channels.values()
+        ]
         # One channel's trouble must not cancel the others' posts mid-send.
         for result in await asyncio.gather(*deliveries, return_exceptions=True):
             if isinstance(result, Exception):
                 log.error("A digest delivery failed", exc_info=result)
 
-    async def _deliver(
-        self, sub: Subscription, key: DigestKey, fire: datetime, now: datetime, prior: str | None
+    async def _deliver_in_order(
+        self, sub: Subscription, todo: list[_Due], now: datetime, previous: SentDigest | None
     ) -> None:
+        # Yesterday's before today's, so today's "what changed" follows yesterday's if it went.
+        for key, fire, prior in todo:
+            previous = await self._deliver(sub, key, fire, now, prior, previous) or previous
+
+    async def _deliver(
+        self,
+        sub: Subscription,
+        key: DigestKey,
+        fire: datetime,
+        now: datetime,
+        prior: str | None,
+        previous: SentDigest | None,
+    ) -> SentDigest | None:
+        """Post one channel's digest of one day if this run can claim it; what it sent, if so."""
         store = self.service.store
         where = f"{sub.platform} channel {sub.channel}"
         if now - fire > self.grace:
@@ -312,29 +411,43 @@ class DigestScheduler:
                 log.error(
                     "The digest for %s was interrupted mid-send and is now late: %s", where, late
                 )
-            return
+            return None
         # Claim only once a slot is free, and stamp the claim with the time it is made: a row
         # queued behind a thousand others must not look abandoned when its turn comes.
         async with self._posting:
             claimed_at = max(now, self.clock.now())
             if not await store.claim_digest(key, claimed_at, claimed_at - self.lease):
-                return  # another run, here or in another process, has it
+                return None  # another run, here or in another process, has it
             if prior == "sending":
                 log.warning(
                     "Resuming the digest for %s left mid-send; it may be posted twice", where
                 )
             elif prior == "failed":
                 log.warning("Trying the digest for %s again after it failed", where)
-            await self._send(sub, key, await self.builder.for_day(key.day))
+            self._in_flight.add(key)
+            try:
+                return await self._send(sub, key, await self.builder.fired(fire, previous))
+            finally:
+                self._in_flight.discard(key)
 
-    async def _send(self, sub: Subscription, key: DigestKey, reply: Reply) -> None:
+    async def _send(self, sub: Subscription, key: DigestKey, digest: Digest) -> SentDigest | None:
         """The text, retried until it is sent; then the board, which never resends the text."""
         store, platform = self.service.store, self.platforms[sub.platform]
         where = f"{sub.platform} channel {sub.channel}"
+        reply = digest.reply
         text = replace(reply, attachment=None) if reply.attachment else reply
         for attempt in range(1, self.attempts + 1):
             try:
                 await asyncio.wait_for(platform.post(sub.channel, text), self.post_timeout)
+            except PostRejected as exc:  # retrying cannot help: fail the day at once
+                await store.digest_result(key, self.clock.now(), "rejected", str(exc))
+                log.error(
+                    "The digest for %s was refused (%s): %s. Not tried again today.",
+                    where,
+                    exc.reason,
+                    exc.what_to_do,
+                )
+                return None
             except Exception as exc:  # a platform error, a 429, the network, a timeout: retry
                 error = f"{type(exc).__name__}: {exc}"
                 if attempt == self.attempts:
@@ -344,18 +457,23 @@ class DigestScheduler:
                         "grace); last: %s",
                         where,
                         attempt,
-                        self.lease,
+                        in_words(self.lease),
                         error,
                     )
-                    return
+                    return None
                 await store.digest_result(key, self.clock.now(), "sending", error)
                 delay = self.backoff * 2 ** (attempt - 1)
                 log.warning(
-                    "Posting the digest to %s failed (%s); retry in %gs", where, error, delay
+                    "Posting the digest to %s failed (%s); retry in %s",
+                    where,
+                    error,
+                    in_words(timedelta(seconds=delay)),
                 )
                 await self.sleep(delay)
             else:
-                await store.digest_result(key, self.clock.now(), "sent")
+                await store.digest_result(
+                    key, self.clock.now(), "sent", covered_to=digest.covered_to
+                )
                 log.info("Posted the digest of %s to %s", key.day.isoformat(), where)
                 break
         if reply.attachment is not None:
@@ -364,3 +482,4 @@ class DigestScheduler:
                 await asyncio.wait_for(platform.post(sub.channel, board), self.post_timeout)
             except Exception as exc:  # the digest is out; a missing picture is not worth a repeat
                 log.warning("The digest's board did not reach %s: %s", where, exc)
+        return SentDigest(key.day, digest.covered_to)

@@ -8,6 +8,7 @@ import difflib
 import io
 import json
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import date, time
 from functools import cache
@@ -135,6 +136,8 @@ class Service:
         self.race = race
         self.clock = clock
         self.digest = digest or DigestConfig()
+        # Called after /subscribe and /unsubscribe: the digest scheduler learns of it at once.
+        self.subscription_listeners: list[Callable[[], Awaitable[None]]] = []
         self.roster = Roster(race)
         self._replays: dict[tuple[str, int, date, int | None], tuple[RuleReplay, int]] = {}
         self._replays_lock = asyncio.Lock()
@@ -317,6 +320,8 @@ class Service:
             since=self.clock.now(),
         )
         await self.store.subscribe(sub, actor)
+        for listener in self.subscription_listeners:
+            await listener()
         return sub
 
     async def unsubscribe(self, actor: Actor, platform: str, channel: str) -> None:
@@ -324,6 +329,8 @@ class Service:
         self._check_channel(platform, channel)
         if not await self.store.unsubscribe(self.race.id, platform, channel):
             raise TallyError("This channel is not subscribed; /subscribe starts the daily digest.")
+        for listener in self.subscription_listeners:
+            await listener()
 
     def _check_channel(self, platform: str, channel: str) -> None:
         if not channel:
@@ -358,24 +365,27 @@ class Service:
         )
         return [c for c in candidates if c.withdrawn_on is None]
 
-    async def tally(
-        self,
-        candidate: Candidate | None = None,
-        as_of: date | None = None,
-        up_to_id: int | None = None,
+    async def tally(self, candidate: Candidate | None = None, as_of: date | None = None) -> Tally:
+        """Per candidate (or one), now or at the end of `as_of` (a day not after today)."""
+        if as_of is not None:
+            return await self._tally_on(self.check_day(as_of, "as_of"), candidate)
+        latest = await self.store.current(self.race.id)
+        candidates = [candidate] if candidate else await self.active_candidates()
+        return compute_tally(self.race, candidates, latest, self.today(), self.candidate_names())
+
+    async def digest_tally(self, day: date, up_to_id: int) -> Tally:
+        """A digest's tally: the end of its channel's local `day`, which may be after today
+        here (Auckland is ahead of Brussels), counting what was recorded up to `up_to_id`.
+        Only the scheduler asks, for a digest whose time has come; no one types this day."""
+        return await self._tally_on(day, up_to_id=up_to_id)
+
+    async def _tally_on(
+        self, day: date, candidate: Candidate | None = None, up_to_id: int | None = None
     ) -> Tally:
-        """Per candidate (or one), now or at the end of `as_of`; `up_to_id` leaves out what was
-        recorded after that event (a digest counts what it covers)."""
-        if as_of is None and up_to_id is None:
-            latest = await self.store.current(self.race.id)
-        else:
-            day = self.check_day(as_of, "as_of") if as_of else self.today()
-            members = list(self.race.members_by_code)
-            latest = await self.store.as_of(self.race.id, day, members, up_to_id)
-        candidates = [candidate] if candidate else await self.active_candidates(as_of)
-        return compute_tally(
-            self.race, candidates, latest, as_of or self.today(), self.candidate_names()
-        )
+        members = list(self.race.members_by_code)
+        latest = await self.store.as_of(self.race.id, day, members, up_to_id)
+        candidates = [candidate] if candidate else await self.active_candidates(day)
+        return compute_tally(self.race, candidates, latest, day, self.candidate_names())
 
     def candidate_names(self) -> dict[str, str]:
         return {

@@ -167,6 +167,45 @@ MIGRATIONS: list[str] = [
         WHEN EXISTS (SELECT 1 FROM candidate_events WHERE id = NEW.id)
         BEGIN SELECT RAISE(ABORT, 'the candidate log is append-only'); END;
     """,
+    # 6: a digest covers what was recorded up to its own fire time, so builds are kept per fire
+    # instant, not per day; each send keeps the last event it covered, so a channel's next
+    # digest lists what came after its own previous one; 'rejected': the platform refused the
+    # channel for good (the bot is not in it, it was deleted), so that day is not retried.
+    """
+    CREATE TABLE digest_sends_6 (
+        race TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        day TEXT NOT NULL,  -- the local date in the subscription's time zone
+        status TEXT NOT NULL
+            CHECK (status IN ('sending', 'sent', 'failed', 'skipped', 'rejected')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        claimed_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        sent_at TEXT,
+        covered_to INTEGER,  -- once sent: the last event the digest covered
+        PRIMARY KEY (race, platform, channel, day)
+    );
+    INSERT INTO digest_sends_6 (race, platform, channel, day, status, attempts, last_error,
+                                claimed_at, updated_at, sent_at, covered_to)
+        SELECT s.race, s.platform, s.channel, s.day, s.status, s.attempts, s.last_error,
+               s.claimed_at, s.updated_at, s.sent_at,
+               (SELECT b.last_event FROM digest_builds AS b
+                WHERE b.race = s.race AND b.day = s.day AND s.status = 'sent')
+        FROM digest_sends AS s;
+    DROP TABLE digest_sends;
+    ALTER TABLE digest_sends_6 RENAME TO digest_sends;
+    CREATE INDEX digest_sends_by_day ON digest_sends (race, day);
+    DROP TABLE digest_builds;
+    CREATE TABLE digest_builds (
+        race TEXT NOT NULL,
+        fire_at TEXT NOT NULL,  -- the UTC instant the digest fired
+        last_event INTEGER NOT NULL,
+        built_at TEXT NOT NULL,
+        PRIMARY KEY (race, fire_at)
+    );
+    """,
 ]
 
 _EVENT_COLUMNS = (
@@ -216,12 +255,21 @@ class DigestKey:
 @dataclass(frozen=True)
 class DigestSend:
     key: DigestKey
-    status: str  # 'sending', 'sent', 'failed' or 'skipped'
+    status: str  # 'sending', 'sent', 'failed', 'skipped' or 'rejected'
     attempts: int
     last_error: str | None
     claimed_at: datetime
     updated_at: datetime
     sent_at: datetime | None
+    covered_to: int | None = None  # once sent: the last event the digest covered
+
+
+@dataclass(frozen=True)
+class SentDigest:
+    """A channel's digest that went out: what the next one's "what changed" starts after."""
+
+    day: date
+    covered_to: int  # the last event it covered
 
 
 def _event(row: Sequence) -> Event:
@@ -640,16 +688,22 @@ class Store:
         return cursor.rowcount == 1
 
     async def digest_result(
-        self, key: DigestKey, now: datetime, status: str, error: str | None = None
+        self,
+        key: DigestKey,
+        now: datetime,
+        status: str,
+        error: str | None = None,
+        covered_to: int | None = None,
     ) -> None:
-        """Count one attempt: 'sent', or its error and 'sending' (to retry) or 'failed' (done)."""
+        """Count one attempt: 'sent' with the last event the digest covered; or its error and
+        'sending' (to retry), 'failed' (tried again later) or 'rejected' (not this day)."""
         async with self._write_lock:
             await self.db.execute(
                 "UPDATE digest_sends SET status = ?, attempts = attempts + 1,"
-                "   last_error = coalesce(?, last_error),"
+                "   last_error = coalesce(?, last_error), covered_to = ?,"
                 "   updated_at = ?, sent_at = CASE WHEN ? = 'sent' THEN ? END"
                 " WHERE race = ? AND platform = ? AND channel = ? AND day = ?",
-                (status, error, _utc(now), status, _utc(now), *_key(key)),
+                (status, error, covered_to, _utc(now), status, _utc(now), *_key(key)),
             )
 
     async def digest_sends(self, race: str, days: Iterable[date]) -> dict[DigestKey, DigestSend]:
@@ -658,7 +712,7 @@ class Store:
             return {}
         rows = await self.db.execute_fetchall(
             "SELECT race, platform, channel, day, status, attempts, last_error, claimed_at,"
-            " updated_at, sent_at FROM digest_sends"
+            " updated_at, sent_at, covered_to FROM digest_sends"
             f" WHERE race = ? AND day IN ({', '.join('?' * len(days))})",
             (race, *days),
         )
@@ -671,31 +725,53 @@ class Store:
                 datetime.fromisoformat(r[7]),
                 datetime.fromisoformat(r[8]),
                 datetime.fromisoformat(r[9]) if r[9] else None,
+                r[10],
             )
             for r in rows
         )
         return {s.key: s for s in sends}
 
-    async def digest_build(self, race: str, day: date, last_event: int, now: datetime) -> int:
-        """The last event `day`'s digest covers: `last_event` if this is the first build of that
-        day, else what the first build stored (in this process or another)."""
+    async def digest_build(self, race: str, fire: datetime, last_event: int, now: datetime) -> int:
+        """The last event the digest that fired at `fire` covers: `last_event` if this is the
+        first build for that instant, else what the first build stored (here or in another
+        process), so a retry or a second process posts the same digest."""
         async with self._write_lock:
-            (row,) = await self.db.execute_fetchall(
-                "INSERT INTO digest_builds (race, day, last_event, built_at) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (race, day) DO UPDATE SET last_event = last_event"
+            ((covered,),) = await self.db.execute_fetchall(
+                "INSERT INTO digest_builds (race, fire_at, last_event, built_at)"
+                " VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (race, fire_at) DO UPDATE SET last_event = last_event"
                 " RETURNING last_event",
-                (race, day.isoformat(), last_event, _utc(now)),
+                (race, _utc(fire), last_event, _utc(now)),
             )
-        return row[0]
+        return covered
 
-    async def previous_digest(self, race: str, day: date) -> tuple[date, int] | None:
-        """The day and last event of the latest digest built before `day`."""
+    async def previous_sends(self, keys: Sequence[DigestKey]) -> dict[DigestKey, SentDigest]:
+        """For each key, the channel's latest digest sent before that day, if any: one index
+        seek per channel, so a fan-out to a thousand channels asks once."""
+        if not keys:
+            return {}
         rows = await self.db.execute_fetchall(
-            "SELECT day, last_event FROM digest_builds WHERE race = ? AND day < ?"
-            " ORDER BY day DESC LIMIT 1",
-            (race, day.isoformat()),
+            "WITH k (i, race, platform, channel, day) AS (SELECT key,"
+            "   json_extract(value, '$[0]'), json_extract(value, '$[1]'),"
+            "   json_extract(value, '$[2]'), json_extract(value, '$[3]') FROM json_each(?))"
+            " SELECT k.i, s.day, s.covered_to FROM k JOIN digest_sends AS s ON s.rowid = ("
+            "   SELECT x.rowid FROM digest_sends AS x"
+            "   WHERE x.race = k.race AND x.platform = k.platform AND x.channel = k.channel"
+            "     AND x.day < k.day AND x.status = 'sent' AND x.covered_to IS NOT NULL"
+            "   ORDER BY x.day DESC LIMIT 1)",
+            (json.dumps([_key(k) for k in keys]),),
         )
-        return (date.fromisoformat(rows[0][0]), rows[0][1]) if rows else None
+        return {keys[i]: SentDigest(date.fromisoformat(d), c) for i, d, c in rows}
+
+    async def latest_send(self, race: str, before: date) -> SentDigest | None:
+        """The race's latest digest sent, to any channel, before the day `before`."""
+        rows = await self.db.execute_fetchall(
+            "SELECT day, covered_to FROM digest_sends"
+            " WHERE race = ? AND day < ? AND status = 'sent' AND covered_to IS NOT NULL"
+            " ORDER BY day DESC, covered_to DESC LIMIT 1",
+            (race, before.isoformat()),
+        )
+        return SentDigest(date.fromisoformat(rows[0][0]), rows[0][1]) if rows else None
 
 
 def _key(key: DigestKey) -> tuple[str, str, str, str]:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -30,6 +30,8 @@ from bot.service import Service
 from bot.storage import DigestKey, DigestSend, Store, Subscription
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
+AUCKLAND = ZoneInfo("Pacific/Auckland")
+TOKYO = ZoneInfo("Asia/Tokyo")
 RACE = "nato-sg-2024"
 EDITOR = Actor("slack", "U0EDITOR", "Editor", is_editor=True)
 READER = Actor("slack", "U0READER", "Reader")
@@ -117,6 +119,8 @@ async def running(
     *,
     digest: DigestConfig | None = None,
     slack: FakePlatform | None = None,
+    discord: FakePlatform | None = None,
+    sleep: Callable[[float], Awaitable[None]] | None = None,
     **options: Any,
 ) -> AsyncIterator[Bot]:
     clock = FakeClock(now)
@@ -125,16 +129,16 @@ async def running(
     await service.start(demo=True)
     sleeps: list[float] = []
 
-    async def sleep(seconds: float) -> None:
+    async def no_wait(seconds: float) -> None:
         sleeps.append(seconds)
 
     slack = slack or FakePlatform("slack")
-    discord = FakePlatform("discord")
+    discord = discord or FakePlatform("discord")
     scheduler = DigestScheduler(
-        service, {"slack": slack, "discord": discord}, sleep=sleep, **options
+        service, {"slack": slack, "discord": discord}, sleep=sleep or no_wait, **options
     )
     try:
-        await scheduler.start()
+        await (await scheduler.start())  # the catch-up posts what is due now
         yield Bot(service, scheduler, clock, slack, discord, sleeps)
     finally:
         await scheduler.close()
@@ -434,6 +438,13 @@ async def test_a_post_that_keeps_failing_is_logged_and_kept_not_dropped_or_repea
         assert (send.status, send.attempts) == ("failed", 4)
         [error] = [r for r in caplog.records if r.levelno == logging.ERROR]
         assert "failed 4 times" in error.getMessage() and NEWS in error.getMessage()
+        assert "tried again in 5 minutes while within the grace" in error.getMessage()
+        retries = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert [m.rsplit("; ", 1)[-1] for m in retries] == [
+            "retry in 2 seconds",
+            "retry in 4 seconds",
+            "retry in 8 seconds",
+        ]
     # Within the grace a failed digest is tried again once the lease has passed...
     async with running(tmp_path / "t.db", brussels(3, 9, 10), slack=down) as bot:
         assert down.failures == 92
@@ -622,3 +633,109 @@ async def test_one_broken_channel_does_not_stop_the_others(tmp_path):
             await bot.say("/subscribe", channel=channel)
         await bot.at(brussels(3, 9))
         assert sorted(channel for channel, _ in platform.posts) == ["C-A", "C-B"]
+
+
+# --- every channel its own zone, day and fire time ------------------------------------------
+
+
+async def test_a_channel_ahead_of_the_configured_zone_gets_the_digest_of_its_own_day(
+    tmp_path, caplog
+):
+    async with running(tmp_path / "t.db", brussels(3, 8)) as bot:
+        assert "at 09:00 (Pacific/Auckland), from 4 April 2024." in await bot.say(
+            "/subscribe time:09:00 tz:Pacific/Auckland"
+        )
+        with caplog.at_level(logging.WARNING):
+            await bot.at(datetime(2024, 4, 4, 9, tzinfo=AUCKLAND))  # 22:00 on 3 April here
+        [(_, reply)] = bot.slack.posts
+        assert reply.title.endswith("daily digest, 4 April 2024")
+        assert "28/32 back Mark Rutte" in to_text(reply)
+        assert reply.footer == "96 days until the Washington summit on 9 July 2024."
+        assert (await bot.sends(date(2024, 4, 4)))[date(2024, 4, 4)].status == "sent"
+        assert [r.getMessage() for r in caplog.records] == []
+        # Users still cannot look past today in the configured zone.
+        assert "as_of:2024-04-04 is after today (2024-04-03)" in await bot.say(
+            "/tally as_of:2024-04-04"
+        )
+
+
+async def test_each_fire_time_counts_what_was_recorded_by_then(tmp_path):
+    async with running(tmp_path / "t.db", brussels(3, 0, 30)) as bot:
+        await bot.say("/subscribe tz:Asia/Tokyo", channel="C0TOKYO")
+        await bot.say("/subscribe")
+        await bot.at(datetime(2024, 4, 3, 9, tzinfo=TOKYO))  # 02:00 in Brussels
+        bot.clock.current = brussels(3, 5)
+        await bot.say("/endorse Türkiye Rutte source:https://example.org/tr")
+        await bot.at(brussels(3, 9))
+        (tokyo, in_tokyo), (here, in_brussels) = bot.slack.posts
+        assert (tokyo, here) == ("C0TOKYO", NEWS)
+        assert in_tokyo.title == in_brussels.title  # both of 3 April
+        assert "28/32 back Mark Rutte" in to_text(in_tokyo)
+        assert "29/32 back Mark Rutte" in to_text(in_brussels)
+        assert "29/32 back Mark Rutte" in await bot.say("/tally")
+
+
+async def test_what_changed_is_since_that_channels_own_previous_digest(tmp_path):
+    async with running(tmp_path / "t.db", brussels(2, 20)) as bot:
+        await bot.say("/subscribe tz:Asia/Tokyo", channel="C0TOKYO")
+        await bot.say("/subscribe")
+        await bot.at(datetime(2024, 4, 3, 9, tzinfo=TOKYO))  # 3 April, 02:00 in Brussels
+        bot.clock.current = brussels(3, 5)
+        await bot.say("/endorse Türkiye Rutte source:https://example.org/tr")
+        await bot.at(brussels(3, 9))  # Brussels' digest of 3 April counts it already
+        await bot.at(datetime(2024, 4, 4, 9, tzinfo=TOKYO))
+        await bot.at(brussels(4, 9))
+        texts = [(channel, to_text(reply)) for channel, reply in bot.slack.posts]
+        assert [channel for channel, _ in texts] == ["C0TOKYO", NEWS] * 2
+        tokyo, brussels_ = texts[2][1], texts[3][1]
+        assert "Since the digest of 3 April 2024" in tokyo
+        assert "Türkiye supports Mark Rutte · https://example.org/tr" in tokyo
+        assert "Since the digest of 3 April 2024" in brussels_
+        assert "Nothing new recorded." in brussels_ and "Türkiye supports" not in brussels_
+        sends = await bot.service.store.digest_sends(RACE, [date(2024, 4, 3)])
+        covered = {k.channel: s.covered_to for k, s in sends.items()}
+        assert covered == {"C0TOKYO": 32, NEWS: 33}  # the seeds are #1-#32
+
+
+async def test_a_subscription_is_scheduled_at_once_not_at_the_next_refresh(tmp_path):
+    async with running(tmp_path / "t.db", brussels(3, 8, 59)) as bot:
+        await bot.say("/subscribe time:09:00")  # a minute before its time
+        job = bot.scheduler.scheduler.get_job("digest at 09:00 Europe/Brussels")
+        assert job is not None
+        assert job.trigger.get_next_fire_time(None, bot.clock.now()) == brussels(3, 9)
+        await bot.say("/unsubscribe")
+        assert bot.scheduler.scheduler.get_job("digest at 09:00 Europe/Brussels") is None
+
+
+async def test_stopping_mid_retry_cancels_the_post_and_leaves_the_row_for_the_lease(
+    tmp_path, caplog
+):
+    retrying = asyncio.Event()
+
+    async def wait_for_the_stop(seconds: float) -> None:
+        retrying.set()
+        await asyncio.Event().wait()
+
+    down = FakePlatform("slack", failures=100)
+    async with running(
+        tmp_path / "t.db", brussels(3, 8), slack=down, sleep=wait_for_the_stop
+    ) as bot:
+        await bot.say("/subscribe")
+        await bot.scheduler.refresh()  # what the minute's refresh does
+        bot.clock.current = brussels(3, 9)
+        job = bot.scheduler.scheduler.get_job("digest at 09:00 Europe/Brussels")
+        with caplog.at_level(logging.DEBUG):
+            job.modify(next_run_time=datetime.now(UTC))  # APScheduler runs it, as at nine
+            await asyncio.wait_for(retrying.wait(), 5)  # fail, not hang, if it never retries
+            await bot.scheduler.close()
+            # What the event loop would still run before the process exits:
+            left = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            if left:
+                await asyncio.wait(left, timeout=5)
+        assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+        assert not any(r.exc_info for r in caplog.records)
+        assert [r.getMessage() for r in caplog.records if r.name == "bot.scheduling"][-1] == (
+            "Stopped with 1 digest post(s) in flight; each is resumed after 5 minutes"
+        )
+        send = (await bot.sends(date(2024, 4, 3)))[date(2024, 4, 3)]
+        assert (send.status, send.attempts) == ("sending", 1)  # the lease resumes it

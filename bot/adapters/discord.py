@@ -19,7 +19,7 @@ from discord import app_commands
 from bot.commands import FAILED, Command, Context, Kind, run_named, top_level
 from bot.config import DiscordConfig
 from bot.domain import Actor
-from bot.platform import CredentialsError
+from bot.platform import CredentialsError, PostRejected
 from bot.render import cut, discord_messages
 from bot.replies import Reply
 from bot.roster import Index
@@ -185,10 +185,23 @@ class DiscordPlatform:
         if self._connection is not None:
             await asyncio.wait({self._connection}, timeout=5)
 
+    # Error codes no retry can fix, and what whoever runs the bot should do about each.
+    _REFUSALS = {
+        10003: "the channel was deleted: /unsubscribe or remove it from [[digest.channels]]",
+        50001: "the bot cannot see the channel: give its role View Channel there, or invite "
+        "it to the server",
+        50013: "give the bot's role Send Messages, Embed Links and Attach Files in the channel",
+    }
+
     async def post(self, channel: str, reply: Reply) -> None:
         target = self.client.get_partial_messageable(int(channel))
-        for message in message_kwargs(reply):
-            await target.send(**message)
+        try:
+            for message in message_kwargs(reply):
+                await target.send(**message)
+        except (discord.NotFound, discord.Forbidden) as exc:
+            if exc.code in self._REFUSALS:
+                raise PostRejected(f"{exc.status} {exc.text}", self._REFUSALS[exc.code]) from None
+            raise
 
     def actor(self, interaction: discord.Interaction) -> Actor:
         """An editor has Manage Server, or an editor role (by id), in a configured server."""

@@ -27,7 +27,7 @@ from slack_sdk.web.async_client import AsyncSlackResponse, AsyncWebClient
 from bot.commands import FAILED, Command, Context, run_line, top_level
 from bot.config import SlackConfig
 from bot.domain import Actor
-from bot.platform import CredentialsError
+from bot.platform import CredentialsError, PostRejected
 from bot.render import cut, to_slack
 from bot.replies import Attachment, Reply
 from bot.service import Service
@@ -212,13 +212,28 @@ class SlackPlatform:
 
     # --- sending --------------------------------------------------------------------------------
 
+    # Errors no retry can fix, and what whoever runs the bot should do about each.
+    _REFUSALS = {
+        "not_in_channel": "invite the bot with /invite @tallybot",
+        "channel_not_found": "the channel was deleted (or is private and the bot was never "
+        "invited there): /unsubscribe or remove it from [[digest.channels]]",
+        "is_archived": "the channel is archived: unarchive it, or remove it from "
+        "[[digest.channels]]",
+    }
+
     async def post(self, channel: str, reply: Reply) -> None:
         body = message(reply)
-        await self.client.chat_postMessage(
-            channel=channel, text=body["text"], blocks=body["blocks"]
-        )
-        if reply.attachment is not None:
-            await self._upload(channel, reply.attachment)
+        try:
+            await self.client.chat_postMessage(
+                channel=channel, text=body["text"], blocks=body["blocks"]
+            )
+            if reply.attachment is not None:
+                await self._upload(channel, reply.attachment)
+        except SlackApiError as exc:
+            error = str(exc.response.get("error"))
+            if error in self._REFUSALS:
+                raise PostRejected(error, self._REFUSALS[error]) from None
+            raise
 
     async def _upload(self, channel: str, attachment: Attachment) -> None:
         await self.client.files_upload_v2(

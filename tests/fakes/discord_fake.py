@@ -493,6 +493,7 @@ class FakeDiscord:
         self._interactions: dict[str, Json] = {}
         self._acked: set[str] = set()
         self._rate_limits: list[_RateLimit] = []
+        self._refused: dict[str, _Reply] = {}  # channel id -> the error its messages get
         self._cond = asyncio.Condition()
         self._ws: web.WebSocketResponse | None = None
         self._ws_lock = asyncio.Lock()
@@ -605,6 +606,11 @@ class FakeDiscord:
     ) -> None:
         """Answer the next ``times`` requests whose path contains ``path_substring`` with a 429."""
         self._rate_limits.append(_RateLimit(path_substring, retry_after, method, is_global, times))
+
+    def refuse_channel(self, channel_id: int | str, status: int, code: int, message: str) -> None:
+        """Answer messages posted to the channel with Discord's error, e.g. 404, 10003,
+        "Unknown Channel" (deleted) or 403, 50001, "Missing Access"."""
+        self._refused[str(channel_id)] = _Reply(status, {"message": message, "code": code})
 
     async def wait_for(self, *kinds: str, timeout: float = 5.0) -> RecordedRequest:  # noqa: ASYNC109
         """Return the oldest not-yet-returned request of one of ``kinds``, waiting if needed."""
@@ -1027,6 +1033,8 @@ class FakeDiscord:
 
     @_route("POST", r"/channels/(?P<channel_id>\d+)/messages", "channel_message")
     async def _channel_message(self, req: RecordedRequest, channel_id: str) -> _Reply:
+        if channel_id in self._refused:
+            return self._refused[channel_id]
         return _Reply(200, self._message(req, channel_id))
 
     @_route(

@@ -214,6 +214,10 @@ class FakeSlack:
         """Answer ``method`` with a dict or ``response(call) -> dict`` (overrides built-ins)."""
         self._stubs[method] = response if callable(response) else (lambda _call: response)
 
+    def unstub(self, method: str) -> None:
+        """Answer ``method`` with the built-in handler again."""
+        self._stubs.pop(method, None)
+
     def rate_limit_next(self, method: str, retry_after: int = 1, times: int = 1) -> None:
         """Make the next ``times`` calls to ``method`` fail with 429 + ``Retry-After``."""
         self._rate_limits.setdefault(method, []).extend([retry_after] * times)

@@ -1,0 +1,169 @@
+"""The digest through the real Slack and Discord adapters, against the loopback fakes: errors
+the platform gives for good fail the day at once; stopping mid-retry is quiet."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import replace
+from datetime import date, timedelta
+
+import pytest
+from conftest import ARTICLES_DAY, make_service
+from fakes.discord_fake import DEFAULT_GUILD_ID, DEFAULT_TOKEN, FakeDiscord
+from fakes.slack_fake import PROXY_ENV_VARS, FakeSlack
+from test_digest import DISCORD_EDITOR, NEWS, RACE, brussels, running
+
+from bot.adapters.discord import DiscordPlatform
+from bot.adapters.slack import SlackPlatform
+from bot.app import run_platforms
+from bot.config import Config, DiscordConfig, SlackConfig
+from bot.domain import Actor
+from bot.storage import Store, Subscription
+
+APRIL_3 = date(2024, 4, 3)
+CHANNEL = "1300000000000000777"  # a Discord channel id
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in PROXY_ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+
+
+def errors(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+@pytest.mark.parametrize(
+    ("error", "what_to_do"),
+    [
+        ("not_in_channel", "invite the bot with /invite @tallybot"),
+        ("channel_not_found", "/unsubscribe or remove it from [[digest.channels]]"),
+    ],
+)
+async def test_a_slack_channel_that_refuses_the_bot_fails_the_day_at_once(
+    tmp_path, caplog, error, what_to_do
+):
+    async with FakeSlack() as fake, running(tmp_path / "t.db", brussels(3, 8)) as bot:
+        bot.scheduler.platforms["slack"] = SlackPlatform(
+            bot.service, SlackConfig(api_base_url=fake.api_url), bot_token=fake.bot_token
+        )
+        await bot.say("/subscribe")
+        fake.stub("chat.postMessage", {"ok": False, "error": error})
+        with caplog.at_level(logging.WARNING, logger="bot.scheduling"):
+            for minute in (0, 10, 30):  # the digest's time, then retries while within the grace
+                await bot.at(brussels(3, 9, minute))
+            await bot.at(brussels(3, 14))
+        assert len(fake.calls_to("chat.postMessage")) == 1 and bot.sleeps == []
+        send = (await bot.sends(APRIL_3))[APRIL_3]
+        assert (send.status, send.attempts) == ("rejected", 1)
+        assert send.last_error.startswith(error)
+        [line] = errors(caplog)
+        assert f"slack channel {NEWS} was refused ({error}): " in line
+        assert what_to_do in line and "Not tried again today." in line
+
+        fake.unstub("chat.postMessage")  # fixed: the next day's digest goes out
+        await bot.at(brussels(4, 9))
+        assert fake.calls_to("chat.postMessage")[-1].params["channel"] == NEWS
+        assert len(fake.calls_to("chat.postMessage")) == 2
+
+
+async def test_a_passing_slack_error_is_still_retried(tmp_path):
+    async with FakeSlack() as fake, running(tmp_path / "t.db", brussels(3, 8)) as bot:
+        bot.scheduler.platforms["slack"] = SlackPlatform(
+            bot.service, SlackConfig(api_base_url=fake.api_url), bot_token=fake.bot_token
+        )
+        await bot.say("/subscribe")
+        fake.stub("chat.postMessage", {"ok": False, "error": "internal_error"})
+        await bot.at(brussels(3, 9))
+        assert len(fake.calls_to("chat.postMessage")) == 4 and bot.sleeps == [2.0, 4.0, 8.0]
+        assert (await bot.sends(APRIL_3))[APRIL_3].status == "failed"
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "message", "what_to_do"),
+    [
+        (404, 10003, "Unknown Channel", "the channel was deleted: /unsubscribe or remove it"),
+        (403, 50001, "Missing Access", "give its role View Channel there"),
+    ],
+)
+async def test_a_discord_channel_that_refuses_the_bot_fails_the_day_at_once(
+    tmp_path, caplog, status, code, message, what_to_do
+):
+    async with FakeDiscord() as fake, running(tmp_path / "t.db", brussels(3, 8)) as bot:
+        with fake.patch_discord():
+            platform = DiscordPlatform(
+                bot.service, DiscordConfig(guilds=(DEFAULT_GUILD_ID,)), DEFAULT_TOKEN
+            )
+            platform.client._connection.guild_ready_timeout = 0.05
+            await platform.start()
+            try:
+                bot.scheduler.platforms["discord"] = platform
+                await bot.say("/subscribe", DISCORD_EDITOR, CHANNEL)
+                fake.refuse_channel(CHANNEL, status, code, message)
+                with caplog.at_level(logging.WARNING, logger="bot.scheduling"):
+                    await bot.at(brussels(3, 9))
+                    await bot.at(brussels(3, 9, 10))
+            finally:
+                await platform.close()
+        posts = [r for r in fake.channel_messages if r.params["channel_id"] == CHANNEL]
+        assert [r.status for r in posts] == [status] and bot.sleeps == []
+        sends = await bot.service.store.digest_sends(RACE, [APRIL_3])
+        [send] = sends.values()
+        assert (send.key.channel, send.status, send.attempts) == (CHANNEL, "rejected", 1)
+        [line] = errors(caplog)
+        assert f"discord channel {CHANNEL} was refused ({status} {message}): " in line
+        assert what_to_do in line
+
+
+class Retrying(logging.Handler):
+    """Sets `logged` when the scheduler says it will retry a post (logged on the loop)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.logged = asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "; retry in " in record.getMessage():
+            self.logged.set()
+
+
+async def test_stopping_the_bot_while_a_digest_is_retried_is_one_info_line(tmp_path, caplog):
+    """`tallybot run` stopped (SIGINT, SIGTERM: the stop event) while the start's catch-up
+    waits to retry a failed post: it stops at once, with no error and no traceback."""
+    db = tmp_path / "run.db"
+    service = await make_service(db)
+    now = service.clock.now()
+    a_minute_ago = max(now - timedelta(minutes=1), now.replace(hour=0, minute=0))
+    due = a_minute_ago.time().replace(second=0, microsecond=0, tzinfo=None)
+    await service.store.subscribe(
+        Subscription(RACE, "slack", "CDIGEST", due, "Europe/Brussels", now - timedelta(days=1)),
+        Actor("slack", "U1", "ed", is_editor=True),
+    )
+    await service.store.close()
+    async with FakeSlack() as slack:
+        slack.stub("chat.postMessage", {"ok": False, "error": "internal_error"})
+        config = replace(
+            Config(), database=db, today=ARTICLES_DAY, slack=SlackConfig(api_base_url=slack.api_url)
+        )
+        environ = {"SLACK_BOT_TOKEN": slack.bot_token, "SLACK_APP_TOKEN": slack.app_token}
+        stop, retrying = asyncio.Event(), Retrying()
+        logging.getLogger("bot.scheduling").addHandler(retrying)
+        try:
+            with caplog.at_level(logging.INFO):
+                run = asyncio.create_task(
+                    run_platforms(config, "slack", environ=environ, stop=stop)
+                )
+                await asyncio.wait_for(retrying.logged.wait(), 10)  # the first attempt failed
+                stop.set()  # during the 2 seconds before the retry
+                await asyncio.wait_for(run, timeout=5)  # the retries would take 14 s
+        finally:
+            logging.getLogger("bot.scheduling").removeHandler(retrying)
+    assert errors(caplog) == [] and not any(r.exc_info for r in caplog.records)
+    stopped = [r.getMessage() for r in caplog.records if "digest post(s) in flight" in r.message]
+    assert stopped == ["Stopped with 1 digest post(s) in flight; each is resumed after 5 minutes"]
+    store = await Store.open(db)
+    [send] = (await store.digest_sends(RACE, [ARTICLES_DAY])).values()
+    await store.close()
+    assert (send.status, send.attempts) == ("sending", 1)
