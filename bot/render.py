@@ -7,9 +7,13 @@ free of platform libraries and is tested like the rest of the core.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
-from bot.replies import Progress, Reply, Section, progress_bar
+from bot.replies import Attachment, Progress, Reply, Section, progress_bar
+from bot.text import safe_filename
+
+MAX_MESSAGES = 5  # the most one answer posts on Discord (Slack posts one message)
 
 # Slack Block Kit limits
 SLACK_MAX_BLOCKS = 50
@@ -85,6 +89,58 @@ def cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+# --- one answer, not a flood ----------------------------------------------------------------
+
+
+def fit(reply: Reply, attach: bool = True) -> Reply:
+    """The reply as one answer may post it: within MAX_MESSAGES Discord messages and one Slack
+    message. A longer one keeps its first lines and says how many it left out; with `attach`
+    (and no file of its own) the whole answer goes with it as a .txt file, else the line says
+    how to ask for less."""
+    if _fits(reply):
+        return reply
+    total = sum(len(section.lines) for section in reply.sections)
+    file = None
+    if attach and reply.attachment is None:
+        name = f"{safe_filename(reply.title or 'answer')[:60]}.txt"
+        file = Attachment(name, "text/plain", to_text(reply).encode())
+    kept, most = 0, total - 1  # a binary search for the most lines, in order, that fit
+    while kept < most:
+        middle = (kept + most + 1) // 2
+        if _fits(_first_lines(reply, middle, total, file)):
+            kept = middle
+        else:
+            most = middle - 1
+    return _first_lines(reply, kept, total, file)
+
+
+def _fits(reply: Reply) -> bool:
+    return (
+        len(_discord_groups(to_discord(reply))) <= MAX_MESSAGES
+        and len(_slack_blocks(reply)) <= SLACK_MAX_BLOCKS
+    )
+
+
+def _first_lines(reply: Reply, keep: int, total: int, file: Attachment | None) -> Reply:
+    """The reply cut to its first `keep` lines, and a line saying what became of the rest."""
+    sections, left = [], keep
+    for section in reply.sections:
+        if left <= 0:
+            break
+        sections.append(replace(section, lines=section.lines[:left]))
+        left -= len(section.lines)
+    hidden = f"{total - keep} more line{'s' if total - keep != 1 else ''}"
+    if file is not None:
+        note = f"… {hidden} in the attached {file.filename}, which has the whole answer."
+    else:
+        note = f"… {hidden} did not fit in one answer; ask for less, e.g. limit: or one name."
+    return replace(
+        reply,
+        sections=(*sections, Section(lines=(note,))),
+        attachment=file or reply.attachment,
+    )
+
+
 # --- Slack ----------------------------------------------------------------------------------
 
 
@@ -96,7 +152,14 @@ def slack_escape(text: str) -> str:
 
 
 def to_slack(reply: Reply) -> tuple[str, list[dict[str, Any]]]:
-    """(fallback text, blocks) for chat.postMessage, a response_url post or an ack."""
+    """(fallback text, blocks) for chat.postMessage, a response_url post or an ack; a reply
+    too long for one message is cut to fit (`fit`)."""
+    reply = fit(reply, attach=False)
+    fallback = cut(slack_escape(to_text(reply)), SLACK_FALLBACK_TEXT)
+    return fallback, _slack_blocks(reply)
+
+
+def _slack_blocks(reply: Reply) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
     if reply.title:
         blocks.append(
@@ -118,15 +181,7 @@ def to_slack(reply: Reply) -> tuple[str, list[dict[str, Any]]]:
                 "elements": [{"type": "mrkdwn", "text": slack_escape(reply.footer)}],
             }
         )
-    if len(blocks) > SLACK_MAX_BLOCKS:
-        blocks = blocks[: SLACK_MAX_BLOCKS - 1] + [
-            {
-                "type": "context",
-                "elements": [{"type": "mrkdwn", "text": "… more than fits in one message."}],
-            }
-        ]
-    fallback = cut(slack_escape(to_text(reply)), SLACK_FALLBACK_TEXT)
-    return fallback, blocks
+    return blocks
 
 
 # --- Discord --------------------------------------------------------------------------------
@@ -193,10 +248,15 @@ def to_discord(reply: Reply) -> list[dict[str, Any]]:
 
 
 def discord_messages(reply: Reply) -> list[list[dict[str, Any]]]:
-    """Embeds grouped per message, each message within 6,000 characters and 10 embeds."""
+    """Embeds grouped per message, each message within 6,000 characters and 10 embeds, at
+    most MAX_MESSAGES of them: a longer reply is cut to fit (`fit`)."""
+    return _discord_groups(to_discord(fit(reply, attach=False)))
+
+
+def _discord_groups(embeds: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     messages: list[list[dict[str, Any]]] = [[]]
     size = 0
-    for embed in to_discord(reply):
+    for embed in embeds:
         embed_size = _embed_size(embed)
         full = len(messages[-1]) >= DISCORD_EMBEDS_PER_MESSAGE
         if messages[-1] and (size + embed_size > DISCORD_EMBED_TOTAL or full):
