@@ -154,9 +154,11 @@ def slack_escape(text: str) -> str:
 def to_slack(reply: Reply) -> tuple[str, list[dict[str, Any]]]:
     """(fallback text, blocks) for chat.postMessage, a response_url post or an ack; a reply
     too long for one message is cut to fit (`fit`)."""
-    reply = fit(reply, attach=False)
-    fallback = cut(slack_escape(to_text(reply)), SLACK_FALLBACK_TEXT)
-    return fallback, _slack_blocks(reply)
+    blocks = _slack_blocks(reply)
+    if len(blocks) > SLACK_MAX_BLOCKS:
+        reply = fit(reply, attach=False)
+        blocks = _slack_blocks(reply)
+    return cut(slack_escape(to_text(reply)), SLACK_FALLBACK_TEXT), blocks
 
 
 def _slack_blocks(reply: Reply) -> list[dict[str, Any]]:
@@ -250,6 +252,9 @@ def to_discord(reply: Reply) -> list[dict[str, Any]]:
 def discord_messages(reply: Reply) -> list[list[dict[str, Any]]]:
     """Embeds grouped per message, each message within 6,000 characters and 10 embeds, at
     most MAX_MESSAGES of them: a longer reply is cut to fit (`fit`)."""
+    messages = _discord_groups(to_discord(reply))
+    if len(messages) <= MAX_MESSAGES:
+        return messages
     return _discord_groups(to_discord(fit(reply, attach=False)))
 
 
