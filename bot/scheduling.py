@@ -399,7 +399,7 @@ class DigestScheduler:
         store = self.service.store
         where = f"{sub.platform} channel {sub.channel}"
         if now - fire > self.grace:
-            late = f"due {fire:%Y-%m-%d %H:%M %Z}, over {self.grace / timedelta(hours=1):g} h ago"
+            late = f"due {fire:%Y-%m-%d %H:%M %Z}, over {in_words(self.grace)} ago"
             if prior is None:
                 if await store.claim_digest(key, now, now - self.lease, "skipped", late):
                     log.warning(

@@ -394,6 +394,7 @@ async def test_after_a_missed_day_older_digests_are_skipped_and_logged_not_sent(
             await bot.at(brussels(5, 14, 1))
     skipped = [r for r in caplog.records if r.getMessage().startswith("Skipped the digest")]
     assert len(skipped) == 1 and "2024-04-04 09:00 CEST" in skipped[0].getMessage()
+    assert "over 6 hours ago (grace_hours)" in skipped[0].getMessage()
 
 
 async def test_a_digest_missed_by_more_than_the_grace_is_not_sent_late(tmp_path, caplog):
