@@ -141,11 +141,12 @@ class Service:
         self.roster = Roster(race)
         self._replays: dict[tuple[str, int, date, int | None], tuple[RuleReplay, int]] = {}
         self._replays_lock = asyncio.Lock()
+        self._candidates_version = -1  # of the candidates in the roster; -1: not read yet
 
     async def start(self, demo: bool = False) -> int:
         """Prepare the database for the race; with `demo`, load its seed events once."""
         await self.store.ensure_candidates(self.race.id, self.race.candidates)
-        await self._reload_candidates()
+        await self.refresh()
         if not demo:
             return 0
         return await self.store.seed(
@@ -165,8 +166,13 @@ class Service:
             ),
         )
 
-    async def _reload_candidates(self) -> None:
-        self.roster.set_candidates(await self.store.candidates(self.race.id))
+    async def refresh(self) -> None:
+        """Follow what any process changed: the candidates are kept in the roster, so they are
+        read again when the candidate log has changed (one cheap query; call it per command)."""
+        version = await self.store.candidates_version()
+        if version != self._candidates_version:
+            self.roster.set_candidates(await self.store.candidates(self.race.id))
+            self._candidates_version = version
 
     def today(self) -> date:
         return self.clock.today()
@@ -189,18 +195,18 @@ class Service:
         elif candidate is None:
             raise TallyError(f"Say which candidate {member.name} {position.value}.")
         day = self.check_day(on or self.today())
-        if candidate is not None and candidate.key not in {
-            c.key for c in await self.active_candidates(day)
-        }:
-            if candidate.withdrawn_on is not None and candidate.withdrawn_on <= day:
+        if candidate is not None:
+            then = {c.key: c for c in await self.candidates_on(day)}.get(candidate.key)
+            if then is None:
                 raise TallyError(
-                    f"{candidate.name} withdrew on {format_date(candidate.withdrawn_on)}; "
+                    f"{candidate.name} was not a candidate on {format_date(day)}; "
+                    "date the position on a day they were."
+                )
+            if then.withdrawn_on is not None:
+                raise TallyError(
+                    f"{candidate.name} withdrew on {format_date(then.withdrawn_on)}; "
                     "record positions on an active candidate (see /candidates)."
                 )
-            raise TallyError(
-                f"{candidate.name} was not a candidate on {format_date(day)}; "
-                "date the position on a day they were."
-            )
         new = NewEvent(
             race=self.race.id,
             member=member.code,
@@ -250,6 +256,7 @@ class Service:
         recorded on them count again), from the day `on` (default today)."""
         actor.require_editor("add candidates")
         day = self.check_day(on or self.today())
+        await self.refresh()  # another process may have added or withdrawn them
         name = " ".join(one_line(name).split())  # no line break, NUL or invisible character
         if not fold(name) or len(name) > 100:
             raise TallyError("Give the candidate's full name, e.g. /candidate add Klaus Iohannis.")
@@ -264,13 +271,17 @@ class Service:
                 "letters, accents or punctuation differ); type the name in plain letters."
             )
         if existing is not None and existing.withdrawn_on is not None:
-            if day < existing.withdrawn_on:
+            latest = await self.store.candidate_change(
+                self.race.id, existing.key, "return", day, actor
+            )
+            if latest is not None and latest.action == "withdraw":
                 raise TallyError(
-                    f"{existing.name} withdrew on {format_date(existing.withdrawn_on)}; "
+                    f"{existing.name} withdrew on {format_date(latest.on)}; "
                     "date the return on or after that day."
                 )
-            await self.store.candidate_change(self.race.id, existing.key, "return", day, actor)
-            await self._reload_candidates()
+            if latest is not None:
+                raise TallyError(f"{existing.name} is already a candidate.")
+            await self.refresh()
             return Added(replace(existing, withdrawn_on=None), existing.withdrawn_on)
         if existing is not None:
             raise TallyError(f"{existing.name} is already a candidate.")
@@ -281,7 +292,7 @@ class Service:
             raise TallyError(f"'{name}' is taken by {other}; give the new candidate's full name.")
         if not await self.store.add_candidate(self.race.id, candidate, day, actor):
             raise TallyError(f"A candidate with the key '{key}' exists already.")
-        await self._reload_candidates()
+        await self.refresh()
         return Added(candidate)
 
     async def withdraw_candidate(
@@ -290,12 +301,18 @@ class Service:
         """The candidate withdraws on the day `on` (default today)."""
         actor.require_editor("withdraw candidates")
         day = self.check_day(on or self.today())
-        if candidate.withdrawn_on is not None:
+        latest = await self.store.candidate_change(
+            self.race.id, candidate.key, "withdraw", day, actor
+        )
+        if latest is not None and latest.action == "withdraw":
+            raise TallyError(f"{candidate.name} withdrew already, on {format_date(latest.on)}.")
+        if latest is not None:
+            entered = "came back" if latest.action == "return" else "entered the race"
             raise TallyError(
-                f"{candidate.name} withdrew already, on {format_date(candidate.withdrawn_on)}."
+                f"{candidate.name} {entered} on {format_date(latest.on)}; "
+                "date the withdrawal on or after that day."
             )
-        await self.store.candidate_change(self.race.id, candidate.key, "withdraw", day, actor)
-        await self._reload_candidates()
+        await self.refresh()
         return next(c for c in self.roster.candidate_list if c.key == candidate.key)
 
     # --- the daily digest ---------------------------------------------------------------
@@ -356,14 +373,17 @@ class Service:
 
     # --- reading ------------------------------------------------------------------------
 
+    async def candidates_on(self, day: date | None = None) -> list[Candidate]:
+        """Every candidate, withdrawn ones too, as they stood at the end of `day` (default
+        today: the roster, brought up to date first)."""
+        await self.refresh()
+        if day is None or day >= self.today():
+            return self.roster.candidate_list
+        return await self.store.candidates(self.race.id, day)
+
     async def active_candidates(self, as_of: date | None = None) -> list[Candidate]:
         """The candidates in the race (at the end of `as_of`, for a look back)."""
-        candidates = (
-            self.roster.candidate_list
-            if as_of is None or as_of >= self.today()
-            else await self.store.candidates(self.race.id, as_of)
-        )
-        return [c for c in candidates if c.withdrawn_on is None]
+        return [c for c in await self.candidates_on(as_of) if c.withdrawn_on is None]
 
     async def tally(self, candidate: Candidate | None = None, as_of: date | None = None) -> Tally:
         """Per candidate (or one), now or at the end of `as_of` (a day not after today)."""

@@ -1,9 +1,12 @@
 """The SQLite store: an append-only event log, the current positions beside it, candidates.
 
-One aiosqlite connection in autocommit mode. A recording is one INSERT statement, so it is its
-own transaction: triggers keep `current_positions` in step within that same statement, which
-makes `/tally` cost O(members) and leaves no window where the two disagree. Writes that span
-statements take `_write_lock` and `BEGIN IMMEDIATE`.
+Two aiosqlite connections in autocommit mode: `db` writes, `reader` only reads, so a write
+waiting for another process's lock never holds up a read (WAL lets reads go on meanwhile).
+A recording is one INSERT statement, so it is its own transaction: triggers keep
+`current_positions` in step within that same statement, which makes `/tally` cost O(members)
+and leaves no window where the two disagree. Writes go through `_write`: one at a time, and
+retried while another process holds the lock, up to BUSY_WAIT; writes that span statements
+use `BEGIN IMMEDIATE`.
 """
 
 from __future__ import annotations
@@ -11,14 +14,17 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 from pathlib import Path
+from typing import TypeVar
 
 import aiosqlite
 
-from bot.domain import SEED_ACTOR, Actor, Candidate, Change, Event
+from bot.domain import SEED_ACTOR, Actor, Candidate, Change, Event, TallyError
+
+T = TypeVar("T")
 
 # Each entry migrates the schema from version i to i + 1 (PRAGMA user_version). Append only.
 MIGRATIONS: list[str] = [
@@ -216,6 +222,13 @@ _ACTIVE = "NOT EXISTS (SELECT 1 FROM events AS u WHERE u.reverts = e.id)"
 _MAX_ID = 2**63 - 1  # "no upper bound" for id ranges
 
 
+BUSY = "The database is busy (another tallybot process is writing); try again."
+BUSY_WAIT = 2.5  # seconds a write may wait for the lock: the answer still comes within 3 s
+_WRITE_BUSY_MS = 100  # SQLite's own wait per attempt, short: the retries happen in `_write`
+_RETRY_PAUSE = 0.05  # seconds between attempts
+_OPEN_BUSY_MS = 10_000  # opening and migrating may wait longer: no one is waiting for an answer
+
+
 class StorageError(Exception):
     """The database file cannot be opened or used; the message says which and why."""
 
@@ -230,6 +243,12 @@ class NewEvent:
     actor: Actor
     source: str | None = None
     note: str | None = None
+
+
+@dataclass(frozen=True)
+class CandidateChange:
+    action: str  # 'add', 'withdraw' or 'return'; 'none' for a candidate never added
+    on: date | None  # None: in the race from its start
 
 
 @dataclass(frozen=True)
@@ -290,9 +309,14 @@ def _event(row: Sequence) -> Event:
 
 class Store:
     def __init__(
-        self, db: aiosqlite.Connection, path: Path, clock: Callable[[], datetime] | None = None
+        self,
+        db: aiosqlite.Connection,
+        reader: aiosqlite.Connection,
+        path: Path,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.db = db
+        self.reader = reader
         self.path = path
         self.clock = clock or (lambda: datetime.now(UTC))
         self._write_lock = asyncio.Lock()
@@ -301,50 +325,69 @@ class Store:
     async def open(cls, path: str | Path, clock: Callable[[], datetime] | None = None) -> Store:
         """Open (creating and migrating) the database; `clock` stamps when rows are recorded.
 
-        Raises StorageError, in one line, when the file cannot be used.
+        Raises StorageError, in one line, when the file cannot be used: found by reading it
+        with plain sqlite3 first, before anything in it is changed.
         """
         path = Path(path)
+        await asyncio.to_thread(_probe, path)
+        db = await _connect(path)
+        reader = None
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            db = await aiosqlite.connect(path, isolation_level=None)
-        except (OSError, sqlite3.Error) as exc:
-            raise StorageError(f"Cannot open the database {path}: {exc}.") from None
-        store = cls(db, path, clock)
-        try:
-            await db.execute("PRAGMA busy_timeout = 10000")
+            await db.execute(f"PRAGMA busy_timeout = {_OPEN_BUSY_MS}")
             await db.execute("PRAGMA journal_mode = WAL")
             await db.execute("PRAGMA synchronous = NORMAL")
             await db.execute("PRAGMA foreign_keys = ON")
-            await store._migrate()
+            await _migrate(db, path)
+            await db.execute(f"PRAGMA busy_timeout = {_WRITE_BUSY_MS}")
+            reader = await _connect(path)
+            await reader.execute("PRAGMA query_only = ON")
+            await reader.execute(f"PRAGMA busy_timeout = {_OPEN_BUSY_MS}")
         except BaseException as exc:
-            await db.close()  # or its thread keeps the process alive
+            for connection in (db, reader):
+                if connection is not None:
+                    await connection.close()  # or its thread keeps the process alive
             if isinstance(exc, sqlite3.Error):
                 raise StorageError(f"Cannot use the database {path}: {exc}.") from None
             raise
-        return store
+        return cls(db, reader, path, clock)
 
     async def close(self) -> None:
+        await self.reader.close()
         await self.db.close()
 
-    async def _migrate(self) -> None:
+    async def _write(self, work: Callable[[], Awaitable[T]]) -> T:
+        """Run a write on `db`, one at a time in this process, retrying while another process
+        holds SQLite's write lock; past BUSY_WAIT (counted from the call) it is refused in one
+        line. The retries wait here, not in the connection's thread, so nothing else waits."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + BUSY_WAIT
         async with self._write_lock:
+            while loop.time() < deadline:
+                try:
+                    return await work()
+                except sqlite3.OperationalError as exc:
+                    if exc.sqlite_errorcode & 0xFF not in (
+                        sqlite3.SQLITE_BUSY,
+                        sqlite3.SQLITE_LOCKED,
+                    ):
+                        raise
+                await asyncio.sleep(_RETRY_PAUSE)
+        raise TallyError(BUSY)
+
+    async def _transaction(self, work: Callable[[], Awaitable[T]]) -> T:
+        """Statements that must land together: `BEGIN IMMEDIATE` takes the lock first."""
+
+        async def attempt() -> T:
             await self.db.execute("BEGIN IMMEDIATE")
             try:
-                (version,) = await (await self.db.execute("PRAGMA user_version")).fetchone()
-                if version > len(MIGRATIONS):
-                    raise StorageError(
-                        f"{self.path} has schema version {version}, newer than this tallybot"
-                        f" ({len(MIGRATIONS)}); upgrade tallybot."
-                    )
-                for step in MIGRATIONS[version:]:
-                    # executescript would COMMIT first; run each statement in this transaction.
-                    for statement in _statements(step):
-                        await self.db.execute(statement)
-                await self.db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+                result = await work()
                 await self.db.execute("COMMIT")
+                return result
             except BaseException:
                 await self.db.execute("ROLLBACK")
                 raise
+
+        return await self._write(attempt)
 
     def _now(self) -> str:
         return _utc(self.clock())
@@ -355,8 +398,8 @@ class Store:
         """Append one event, and say the member's position before it, in one statement: one
         transaction and one trip to the database thread, so concurrent recordings each see
         their own. (RETURNING is computed before the AFTER triggers move the position on.)"""
-        async with self._write_lock:
-            (row,) = await self.db.execute_fetchall(
+        (row,) = await self._write(
+            lambda: self.db.execute_fetchall(
                 f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES"
                 " (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)"
                 f" RETURNING {_EVENT_COLUMNS}, (SELECT json_array({_prefixed('p')})"
@@ -364,37 +407,34 @@ class Store:
                 "   WHERE c.race = ? AND c.member = ?)",
                 (*_params(new, self._now()), new.race, new.member),
             )
+        )
         previous = _event(json.loads(row[-1])) if row[-1] else None
         return _event(row[:-1]), previous
 
     async def seed(self, race: str, events: Iterable[NewEvent]) -> int:
         """Append a race's seed events once; returns how many were added (0 if seeded before)."""
         events = list(events)
-        async with self._write_lock:
-            await self.db.execute("BEGIN IMMEDIATE")
-            try:
-                cursor = await self.db.execute(
-                    "INSERT INTO seeded (race, seeded_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                    (race, self._now()),
-                )
-                added = 0
-                if cursor.rowcount == 1:
-                    await self.db.executemany(
-                        f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES"
-                        " (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
-                        [_params(e, self._now()) for e in events],
-                    )
-                    added = len(events)
-                await self.db.execute("COMMIT")
-                return added
-            except BaseException:
-                await self.db.execute("ROLLBACK")
-                raise
+
+        async def work() -> int:
+            cursor = await self.db.execute(
+                "INSERT INTO seeded (race, seeded_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                (race, self._now()),
+            )
+            if cursor.rowcount != 1:
+                return 0
+            await self.db.executemany(
+                f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES"
+                " (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                [_params(e, self._now()) for e in events],
+            )
+            return len(events)
+
+        return await self._transaction(work)
 
     async def undo_last(self, race: str, actor: Actor) -> Event | None:
         """Revert the actor's latest event that is not itself an undo nor already undone."""
-        async with self._write_lock:
-            rows = await self.db.execute_fetchall(
+        rows = await self._write(
+            lambda: self.db.execute_fetchall(
                 f"INSERT INTO events ({_EVENT_COLUMNS})"
                 " SELECT NULL, race, member, 'undo', candidate, happened_on, ?, ?, ?, ?,"
                 "   NULL, NULL, id"
@@ -405,6 +445,7 @@ class Store:
                 f" RETURNING {_EVENT_COLUMNS}",
                 (self._now(), actor.platform, actor.id, actor.name, actor.platform, actor.id, race),
             )
+        )
         return _event(rows[0]) if rows else None
 
     async def ensure_candidates(self, race: str, candidates: Iterable[Candidate]) -> None:
@@ -416,8 +457,8 @@ class Store:
         self, race: str, candidate: Candidate, on: date | None, actor: Actor
     ) -> bool:
         """False if a candidate with that key exists already. One statement: check and add."""
-        async with self._write_lock:
-            cursor = await self.db.execute(
+        cursor = await self._write(
+            lambda: self.db.execute(
                 "INSERT INTO candidate_events (race, key, action, name, member, aliases,"
                 "   happened_on, recorded_at, actor_platform, actor_id, actor_name)"
                 " SELECT ?, ?, 'add', ?, ?, ?, ?, ?, ?, ?, ?"
@@ -438,46 +479,71 @@ class Store:
                     candidate.key,
                 ),
             )
+        )
         return cursor.rowcount == 1
 
     async def candidate_change(
         self, race: str, key: str, action: str, on: date, actor: Actor
-    ) -> None:
-        """A candidate withdraws ('withdraw') or comes back ('return') on a day."""
-        async with self._write_lock:
+    ) -> CandidateChange | None:
+        """A candidate withdraws ('withdraw') or comes back ('return') on a day. The log by
+        dates alternates, each change on or after the one before it: a withdrawal follows an
+        add or a return, a return follows a withdrawal. Checked and written in one transaction;
+        None when written, else the latest change, which this one had to follow."""
+        follows = ("add", "return") if action == "withdraw" else ("withdraw",)
+
+        async def work() -> CandidateChange | None:
+            rows = await self.db.execute_fetchall(
+                "SELECT action, happened_on FROM candidate_events WHERE race = ? AND key = ?"
+                " ORDER BY coalesce(happened_on, '') DESC, id DESC LIMIT 1",
+                (race, key),
+            )
+            latest = CandidateChange(rows[0][0], _day(rows[0][1])) if rows else None
+            if latest is None or latest.action not in follows or (latest.on or on) > on:
+                return latest or CandidateChange("none", None)
             await self.db.execute(
                 "INSERT INTO candidate_events (race, key, action, happened_on, recorded_at,"
                 "   actor_platform, actor_id, actor_name) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (race, key, action, on.isoformat(), self._now(), actor.platform, actor.id,
                  actor.name),
             )  # fmt: skip
+            return None
+
+        return await self._transaction(work)
 
     # --- reads --------------------------------------------------------------------------
 
     async def candidates(self, race: str, as_of: date | None = None) -> list[Candidate]:
-        """The candidates, in the order they were added, as the log has them (at the end of
-        `as_of`, for a look back: those added later are left out, withdrawals undone)."""
-        rows = await self.db.execute_fetchall(
+        """The candidates, in the order they entered the race, with the log applied by the
+        dates things happened (at the end of `as_of`, for a look back: those added later are
+        left out, and so are changes after that day)."""
+        rows = await self.reader.execute_fetchall(
             "SELECT key, action, name, member, aliases, happened_on FROM candidate_events"
-            " WHERE race = ? ORDER BY id",
-            (race,),
+            " WHERE race = ? AND coalesce(happened_on, '') <= ?"
+            " ORDER BY coalesce(happened_on, ''), id",  # by date; the race file's (none) first
+            (race, as_of.isoformat() if as_of else "9999-12-31"),
         )
         found: dict[str, Candidate] = {}
         for key, action, name, member, aliases, happened_on in rows:
-            day = date.fromisoformat(happened_on) if happened_on else None
-            if as_of is not None and day is not None and day > as_of:
-                continue
             if action == "add":
                 found[key] = Candidate(
                     key, name, member, tuple(a for a in aliases.split("\n") if a)
                 )
             elif key in found:
-                found[key] = replace(found[key], withdrawn_on=day if action == "withdraw" else None)
+                withdrawn = _day(happened_on) if action == "withdraw" else None
+                found[key] = replace(found[key], withdrawn_on=withdrawn)
         return list(found.values())
+
+    async def candidates_version(self) -> int:
+        """Changes whenever any process changes a candidate: the candidate log is append-only,
+        so its largest id is its version (one index seek)."""
+        ((version,),) = await self.reader.execute_fetchall(
+            "SELECT coalesce(max(id), 0) FROM candidate_events"
+        )
+        return version
 
     async def current(self, race: str) -> dict[str, Event]:
         """Each member's latest position, read from the maintained table: O(members)."""
-        rows = await self.db.execute_fetchall(
+        rows = await self.reader.execute_fetchall(
             f"SELECT {_prefixed('e')} FROM current_positions AS c"
             " JOIN events AS e ON e.id = c.event_id WHERE c.race = ?",
             (race,),
@@ -485,7 +551,7 @@ class Store:
         return {row[2]: _event(row) for row in rows}
 
     async def position_of(self, race: str, member: str) -> Event | None:
-        rows = await self.db.execute_fetchall(
+        rows = await self.reader.execute_fetchall(
             f"SELECT {_prefixed('e')} FROM current_positions AS c"
             " JOIN events AS e ON e.id = c.event_id WHERE c.race = ? AND c.member = ?",
             (race, member),
@@ -497,7 +563,7 @@ class Store:
     ) -> dict[str, Event]:
         """Each member's latest position among events that happened on or before `day` (and,
         with `up_to_id`, were recorded by then): one index seek per member, not a log scan."""
-        rows = await self.db.execute_fetchall(
+        rows = await self.reader.execute_fetchall(
             f"SELECT {_prefixed('e')} FROM json_each(?) AS m JOIN events AS e ON e.id = ("
             "  SELECT x.id FROM events AS x"
             "  WHERE x.race = ? AND x.member = m.value AND x.happened_on <= ? AND x.id <= ?"
@@ -511,7 +577,7 @@ class Store:
     async def changes(self, race: str, as_of: date, up_to_id: int | None = None) -> list[Change]:
         """(member, position, candidate, day) of the active position events up to `as_of`, in
         the order they happened: a replay's input, without building an Event per row."""
-        rows = await self.db.execute_fetchall(
+        rows = await self.reader.execute_fetchall(
             "SELECT member, position, candidate, happened_on FROM events AS e"
             " WHERE race = ? AND position != 'undo' AND happened_on <= ? AND id <= ?"
             "   AND NOT EXISTS (SELECT 1 FROM events AS u WHERE u.reverts = e.id AND u.id <= ?)"
@@ -525,7 +591,7 @@ class Store:
     ) -> list[tuple[int, str, str, str | None, date, int | None]]:
         """(id, member, position, candidate, day, reverts) of the events recorded after
         `after_id`, undos included: what a kept replay has not seen yet."""
-        rows = await self.db.execute_fetchall(
+        rows = await self.reader.execute_fetchall(
             "SELECT id, member, position, candidate, happened_on, reverts FROM events"
             " WHERE race = ? AND id > ? ORDER BY id",
             (race, after_id),
@@ -538,7 +604,7 @@ class Store:
         if member is not None:
             where += " AND member = ?"
             params.append(member)
-        rows = await self.db.execute_fetchall(
+        rows = await self.reader.execute_fetchall(
             f"SELECT {_EVENT_COLUMNS} FROM events WHERE {where} ORDER BY id DESC LIMIT ?",
             (*params, limit),
         )
@@ -548,7 +614,7 @@ class Store:
         self, race: str, after_id: int = 0, up_to_id: int | None = None
     ) -> list[Event]:
         """The log of a race in recording order: all of it, or the ids in (after_id, up_to_id]."""
-        rows = await self.db.execute_fetchall(
+        rows = await self.reader.execute_fetchall(
             f"SELECT {_EVENT_COLUMNS} FROM events WHERE race = ? AND id > ? AND id <= ?"
             " ORDER BY id",
             (race, after_id, up_to_id or _MAX_ID),
@@ -558,19 +624,19 @@ class Store:
     async def event_rows(self, race: str) -> list[tuple]:
         """The log of a race as plain rows (the columns of an Event), for an export."""
         return list(
-            await self.db.execute_fetchall(
+            await self.reader.execute_fetchall(
                 f"SELECT {_EVENT_COLUMNS} FROM events WHERE race = ? ORDER BY id", (race,)
             )
         )
 
     async def event(self, event_id: int) -> Event | None:
-        rows = await self.db.execute_fetchall(
+        rows = await self.reader.execute_fetchall(
             f"SELECT {_EVENT_COLUMNS} FROM events WHERE id = ?", (event_id,)
         )
         return _event(rows[0]) if rows else None
 
     async def last_event_id(self, race: str) -> int:
-        (row,) = await self.db.execute_fetchall(
+        (row,) = await self.reader.execute_fetchall(
             "SELECT coalesce(max(id), 0) FROM events WHERE race = ?", (race,)
         )
         return row[0]
@@ -772,6 +838,79 @@ class Store:
             (race, before.isoformat()),
         )
         return SentDigest(date.fromisoformat(rows[0][0]), rows[0][1]) if rows else None
+
+
+def _probe(path: Path) -> None:
+    """Read the file with plain sqlite3, changing nothing, and refuse one tallybot must not
+    touch. (A failed `aiosqlite.connect` also leaves its thread to report to a closed loop.)"""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path)
+    except (OSError, sqlite3.Error) as exc:
+        raise StorageError(f"Cannot open the database {path}: {exc}.") from None
+    try:
+        (version,) = db.execute("PRAGMA user_version").fetchone()
+        tables = [name for (name,) in db.execute(_TABLES)]
+    except sqlite3.Error as exc:
+        raise StorageError(f"Cannot use the database {path}: {exc}.") from None
+    finally:
+        db.close()
+    _check_schema(path, version, tables)
+
+
+_TABLES = (
+    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+    " ORDER BY name LIMIT 4"
+)
+
+
+def _check_schema(path: Path, version: int, tables: list[str]) -> None:
+    """Refuse a file from a newer tallybot, or another application's (version 0 with tables
+    of its own), in one line."""
+    if version > len(MIGRATIONS):
+        raise StorageError(
+            f"{path} has schema version {version}, newer than this tallybot"
+            f" ({len(MIGRATIONS)}); upgrade tallybot."
+        )
+    if version == 0 and tables:
+        shown = ", ".join(tables[:3]) + (", ..." if len(tables) > 3 else "")
+        raise StorageError(
+            f"{path} is not a tallybot database (it has tables of its own: {shown}); "
+            "give tallybot a new file with --db or the config's database."
+        )
+
+
+async def _connect(path: Path) -> aiosqlite.Connection:
+    connection = aiosqlite.connect(path, isolation_level=None)
+    try:
+        return await connection
+    except (OSError, sqlite3.Error) as exc:
+        # aiosqlite queues its thread's stop and does not wait for it (upstream PR #389):
+        # wait here, or the thread may report to an event loop that has closed.
+        await asyncio.to_thread(connection._thread.join)
+        raise StorageError(f"Cannot open the database {path}: {exc}.") from None
+
+
+async def _migrate(db: aiosqlite.Connection, path: Path) -> None:
+    """Bring the schema up to date in one transaction; the version is checked again inside
+    it, in case another process changed the file since the probe."""
+    await db.execute("BEGIN IMMEDIATE")
+    try:
+        ((version,),) = await db.execute_fetchall("PRAGMA user_version")
+        _check_schema(path, version, [name for (name,) in await db.execute_fetchall(_TABLES)])
+        for step in MIGRATIONS[version:]:
+            # executescript would COMMIT first; run each statement in this transaction.
+            for statement in _statements(step):
+                await db.execute(statement)
+        await db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+        await db.execute("COMMIT")
+    except BaseException:
+        await db.execute("ROLLBACK")
+        raise
+
+
+def _day(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
 
 
 def _key(key: DigestKey) -> tuple[str, str, str, str]:
