@@ -67,7 +67,8 @@ class Index:
                 else:
                     self.spellings[folded] = key
         # The most words a typed name can span: more cannot match, nor be a typo of one.
-        self.span = max((len(s.split()) for s in self.spellings), default=0) + SPAN_SLACK
+        known = (*self.spellings, *self.ambiguous)
+        self.span = max((len(s.split()) for s in known), default=0) + SPAN_SLACK
 
     def find(self, text: str) -> str | None:
         return self.spellings.get(fold(text))
