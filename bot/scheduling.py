@@ -47,6 +47,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.domain import NO_CANDIDATES, Tally, format_date
 from bot.platform import Platform, PostRejected
+from bot.render import cut
 from bot.replies import (
     Attachment,
     Reply,
@@ -66,6 +67,7 @@ Sleep = Callable[[float], Awaitable[None]]
 
 MAX_CHANGES = 25  # lines of "what changed"; /history has the rest
 REFRESH_SECONDS = 60  # how often subscriptions made in another process are picked up
+MAX_ERROR = 300  # characters of a failed post's error kept and logged
 MAX_BUILT = 16  # digests kept for the fan-out: a few fire instants and previous digests
 CLOSE_WAIT = 5.0  # seconds close() waits for cancelled runs to finish
 _CRON_PREFIX = "digest at "
@@ -449,7 +451,8 @@ class DigestScheduler:
                 )
                 return None
             except Exception as exc:  # a platform error, a 429, the network, a timeout: retry
-                error = f"{type(exc).__name__}: {exc}"
+                # One bounded line: the log and the row get it, and an API error spans lines.
+                error = cut(" ".join(f"{type(exc).__name__}: {exc}".split()), MAX_ERROR)
                 if attempt == self.attempts:
                     await store.digest_result(key, self.clock.now(), "failed", error)
                     log.error(

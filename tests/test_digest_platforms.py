@@ -4,7 +4,14 @@ the platform gives for good fail the day at once; stopping mid-retry is quiet.""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date, timedelta
 
@@ -69,16 +76,20 @@ async def test_a_slack_channel_that_refuses_the_bot_fails_the_day_at_once(
         assert len(fake.calls_to("chat.postMessage")) == 2
 
 
-async def test_a_passing_slack_error_is_still_retried(tmp_path):
+async def test_a_passing_slack_error_is_retried_and_logged_in_one_line(tmp_path, caplog):
     async with FakeSlack() as fake, running(tmp_path / "t.db", brussels(3, 8)) as bot:
         bot.scheduler.platforms["slack"] = SlackPlatform(
             bot.service, SlackConfig(api_base_url=fake.api_url), bot_token=fake.bot_token
         )
         await bot.say("/subscribe")
         fake.stub("chat.postMessage", {"ok": False, "error": "internal_error"})
-        await bot.at(brussels(3, 9))
+        with caplog.at_level(logging.WARNING, logger="bot.scheduling"):
+            await bot.at(brussels(3, 9))
         assert len(fake.calls_to("chat.postMessage")) == 4 and bot.sleeps == [2.0, 4.0, 8.0]
-        assert (await bot.sends(APRIL_3))[APRIL_3].status == "failed"
+        send = (await bot.sends(APRIL_3))[APRIL_3]
+        assert send.status == "failed" and "'error': 'internal_error'" in send.last_error
+        lines = [r.getMessage() for r in caplog.records]
+        assert len(lines) == 4 and not any("\n" in line for line in lines + [send.last_error])
 
 
 @pytest.mark.parametrize(
@@ -117,6 +128,20 @@ async def test_a_discord_channel_that_refuses_the_bot_fails_the_day_at_once(
         assert what_to_do in line
 
 
+async def a_database_with_a_digest_due(db) -> None:
+    """A Slack channel subscribed yesterday whose digest fell due a minute ago (today pinned
+    to ARTICLES_DAY, the time of day real)."""
+    service = await make_service(db)
+    now = service.clock.now()
+    a_minute_ago = max(now - timedelta(minutes=1), now.replace(hour=0, minute=0))
+    due = a_minute_ago.time().replace(second=0, microsecond=0, tzinfo=None)
+    await service.store.subscribe(
+        Subscription(RACE, "slack", "CDIGEST", due, "Europe/Brussels", now - timedelta(days=1)),
+        Actor("slack", "U1", "ed", is_editor=True),
+    )
+    await service.store.close()
+
+
 class Retrying(logging.Handler):
     """Sets `logged` when the scheduler says it will retry a post (logged on the loop)."""
 
@@ -133,15 +158,7 @@ async def test_stopping_the_bot_while_a_digest_is_retried_is_one_info_line(tmp_p
     """`tallybot run` stopped (SIGINT, SIGTERM: the stop event) while the start's catch-up
     waits to retry a failed post: it stops at once, with no error and no traceback."""
     db = tmp_path / "run.db"
-    service = await make_service(db)
-    now = service.clock.now()
-    a_minute_ago = max(now - timedelta(minutes=1), now.replace(hour=0, minute=0))
-    due = a_minute_ago.time().replace(second=0, microsecond=0, tzinfo=None)
-    await service.store.subscribe(
-        Subscription(RACE, "slack", "CDIGEST", due, "Europe/Brussels", now - timedelta(days=1)),
-        Actor("slack", "U1", "ed", is_editor=True),
-    )
-    await service.store.close()
+    await a_database_with_a_digest_due(db)
     async with FakeSlack() as slack:
         slack.stub("chat.postMessage", {"ok": False, "error": "internal_error"})
         config = replace(
@@ -167,3 +184,52 @@ async def test_stopping_the_bot_while_a_digest_is_retried_is_one_info_line(tmp_p
     [send] = (await store.digest_sends(RACE, [ARTICLES_DAY])).values()
     await store.close()
     assert (send.status, send.attempts) == ("sending", 1)
+
+
+@contextlib.contextmanager
+def fake_slack_in_a_thread() -> Iterator[FakeSlack]:
+    """The fake on a loop of its own, serving a tallybot process started by the test."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    fake = FakeSlack()
+    asyncio.run_coroutine_threadsafe(fake.__aenter__(), loop).result(5)
+    try:
+        yield fake
+    finally:
+        asyncio.run_coroutine_threadsafe(fake.__aexit__(None, None, None), loop).result(5)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()
+
+
+def test_sigterm_mid_retry_exits_0_with_no_traceback(tmp_path):
+    db = tmp_path / "run.db"
+    asyncio.run(a_database_with_a_digest_due(db))
+    log: list[str] = []
+    with fake_slack_in_a_thread() as fake:
+        fake.stub("chat.postMessage", {"ok": False, "error": "internal_error"})
+        config = tmp_path / "c.toml"
+        config.write_text(f'[slack]\napi_base_url = "{fake.api_url}"\n')
+        bot = subprocess.Popen(
+            [sys.executable, "-m", "bot", "slack", "--config", config, "--db", db]
+            + ["--today", ARTICLES_DAY.isoformat()],
+            env={"SLACK_BOT_TOKEN": fake.bot_token, "SLACK_APP_TOKEN": fake.app_token},
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        lines: queue.Queue[str] = queue.Queue()
+        reader = threading.Thread(target=lambda: [lines.put(line) for line in bot.stderr])
+        reader.start()
+        try:
+            while not any("; retry in 2 seconds" in line for line in log):  # mid-retry
+                log.append(lines.get(timeout=30))
+            bot.send_signal(signal.SIGTERM)
+            assert bot.wait(timeout=10) == 0
+        finally:
+            bot.kill()
+            reader.join(5)
+    log += list(lines.queue)
+    text = "".join(log)
+    assert "Traceback" not in text and " ERROR " not in text and "CancelledError" not in text
+    assert "Stopped with 1 digest post(s) in flight; each is resumed after 5 minutes" in text
