@@ -646,8 +646,8 @@ class Store:
     async def subscribe(self, sub: Subscription, actor: Actor) -> None:
         """Add a channel's subscription, or change its time and zone."""
         assert sub.since is not None
-        async with self._write_lock:
-            await self.db.execute(
+        await self._write(
+            lambda: self.db.execute(
                 "INSERT INTO digest_subscriptions"
                 " (race, platform, channel, at, timezone, since, actor_platform, actor_id)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
@@ -665,6 +665,7 @@ class Store:
                     actor.id,
                 ),
             )
+        )
 
     async def sync_config_subscriptions(
         self, race: str, subs: Sequence[Subscription], now: datetime
@@ -674,46 +675,43 @@ class Store:
         A channel new to the config is due from `now`; one that stays keeps its `since`.
         """
         keep = {(s.platform, s.channel) for s in subs}
-        async with self._write_lock:
-            await self.db.execute("BEGIN IMMEDIATE")
-            try:
-                rows = await self.db.execute_fetchall(
-                    "SELECT platform, channel FROM digest_subscriptions"
-                    " WHERE race = ? AND actor_platform = 'config'",
-                    (race,),
-                )
-                await self.db.executemany(
-                    "DELETE FROM digest_subscriptions"
-                    " WHERE race = ? AND platform = ? AND channel = ?",
-                    [(race, p, c) for p, c in rows if (p, c) not in keep],
-                )
-                await self.db.executemany(
-                    "INSERT INTO digest_subscriptions"
-                    " (race, platform, channel, at, timezone, since, actor_platform, actor_id)"
-                    " VALUES (?, ?, ?, ?, ?, ?, 'config', '')"
-                    " ON CONFLICT (race, platform, channel) DO UPDATE SET at = excluded.at,"
-                    "   timezone = excluded.timezone, actor_platform = 'config', actor_id = ''",
-                    [
-                        (race, s.platform, s.channel, f"{s.time:%H:%M}", s.timezone, _utc(now))
-                        for s in subs
-                    ],
-                )
-                await self.db.execute("COMMIT")
-            except BaseException:
-                await self.db.execute("ROLLBACK")
-                raise
+
+        async def sync() -> None:
+            rows = await self.db.execute_fetchall(
+                "SELECT platform, channel FROM digest_subscriptions"
+                " WHERE race = ? AND actor_platform = 'config'",
+                (race,),
+            )
+            await self.db.executemany(
+                "DELETE FROM digest_subscriptions WHERE race = ? AND platform = ? AND channel = ?",
+                [(race, p, c) for p, c in rows if (p, c) not in keep],
+            )
+            await self.db.executemany(
+                "INSERT INTO digest_subscriptions"
+                " (race, platform, channel, at, timezone, since, actor_platform, actor_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, 'config', '')"
+                " ON CONFLICT (race, platform, channel) DO UPDATE SET at = excluded.at,"
+                "   timezone = excluded.timezone, actor_platform = 'config', actor_id = ''",
+                [
+                    (race, s.platform, s.channel, f"{s.time:%H:%M}", s.timezone, _utc(now))
+                    for s in subs
+                ],
+            )
+
+        await self._transaction(sync)
 
     async def unsubscribe(self, race: str, platform: str, channel: str) -> bool:
         """False if the channel was not subscribed."""
-        async with self._write_lock:
-            cursor = await self.db.execute(
+        cursor = await self._write(
+            lambda: self.db.execute(
                 "DELETE FROM digest_subscriptions WHERE race = ? AND platform = ? AND channel = ?",
                 (race, platform, channel),
             )
+        )
         return cursor.rowcount == 1
 
     async def subscriptions(self, race: str) -> list[Subscription]:
-        rows = await self.db.execute_fetchall(
+        rows = await self.reader.execute_fetchall(
             "SELECT race, platform, channel, at, timezone, since FROM digest_subscriptions"
             " WHERE race = ? ORDER BY platform, channel",
             (race,),
@@ -739,8 +737,8 @@ class Store:
         and was last touched before `stale_before` (its process stopped mid-send, or its last
         attempts failed). Every other caller, in this process or another, gets False.
         """
-        async with self._write_lock:
-            cursor = await self.db.execute(
+        cursor = await self._write(
+            lambda: self.db.execute(
                 "INSERT INTO digest_sends"
                 " (race, platform, channel, day, status, last_error, claimed_at, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
@@ -751,6 +749,7 @@ class Store:
                 "   WHERE status IN ('sending', 'failed') AND updated_at < ?",
                 (*_key(key), status, error, _utc(now), _utc(now), _utc(stale_before)),
             )
+        )
         return cursor.rowcount == 1
 
     async def digest_result(
@@ -763,20 +762,21 @@ class Store:
     ) -> None:
         """Count one attempt: 'sent' with the last event the digest covered; or its error and
         'sending' (to retry), 'failed' (tried again later) or 'rejected' (not this day)."""
-        async with self._write_lock:
-            await self.db.execute(
+        await self._write(
+            lambda: self.db.execute(
                 "UPDATE digest_sends SET status = ?, attempts = attempts + 1,"
                 "   last_error = coalesce(?, last_error), covered_to = ?,"
                 "   updated_at = ?, sent_at = CASE WHEN ? = 'sent' THEN ? END"
                 " WHERE race = ? AND platform = ? AND channel = ? AND day = ?",
                 (status, error, covered_to, _utc(now), status, _utc(now), *_key(key)),
             )
+        )
 
     async def digest_sends(self, race: str, days: Iterable[date]) -> dict[DigestKey, DigestSend]:
         days = sorted({d.isoformat() for d in days})
         if not days:
             return {}
-        rows = await self.db.execute_fetchall(
+        rows = await self.reader.execute_fetchall(
             "SELECT race, platform, channel, day, status, attempts, last_error, claimed_at,"
             " updated_at, sent_at, covered_to FROM digest_sends"
             f" WHERE race = ? AND day IN ({', '.join('?' * len(days))})",
@@ -801,14 +801,15 @@ class Store:
         """The last event the digest that fired at `fire` covers: `last_event` if this is the
         first build for that instant, else what the first build stored (here or in another
         process), so a retry or a second process posts the same digest."""
-        async with self._write_lock:
-            ((covered,),) = await self.db.execute_fetchall(
+        ((covered,),) = await self._write(
+            lambda: self.db.execute_fetchall(
                 "INSERT INTO digest_builds (race, fire_at, last_event, built_at)"
                 " VALUES (?, ?, ?, ?)"
                 " ON CONFLICT (race, fire_at) DO UPDATE SET last_event = last_event"
                 " RETURNING last_event",
                 (race, _utc(fire), last_event, _utc(now)),
             )
+        )
         return covered
 
     async def previous_sends(self, keys: Sequence[DigestKey]) -> dict[DigestKey, SentDigest]:
@@ -816,7 +817,7 @@ class Store:
         seek per channel, so a fan-out to a thousand channels asks once."""
         if not keys:
             return {}
-        rows = await self.db.execute_fetchall(
+        rows = await self.reader.execute_fetchall(
             "WITH k (i, race, platform, channel, day) AS (SELECT key,"
             "   json_extract(value, '$[0]'), json_extract(value, '$[1]'),"
             "   json_extract(value, '$[2]'), json_extract(value, '$[3]') FROM json_each(?))"
@@ -831,7 +832,7 @@ class Store:
 
     async def latest_send(self, race: str, before: date) -> SentDigest | None:
         """The race's latest digest sent, to any channel, before the day `before`."""
-        rows = await self.db.execute_fetchall(
+        rows = await self.reader.execute_fetchall(
             "SELECT day, covered_to FROM digest_sends"
             " WHERE race = ? AND day < ? AND status = 'sent' AND covered_to IS NOT NULL"
             " ORDER BY day DESC, covered_to DESC LIMIT 1",
