@@ -3,16 +3,20 @@ bare-aiosqlite baseline measured in the same run, and the daily digest's fan-out
 channels beside building it per channel. Not a test: run it and read the figures.
 
     python bench/bench.py [--events 100000] [--queries 2000] [--writes 5000] [--channels 1000]
+        [--export-events 100000]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
+import os
 import random
 import sqlite3
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -279,15 +283,90 @@ def bench_parse(service: Service, rounds: int = 20) -> None:
           f"{slowest / normal:.0f}x the normal line")  # fmt: skip
 
 
+def rss() -> int:
+    """The process's resident memory now, in bytes (Linux)."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+class PeakRss:
+    """The highest resident memory while it runs, sampled every 5 ms by a thread."""
+
+    def __init__(self) -> None:
+        self.peak = rss()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.005):
+            self.peak = max(self.peak, rss())
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+async def bench_export(race, folder: Path, events: int) -> None:
+    """/export of `events` events with 500-character notes: time and peak memory above the
+    idle process, beside plain sqlite3 streaming the same rows to csv.writer."""
+    path = folder / "export.db"
+    await (await Store.open(path)).close()
+    rng, now, members = random.Random(2), datetime.now(UTC).isoformat(), race.members
+    with sqlite3.connect(path) as db:
+        db.executemany(
+            "INSERT INTO events (race, member, position, candidate, happened_on, recorded_at,"
+            " actor_platform, actor_id, actor_name, source, note)"
+            " VALUES (?, ?, 'supports', 'rutte', ?, ?, 'bench', 'filler', 'filler', ?, ?)",
+            (
+                (race.id, rng.choice(members).code, (TODAY - timedelta(days=rng.randrange(400)))
+                 .isoformat(), now, "https://example.org/news", "n" * 500)
+                for _ in range(events)
+            ),
+        )  # fmt: skip
+    store = await Store.open(path)
+    service = Service(store, race, Clock(ZoneInfo(race.timezone), TODAY))
+    await service.start()
+    print(f"/export of {events:,} events with 500-character notes")
+
+    def bare() -> None:
+        with sqlite3.connect(path) as db, open(folder / "bare.csv", "w", newline="") as out:
+            csv.writer(out).writerows(db.execute("SELECT * FROM events ORDER BY id"))
+
+    for name, run in (
+        ("baseline: sqlite3 rows to csv.writer", lambda: asyncio.to_thread(bare)),
+        ("/export csv", lambda: service.export("csv")),
+        ("/export csv.gz", lambda: service.export("csv.gz")),
+    ):
+        idle, peak, start = rss(), PeakRss(), time.perf_counter()
+        done = await run()
+        elapsed, high = time.perf_counter() - start, peak.stop()
+        size = (done.path if done else folder / "bare.csv").stat().st_size
+        print(
+            f"  {name:38} {elapsed * 1e3:7.0f} ms  peak {(high - idle) / 1e6:6.1f} MB above idle"
+            f"  file {size / 1e6:5.1f} MB"
+        )
+        if done:
+            done.path.unlink()
+    export = asyncio.create_task(service.export("csv"))
+    waits = await timed(service.tally, 20)
+    print(f"  /tally while an export runs              max {max(waits) * 1e3:7.2f} ms")
+    (await export).path.unlink()
+    await store.close()
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=2_000)
     parser.add_argument("--writes", type=int, default=5_000)
     parser.add_argument("--channels", type=int, default=1_000)
+    parser.add_argument("--export-events", type=int, default=100_000)
     args = parser.parse_args()
     race = load_race("nato-sg-2024")
     with tempfile.TemporaryDirectory() as tmp:
+        await bench_export(race, Path(tmp), args.export_events)  # first: a fresh process's memory
         path = Path(tmp) / "bench.db"
         store = await Store.open(path)
         await store.close()

@@ -559,10 +559,15 @@ async def _candidate_withdraw(ctx: Context, args: dict[str, Any]) -> Reply:
 
 
 async def _export(ctx: Context, args: dict[str, Any]) -> Reply:
-    export = await ctx.service.export(args.get("format", "csv"))
+    since, until = args.get("since"), args.get("until")
+    export = await ctx.service.export(args.get("format", "csv"), since, until)
+    what = "The event log"
+    if since or until:
+        start = format_date(since) if since else "the start"
+        what += f" from {start} to {format_date(until) if until else 'today'}"
     return Reply(
-        sections=(Section(lines=(f"The event log: {export.events} events.",)),),
-        attachment=Attachment(export.filename, export.content_type, export.data),
+        sections=(Section(lines=(f"{what}: {export.events} events.",)),),
+        attachment=Attachment(export.filename, export.content_type, path=export.path),
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from bot.domain import (
@@ -38,9 +39,38 @@ class Section:
 
 @dataclass(frozen=True)
 class Attachment:
+    """A file to send: a small one (a chart) in `data`, a large one (an export) on disk at
+    `path`, a temporary file that whoever sends it removes with `discard`, sent or not."""
+
     filename: str
     content_type: str
-    data: bytes
+    data: bytes = b""
+    path: Path | None = None
+
+    @property
+    def size(self) -> int:
+        """In bytes."""
+        return self.path.stat().st_size if self.path is not None else len(self.data)
+
+    def discard(self) -> None:
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+
+
+def too_big(attachment: Attachment, limit_bytes: int, platform: str) -> Reply | None:
+    """The refusal for a file over a platform's upload limit, saying what would fit; None
+    when it fits."""
+    if attachment.size <= limit_bytes:
+        return None
+    return Reply.refusal(
+        f"{attachment.filename} is {_megabytes(attachment.size)}, over {platform}'s upload "
+        f"limit of {_megabytes(limit_bytes)}; ask for less: /export csv.gz (compressed), or "
+        "a date range, e.g. /export since:2024-03-01 until:2024-03-31."
+    )
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB"
 
 
 @dataclass(frozen=True)

@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import csv
 import difflib
-import io
+import gzip
 import json
+import os
 import re
-from collections.abc import Awaitable, Callable
+import tempfile
+import textwrap
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import date, time
 from functools import cache
+from pathlib import Path
 from zoneinfo import available_timezones
 
 from bot.config import Clock, DigestConfig
@@ -64,7 +68,7 @@ class Added:
 class Export:
     filename: str
     content_type: str
-    data: bytes
+    path: Path  # a temporary file: whoever sends it removes it
     events: int
 
 
@@ -75,25 +79,51 @@ EXPORT_COLUMNS = [
 ]  # fmt: skip
 
 
-def _encode_export(
-    rows: list[tuple], fmt: str, members: dict[str, str], candidates: dict[str, str]
-) -> bytes:
-    records = [
-        dict(zip(EXPORT_COLUMNS, (
-            id_, race, member, members.get(member, member), position, candidate,
-            candidates.get(candidate or ""), happened_on, recorded_at, platform, actor_id,
-            actor_name, source, note, reverts,
-        ), strict=True))
-        for id_, race, member, position, candidate, happened_on, recorded_at, platform,
-        actor_id, actor_name, source, note, reverts in rows
-    ]  # fmt: skip
-    if fmt == "json":
-        return json.dumps(records, ensure_ascii=False, indent=2).encode()
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS)
-    writer.writeheader()
-    writer.writerows({k: _csv_cell(v) for k, v in record.items()} for record in records)
-    return buffer.getvalue().encode("utf-8-sig")  # a BOM: spreadsheets then read UTF-8
+EXPORT_FORMATS = ("csv", "json", "csv.gz", "json.gz")
+EXPORT_WAIT = 30.0  # seconds an export waits for the one before it to finish
+_CONTENT_TYPES = {"csv": "text/csv", "json": "application/json"}
+
+
+def _write_export(
+    rows: Iterable[tuple], fmt: str, members: dict[str, str], candidates: dict[str, str]
+) -> tuple[Path, int]:
+    """Stream rows to a temporary file as CSV or JSON (gzipped for `.gz`), one row in memory
+    at a time; returns the file and how many rows it holds."""
+    handle, name = tempfile.mkstemp(prefix="tallybot-export-", suffix=f".{fmt}")
+    os.close(handle)
+    path, count = Path(name), 0
+    is_csv = fmt.startswith("csv")
+    opener = gzip.open if fmt.endswith(".gz") else open
+    try:
+        # A BOM in CSV: spreadsheets then read it as UTF-8.
+        with opener(path, "wt", encoding="utf-8-sig" if is_csv else "utf-8", newline="") as out:
+            writer = csv.writer(out)
+            if is_csv:
+                writer.writerow(EXPORT_COLUMNS)
+            else:
+                out.write("[")
+            for (id_, race, member, position, candidate, happened_on, recorded_at, platform,
+                 actor_id, actor_name, source, note, reverts) in rows:  # fmt: skip
+                values = (
+                    id_, race, member, members.get(member, member), position, candidate,
+                    candidates.get(candidate or ""), happened_on, recorded_at, platform,
+                    actor_id, actor_name, source, note, reverts,
+                )  # fmt: skip
+                if is_csv:
+                    writer.writerow(_csv_cell(v) for v in values)
+                else:  # the layout of json.dumps(records, indent=2), one record at a time
+                    record = json.dumps(
+                        dict(zip(EXPORT_COLUMNS, values, strict=True)), ensure_ascii=False, indent=2
+                    )
+                    out.write(",\n" if count else "\n")
+                    out.write(textwrap.indent(record, "  "))
+                count += 1
+            if not is_csv:
+                out.write("\n]" if count else "]")
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path, count
 
 
 def _csv_cell(value: object) -> object:
@@ -142,6 +172,7 @@ class Service:
         self._replays: dict[tuple[str, int, date, int | None], tuple[RuleReplay, int]] = {}
         self._replays_lock = asyncio.Lock()
         self._candidates_version = -1  # of the candidates in the roster; -1: not read yet
+        self._export_lock = asyncio.Lock()
 
     async def start(self, demo: bool = False) -> int:
         """Prepare the database for the race; with `demo`, load its seed events once."""
@@ -464,13 +495,28 @@ class Service:
     async def event(self, event_id: int) -> Event | None:
         return await self.store.event(event_id)
 
-    async def export(self, fmt: str = "csv") -> Export:
-        """The whole log as CSV or JSON. Encoding 100,000 rows takes about a second, so it
-        runs off the event loop, which keeps answering everyone else meanwhile."""
-        rows = await self.store.event_rows(self.race.id)
+    async def export(
+        self, fmt: str = "csv", since: date | None = None, until: date | None = None
+    ) -> Export:
+        """The log, or the events that happened from `since` to `until`, as a file (CSV or
+        JSON, gzipped for `.gz`). A thread streams it from its own connection to a temporary
+        file, so memory stays bounded and the event loop keeps answering everyone else; one
+        export runs at a time, and one that waits longer than EXPORT_WAIT is told to retry."""
+        if since is not None and until is not None and since > until:
+            raise TallyError(f"since:{since} is after until:{until}; give the earlier day first.")
+        await self.refresh()
         members = {m.code: m.name for m in self.race.members}
         candidates = {c.key: c.name for c in self.roster.candidate_list}
-        data = await asyncio.to_thread(_encode_export, rows, fmt, members, candidates)
+        rows = self.store.event_rows(self.race.id, since, until)
+        try:
+            await asyncio.wait_for(self._export_lock.acquire(), EXPORT_WAIT)
+        except TimeoutError:
+            raise TallyError("Another export is being written; try again in a minute.") from None
+        try:
+            path, count = await asyncio.to_thread(_write_export, rows, fmt, members, candidates)
+        finally:
+            self._export_lock.release()
         stem = f"{self.race.id}-events-{self.clock.now():%Y-%m-%d-%H%M%S}"
-        content_type = "application/json" if fmt == "json" else "text/csv"
-        return Export(f"{stem}.{fmt}", content_type, data, len(rows))
+        kind = fmt.removesuffix(".gz")
+        content_type = "application/gzip" if fmt.endswith(".gz") else _CONTENT_TYPES[kind]
+        return Export(f"{stem}.{fmt}", content_type, path, count)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -220,6 +220,7 @@ _EVENT_COLUMNS = (
 )
 _ACTIVE = "NOT EXISTS (SELECT 1 FROM events AS u WHERE u.reverts = e.id)"
 _MAX_ID = 2**63 - 1  # "no upper bound" for id ranges
+_EXPORT_BATCH = 500  # rows an export reads at a time
 
 
 BUSY = "The database is busy (another tallybot process is writing); try again."
@@ -621,13 +622,25 @@ class Store:
         )
         return [_event(r) for r in rows]
 
-    async def event_rows(self, race: str) -> list[tuple]:
-        """The log of a race as plain rows (the columns of an Event), for an export."""
-        return list(
-            await self.reader.execute_fetchall(
-                f"SELECT {_EVENT_COLUMNS} FROM events WHERE race = ? ORDER BY id", (race,)
+    def event_rows(
+        self, race: str, since: date | None = None, until: date | None = None
+    ) -> Iterator[tuple]:
+        """The log of a race as plain rows (the columns of an Event) in recording order, those
+        that happened from `since` to `until`: for an export, run in a thread. Its own plain
+        sqlite3 connection, so a long read holds up neither the event loop nor `reader`, and
+        rows come a batch at a time, so memory stays bounded however long the log is."""
+        db = sqlite3.connect(self.path)
+        try:
+            db.execute("PRAGMA query_only = ON")
+            cursor = db.execute(
+                f"SELECT {_EVENT_COLUMNS} FROM events WHERE race = ?"
+                " AND happened_on >= ? AND happened_on <= ? ORDER BY id",
+                (race, (since or date.min).isoformat(), (until or date.max).isoformat()),
             )
-        )
+            while batch := cursor.fetchmany(_EXPORT_BATCH):
+                yield from batch
+        finally:
+            db.close()
 
     async def event(self, event_id: int) -> Event | None:
         rows = await self.reader.execute_fetchall(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -43,9 +44,13 @@ class Console:
     def save(self, reply: Reply) -> Path:
         """Files the console cannot show (exports, charts) go to a folder; the path is printed."""
         assert reply.attachment is not None
+        attachment = reply.attachment
         self.files_dir.mkdir(parents=True, exist_ok=True)
-        path = self.files_dir / safe_filename(reply.attachment.filename)  # never another folder
-        path.write_bytes(reply.attachment.data)
+        path = self.files_dir / safe_filename(attachment.filename)  # never another folder
+        if attachment.path is not None:
+            shutil.move(attachment.path, path)  # an export: moved, never read into memory
+        else:
+            path.write_bytes(attachment.data)
         return path.resolve()
 
     async def run(self) -> None:

@@ -115,7 +115,9 @@ def message_kwargs(reply: Reply) -> list[dict[str, Any]]:
     ]
     if reply.attachment is not None:
         file = reply.attachment
-        messages[-1]["file"] = discord.File(io.BytesIO(file.data), filename=file.filename)
+        source = file.path if file.path is not None else io.BytesIO(file.data)
+        messages[-1]["file"] = discord.File(source, filename=file.filename)
+        file.discard()  # discord.File holds the file open until sent: nothing stays on disk
     return messages
 
 

@@ -236,12 +236,16 @@ class SlackPlatform:
             raise
 
     async def _upload(self, channel: str, attachment: Attachment) -> None:
-        await self.client.files_upload_v2(
-            channel=channel,
-            filename=attachment.filename,
-            title=attachment.filename,
-            content=attachment.data,
-        )
+        """Upload a file to the channel; one on disk (an export) is removed, sent or not."""
+        try:
+            await self.client.files_upload_v2(
+                channel=channel,
+                filename=attachment.filename,
+                title=attachment.filename,
+                file=str(attachment.path) if attachment.path is not None else attachment.data,
+            )
+        finally:
+            attachment.discard()
 
     # --- slash commands -------------------------------------------------------------------------
 
