@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from bot.charts import tally_board
 from bot.config import Clock, Config, secret
+from bot.logs import install_redaction
 from bot.platform import CredentialsError, Platform
 from bot.racefile import load_race
 from bot.scheduling import DigestScheduler
@@ -145,6 +146,7 @@ async def run_platforms(
 ) -> None:
     """Serve every platform with credentials, and the digests, until `stop` is set (by default
     on SIGINT or SIGTERM). A rejected token stops the start before the database is opened."""
+    install_redaction()  # before any platform library logs a payload
     makers = platform_makers(config, only, sync_global, environ)
     for maker in makers:
         await maker.check()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -122,6 +123,54 @@ async def test_a_rejected_token_leaves_no_database_behind(tmp_path, only, enviro
             await run_platforms(config, only, demo=True, environ=environ, stop=asyncio.Event())
     assert not (tmp_path / "data").exists()
     assert discord.gateway_paths == [] and slack.received == []
+
+
+async def test_short_lived_secrets_never_reach_the_log_even_at_debug(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """-v logs every gateway payload and Socket Mode envelope: interaction tokens (also in
+    webhook URLs), response URLs, trigger ids and verification tokens are redacted."""
+    caplog.set_level(logging.DEBUG)
+    secrets = ["itok-SECRET-INTERACTION", "SECRET-RESPONSE", "1.SECRET-TRIGGER", "SECRET-VERIFY"]
+    async with FakeSlack() as slack, FakeDiscord() as discord:
+        config = replace(
+            Config(),
+            database=tmp_path / "t.db",
+            today=ARTICLES_DAY,
+            slack=SlackConfig(api_base_url=slack.api_url),
+            discord=DiscordConfig(guilds=(DEFAULT_GUILD_ID,)),
+        )
+        environ = {
+            "DISCORD_TOKEN": DEFAULT_TOKEN,
+            "SLACK_BOT_TOKEN": slack.bot_token,
+            "SLACK_APP_TOKEN": slack.app_token,
+        }
+        stop = asyncio.Event()
+        with discord.patch_discord():
+            run = asyncio.create_task(
+                run_platforms(config, None, demo=True, environ=environ, stop=stop)
+            )
+            try:
+                await slack.wait_for_connection(timeout=10)  # Discord started, and is ready, first
+                long_answer = slash_interaction("history", {"limit": 100}, token=secrets[0])
+                await discord.send_interaction(long_answer)
+                await discord.wait_for_callback()
+                await discord.wait_for_followup()  # posted to /webhooks/<app>/<token>
+                envelope = await slack.send_slash_command(
+                    command="/tally",
+                    response_url=slack.response_url(secrets[1]),
+                    trigger_id=secrets[2],
+                    token=secrets[3],
+                )
+                await slack.wait_for_ack(envelope)
+            finally:
+                stop.set()
+                await asyncio.wait_for(run, timeout=10)
+    logged = caplog.text
+    assert "INTERACTION_CREATE" in logged and "slash_commands" in logged  # payloads, redacted
+    assert "/webhooks/" in logged and "'token': '[redacted]'" in logged
+    assert [s for s in secrets if s in logged] == []
+    assert slack.bot_token not in logged and slack.app_token not in logged
 
 
 def test_an_unreachable_platform_is_one_line(tmp_path):

@@ -34,6 +34,7 @@ from bot.app import platform_makers
 from bot.commands import COMMANDS, top_level
 from bot.config import Config, SlackConfig
 from bot.domain import Actor
+from bot.logs import REFUSED_REQUEST, install_redaction
 from bot.platform import CredentialsError
 from bot.replies import Attachment, Reply
 from bot.service import Service
@@ -160,6 +161,26 @@ async def test_forged_unsigned_and_stale_requests_are_refused(
                 assert resp.status == 401
         assert await log_length(service) == before
         assert fake.responses == [] and fake.calls_to("chat.postMessage") == []
+
+
+async def test_a_bad_signature_is_one_short_log_line_without_the_body(
+    service: Service, http: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    """bolt logs the whole body of a refused request at INFO: anyone can send one, with any
+    size, and a real one holds the response_url and the verification token."""
+    install_redaction()  # as run_platforms does at start
+    caplog.set_level(logging.INFO)
+    async with FakeSlack() as fake, slack_bot(service, fake) as bot:
+        for _ in range(3):
+            body, headers = fake.signed_slash_request(
+                "/tally", "x" * 2000, tamper=True, response_url=fake.response_url("SECRET-URL")
+            )
+            async with http.post(bot.url, data=body, headers=headers) as resp:
+                assert resp.status == 401
+    bolt = [r for r in caplog.records if r.name.startswith("slack_bolt")]
+    assert [r.getMessage() for r in bolt] == [REFUSED_REQUEST] * 3
+    assert "SECRET-URL" not in caplog.text and "verification-token" not in caplog.text
+    assert "x" * 100 not in caplog.text
 
 
 async def test_non_editor_refused_editor_recorded_with_slack_identity(

@@ -183,7 +183,7 @@ class FakeSlack:
         app.router.add_post("/api/{method}", self._api)
         app.router.add_get("/api/{method}", self._api)
         app.router.add_post("/upload/{file_id}", self._upload)
-        app.router.add_post("/response/{name}", self._response)
+        app.router.add_post("/commands/{team}/{id}/{name}", self._response)
         app.router.add_get("/link", self._websocket)
         self._runner = web.AppRunner(app, shutdown_timeout=1.0)
         await self._runner.setup()
@@ -205,8 +205,9 @@ class FakeSlack:
         return f"{self.base_url}/api/"
 
     def response_url(self, name: str = "default") -> str:
-        """A loopback ``response_url`` whose POSTs are recorded under ``name``."""
-        return f"{self.base_url}/response/{name}"
+        """A loopback ``response_url`` whose POSTs are recorded under ``name``; shaped like
+        Slack's (``https://hooks.slack.com/commands/T…/…/secret``), the name as the secret."""
+        return f"{self.base_url}/commands/{self.team_id}/1/{name}"
 
     # ---- configuration -------------------------------------------------------------------------
 
