@@ -226,18 +226,6 @@ class Service:
         elif candidate is None:
             raise TallyError(f"Say which candidate {member.name} {position.value}.")
         day = self.check_day(on or self.today())
-        if candidate is not None:
-            then = {c.key: c for c in await self.candidates_on(day)}.get(candidate.key)
-            if then is None:
-                raise TallyError(
-                    f"{candidate.name} was not a candidate on {format_date(day)}; "
-                    "date the position on a day they were."
-                )
-            if then.withdrawn_on is not None:
-                raise TallyError(
-                    f"{candidate.name} withdrew on {format_date(then.withdrawn_on)}; "
-                    "record positions on an active candidate (see /candidates)."
-                )
         new = NewEvent(
             race=self.race.id,
             member=member.code,
@@ -248,8 +236,24 @@ class Service:
             source=check_source(source),
             note=check_note(note),
         )
-        event, previous = await self.store.append(new)
-        return Recorded(event, previous)
+        appended = await self.store.append(new)
+        if appended is None:  # the candidate was not in the race that day: the log decides
+            assert candidate is not None
+            raise TallyError(await self._not_in_race(candidate, day))
+        return Recorded(*appended)
+
+    async def _not_in_race(self, candidate: Candidate, day: date) -> str:
+        await self.refresh()
+        then = {c.key: c for c in await self.candidates_on(day)}.get(candidate.key)
+        if then is not None and then.withdrawn_on is not None:
+            return (
+                f"{candidate.name} withdrew on {format_date(then.withdrawn_on)}; "
+                "record positions on an active candidate (see /candidates)."
+            )
+        return (
+            f"{candidate.name} was not a candidate on {format_date(day)}; "
+            "date the position on a day they were."
+        )
 
     def check_day(self, day: date, option: str = "on") -> date:
         """An `on:` or `as_of:` day: not in the future, and not before the race could begin
@@ -406,8 +410,7 @@ class Service:
 
     async def candidates_on(self, day: date | None = None) -> list[Candidate]:
         """Every candidate, withdrawn ones too, as they stood at the end of `day` (default
-        today: the roster, brought up to date first)."""
-        await self.refresh()
+        today: the roster, as of the last `refresh`)."""
         if day is None or day >= self.today():
             return self.roster.candidate_list
         return await self.store.candidates(self.race.id, day)
@@ -420,7 +423,8 @@ class Service:
         """Per candidate (or one), now or at the end of `as_of` (a day not after today)."""
         if as_of is not None:
             return await self._tally_on(self.check_day(as_of, "as_of"), candidate)
-        latest = await self.store.current(self.race.id)
+        # The candidates' version is read beside the positions: two queries, one wait.
+        latest, _ = await asyncio.gather(self.store.current(self.race.id), self.refresh())
         candidates = [candidate] if candidate else await self.active_candidates()
         return compute_tally(self.race, candidates, latest, self.today(), self.candidate_names())
 
@@ -434,7 +438,9 @@ class Service:
         self, day: date, candidate: Candidate | None = None, up_to_id: int | None = None
     ) -> Tally:
         members = list(self.race.members_by_code)
-        latest = await self.store.as_of(self.race.id, day, members, up_to_id)
+        latest, _ = await asyncio.gather(
+            self.store.as_of(self.race.id, day, members, up_to_id), self.refresh()
+        )
         candidates = [candidate] if candidate else await self.active_candidates(day)
         return compute_tally(self.race, candidates, latest, day, self.candidate_names())
 

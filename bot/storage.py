@@ -395,20 +395,32 @@ class Store:
 
     # --- writes -------------------------------------------------------------------------
 
-    async def append(self, new: NewEvent) -> tuple[Event, Event | None]:
+    async def append(self, new: NewEvent) -> tuple[Event, Event | None] | None:
         """Append one event, and say the member's position before it, in one statement: one
         transaction and one trip to the database thread, so concurrent recordings each see
-        their own. (RETURNING is computed before the AFTER triggers move the position on.)"""
-        (row,) = await self._write(
+        their own. (RETURNING is computed before the AFTER triggers move the position on.)
+        None, and nothing written, if its candidate was not in the race on its day, by the
+        candidate log as it is then, whichever process changed it last."""
+        rows = await self._write(
             lambda: self.db.execute_fetchall(
-                f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES"
-                " (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)"
+                f"INSERT INTO events ({_EVENT_COLUMNS})"
+                " SELECT NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL"
+                " WHERE ? IS NULL OR (SELECT action FROM candidate_events"
+                "   WHERE race = ? AND key = ? AND coalesce(happened_on, '') <= ?"
+                "   ORDER BY coalesce(happened_on, '') DESC, id DESC LIMIT 1) IN ('add', 'return')"
                 f" RETURNING {_EVENT_COLUMNS}, (SELECT json_array({_prefixed('p')})"
                 "   FROM current_positions AS c JOIN events AS p ON p.id = c.event_id"
                 "   WHERE c.race = ? AND c.member = ?)",
-                (*_params(new, self._now()), new.race, new.member),
+                (
+                    *_params(new, self._now()),
+                    *(new.candidate, new.race, new.candidate, new.happened_on.isoformat()),
+                    *(new.race, new.member),
+                ),
             )
         )
+        if not rows:
+            return None
+        (row,) = rows
         previous = _event(json.loads(row[-1])) if row[-1] else None
         return _event(row[:-1]), previous
 
