@@ -10,7 +10,6 @@ import json
 import os
 import re
 import tempfile
-import textwrap
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import date, time
@@ -116,7 +115,7 @@ def _write_export(
                         dict(zip(EXPORT_COLUMNS, values, strict=True)), ensure_ascii=False, indent=2
                     )
                     out.write(",\n" if count else "\n")
-                    out.write(textwrap.indent(record, "  "))
+                    out.write("  " + record.replace("\n", "\n  "))  # only layout has \n
                 count += 1
             if not is_csv:
                 out.write("\n]" if count else "]")

@@ -71,6 +71,17 @@ async def test_formats_are_as_before_and_gzip_holds_the_same(service, temp_dir):
     assert again.getvalue().encode("utf-8-sig") == plain["csv"]
 
 
+async def test_json_keeps_text_with_unusual_line_breaks_as_it_was(service, temp_dir):
+    """Only json.dumps's own newlines are indented: a U+2028 or U+0085 in a display name is
+    data, not a line to indent."""
+    odd = Actor("test", "odd", "Ed\u2028i\x85tor\u2029", is_editor=True)
+    await service.record(odd, service.race.member("SK"), Position.UNDECIDED)
+    text = (await service.export("json")).path.read_text()
+    records = json.loads(text)
+    assert records[-1]["recorded_by_name"] == "Ed\u2028i\x85tor\u2029"
+    assert text == json.dumps(records, ensure_ascii=False, indent=2)
+
+
 async def test_a_date_range_keeps_the_events_that_happened_in_it(service, temp_dir):
     export = await service.export("json", date(2024, 2, 1), date(2024, 3, 31))
     days = [r["happened_on"] for r in json.loads(export.path.read_text())]
