@@ -503,11 +503,17 @@ async def test_role_names_are_resolved_once_per_configured_server_at_start(
     assert len(await service.history(limit=100)) == 33
 
 
-async def test_global_sync_only_on_request(fake: FakeDiscord, service: Service) -> None:
+async def test_global_sync_only_on_request(
+    fake: FakeDiscord, service: Service, caplog: pytest.LogCaptureFixture
+) -> None:
     platform = DiscordPlatform(service, DiscordConfig(), DEFAULT_TOKEN, sync_global=True)
     async with running(platform):
         assert [s.guild_id for s in fake.synced_commands] == [None]
         assert registered_names(fake.registered_commands()) == set(COMMANDS)
+        # Every server now has the commands, and none is served: say so at start.
+        assert "No [discord] guilds configured: tallybot serves no server" in caplog.text
+        await fake.send_interaction(slash_interaction("tally", guild_command=False))
+        assert "This server is not set up" in text(await fake.wait_for_callback())
 
 
 async def test_global_sync_clears_the_guild_copies(fake: FakeDiscord, service: Service) -> None:

@@ -293,9 +293,10 @@ class DiscordPlatform:
                 )
         if self.sync_global:
             await self.tree.sync()
-        elif not self.config.guilds:
+        if not self.config.guilds:
             log.warning(
-                "No [discord] guilds configured and no --sync-global: commands were not synced."
+                "No [discord] guilds configured: tallybot serves no server and refuses every "
+                "command; list your server ids in [discord] guilds."
             )
 
     async def _run(
