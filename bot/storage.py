@@ -227,7 +227,9 @@ BUSY = "The database is busy (another tallybot process is writing); try again."
 BUSY_WAIT = 2.5  # seconds a write may wait for the lock: the answer still comes within 3 s
 _WRITE_BUSY_MS = 100  # SQLite's own wait per attempt, short: the retries happen in `_write`
 _RETRY_PAUSE = 0.05  # seconds between attempts
+_BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)  # primary codes
 _OPEN_BUSY_MS = 10_000  # opening and migrating may wait longer: no one is waiting for an answer
+_READ_BUSY_MS = 1_000  # in WAL a read waits only while another process recovers the log
 
 
 class StorageError(Exception):
@@ -342,7 +344,7 @@ class Store:
             await db.execute(f"PRAGMA busy_timeout = {_WRITE_BUSY_MS}")
             reader = await _connect(path)
             await reader.execute("PRAGMA query_only = ON")
-            await reader.execute(f"PRAGMA busy_timeout = {_OPEN_BUSY_MS}")
+            await reader.execute(f"PRAGMA busy_timeout = {_READ_BUSY_MS}")
         except BaseException as exc:
             for connection in (db, reader):
                 if connection is not None:
@@ -367,10 +369,7 @@ class Store:
                 try:
                     return await work()
                 except sqlite3.OperationalError as exc:
-                    if exc.sqlite_errorcode & 0xFF not in (
-                        sqlite3.SQLITE_BUSY,
-                        sqlite3.SQLITE_LOCKED,
-                    ):
+                    if exc.sqlite_errorcode & 0xFF not in _BUSY_CODES:  # BUSY_SNAPSHOT too
                         raise
                 await asyncio.sleep(_RETRY_PAUSE)
         raise TallyError(BUSY)
