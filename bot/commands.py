@@ -29,7 +29,7 @@ from bot.replies import (
 )
 from bot.roster import Index
 from bot.scheduling import DigestBuilder, first_digest_day
-from bot.service import Service
+from bot.service import EXPORT_FORMATS, Service
 
 log = logging.getLogger(__name__)
 
@@ -399,6 +399,7 @@ async def run_line(ctx: Context, line: str) -> Reply:
         tokens = tokenize(line)
         command, used = find_command([t.word for t in tokens[:2]])  # a note's words may be any
         check_allowed(ctx, command)  # before parsing: a non-editor learns that first
+        await ctx.service.refresh()  # names resolve against candidates any process changed
         return await command.handler(ctx, parse_args(ctx.service, command, tokens[used:], line))
 
     return await _answer(repr(line[:80]), work)
@@ -410,6 +411,7 @@ async def run_named(ctx: Context, name: str, raw: dict[str, Any]) -> Reply:
 
     async def work() -> Reply:
         check_allowed(ctx, command)
+        await ctx.service.refresh()  # names resolve against candidates any process changed
         return await command.handler(ctx, bind(ctx.service, command, raw))
 
     return await _answer(f"/{name}", work)
@@ -726,9 +728,23 @@ _COMMAND_LIST = (
     ),
     Command(
         "export",
-        "The whole event log as a file.",
-        (Param("format", Kind.CHOICE, "csv (default) or json", choices=("csv", "json")),),
+        "The event log as a file: all of it, or what happened from since: to until:.",
+        (
+            Param(
+                "format",
+                Kind.CHOICE,
+                "csv (default), json, or either gzipped",
+                choices=EXPORT_FORMATS,
+            ),
+            Param(
+                "since", Kind.DATE, "only events that happened on or after this day", keyword=True
+            ),
+            Param(
+                "until", Kind.DATE, "only events that happened on or before this day", keyword=True
+            ),
+        ),
         _export,
+        example="/export csv.gz since:2024-03-01 until:2024-03-31",
     ),
     Command(
         "chart",

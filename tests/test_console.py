@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 import subprocess
@@ -64,7 +65,8 @@ async def test_typo_in_member_gets_a_suggestion_and_writes_nothing(chat, service
         ("/oppose Hungary", "/oppose needs candidate"),
         ("/tallly", "Unknown command '/tallly'. Did you mean /tally?"),
         ("/history limit:500", "limit:500 is out of range; use 1 to 100."),
-        ("/export pdf", "'pdf' is not one of csv, json."),
+        ("/export pdf", "'pdf' is not one of csv, json, csv.gz, json.gz."),
+        ("/export since:2024-04-02 until:2024-03-01", "since:2024-04-02 is after until:2024-03-01"),
         ("/endorse Estonia Rutte on:", "on: needs a value, e.g. on:2024-04-02"),
         ("/endorse Estonia Rutte note:a note:b", "note: is given twice; give it once."),
         ("/endorse Hungary Rutte https://x.org/a", "looks like a source; write source:https://x"),
@@ -236,6 +238,15 @@ async def test_export_writes_the_whole_log(chat, tmp_path):
     rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
     assert len(rows) == 33 and rows[31]["member_name"] == "Türkiye"
     assert rows[-1]["note"].startswith("'=HYPERLINK")  # not run as a formula
+
+
+async def test_export_a_date_range_gzipped(chat):
+    reply = await chat("/export json.gz since:2024-02-01 until:2024-03-31")
+    assert reply.startswith("The event log from 1 February 2024 to 31 March 2024: 4 events.")
+    path = Path(reply.rsplit("Saved to ", 1)[1])
+    assert path.name.endswith(".json.gz")
+    rows = json.loads(gzip.decompress(path.read_bytes()))
+    assert {r["happened_on"] for r in rows} == {"2024-02-22"} and len(rows) == 4
 
 
 async def test_help_lists_every_command(chat):

@@ -83,6 +83,18 @@ async def test_candidate_changes_in_another_process_are_followed(tmp_path):
     await b.store.close()
 
 
+async def test_a_typed_command_names_a_candidate_another_process_just_added(tmp_path):
+    a = await make_service(tmp_path / "shared.db")
+    b = await make_service(tmp_path / "shared.db")
+    chat = Console(a, tmp_path / "files").handle
+    await b.add_candidate(EDITOR, "Kaja Kallas", None)
+    await b.withdraw_candidate(EDITOR, b.roster.candidate("Iohannis"))
+    assert "Recorded #33: Estonia supports Kaja Kallas" in await chat("/endorse Estonia Kallas")
+    assert "Klaus Iohannis withdrew on 3 April 2024" in await chat("/endorse Romania Iohannis")
+    await a.store.close()
+    await b.store.close()
+
+
 async def test_candidate_changes_apply_by_the_dates_they_happened(service):
     """Withdraw on 20 March, return on 25 March; a withdrawal dated 10 March cannot then be
     slipped in before them, and the record says what the dates say."""
