@@ -169,13 +169,13 @@ class SlackPlatform:
     async def _start(self) -> None:
         socket = self.config.mode == "socket"
         auth, socket_url = await check_tokens(self.client, self._app_token if socket else None)
+        self._team = (auth["team_id"], auth.get("enterprise_id") or None)  # before any request
         if socket_url is None:
             await self._serve_http()
             where = f"listening on {self.url}"
         else:
             await self._connect_socket(socket_url)
             where = "connected over Socket Mode"
-        self._team = (auth["team_id"], auth.get("enterprise_id") or None)
         log.info("Slack: %s as @%s in %s", where, auth.get("user"), auth.get("team"))
 
     async def _serve_http(self) -> None:
