@@ -41,6 +41,7 @@ from bot.text import check_note, check_source, one_line, skeleton
 
 MAX_HISTORY = 100
 YEARS_BACK = 10  # how far before its deadline a race's events may be dated
+_NOT_IN_KEY = re.compile(r"[\W_]+")  # a candidate's key keeps letters and digits only
 _HH_MM = re.compile(r"^(\d{1,2}):(\d{2})$")
 
 
@@ -292,9 +293,9 @@ class Service:
         day = self.check_day(on or self.today())
         await self.refresh()  # another process may have added or withdrawn them
         name = " ".join(one_line(name).split())  # no line break, NUL or invisible character
-        if not fold(name) or len(name) > 100:
+        key = _NOT_IN_KEY.sub("-", fold(name)).strip("-")  # stored in every event: plain
+        if not key or len(name) > 100:
             raise TallyError("Give the candidate's full name, e.g. /candidate add Klaus Iohannis.")
-        key = fold(name).replace(" ", "-")
         existing = next((c for c in self.roster.candidate_list if fold(c.name) == fold(name)), None)
         look_alike = next(
             (c for c in self.roster.candidate_list if skeleton(c.name) == skeleton(name)), None

@@ -208,6 +208,15 @@ async def test_look_backs_see_the_candidates_of_that_day(service):
     assert kallas.key == "kaja-kallas"
 
 
+async def test_a_candidate_key_is_letters_digits_and_hyphens_whatever_the_name(service):
+    """The key is stored in every event and export: the name's punctuation stays out of it."""
+    added = await service.add_candidate(EDITOR, r"Jean-Luc O'Dupont $\foo$", None)
+    assert added.candidate.key == "jean-luc-o-dupont-foo"
+    assert (await service.add_candidate(EDITOR, "Åsa Ørsted", None)).candidate.key == "asa-ørsted"
+    with pytest.raises(TallyError, match="full name"):
+        await service.add_candidate(EDITOR, "$ $", None)
+
+
 async def test_concurrent_recordings_each_see_the_position_they_replace(service):
     estonia, rutte = service.roster.member("Estonia"), service.roster.candidate("Rutte")
     done = await asyncio.gather(
