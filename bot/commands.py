@@ -488,7 +488,7 @@ async def _history(ctx: Context, args: dict[str, Any]) -> Reply:
     lines = []
     for e in events:
         reverted = await svc.event(e.reverts) if e.reverts else None
-        lines.append(history_line(e, svc.race, names, reverted))
+        lines.append(history_line(e, svc.race, names, reverted, svc.clock.tz))
     scope = member.name if member else svc.race.title
     if not lines:
         lines.append("Nothing recorded yet; an editor can /endorse <member> <candidate>.")

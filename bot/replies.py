@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -174,13 +175,18 @@ def holdout_lines(t: CandidateTally) -> tuple[str, ...]:
     return tuple(lines)
 
 
-def history_line(event: Event, race: Race, names: dict[str, str], reverted: Event | None) -> str:
+def history_line(
+    event: Event, race: Race, names: dict[str, str], reverted: Event | None, zone: tzinfo
+) -> str:
+    """One entry of the log; an undo is dated by the day it was recorded in `zone` (the
+    configured time zone), as "today" is."""
     member = race.member(event.member).name
     if event.position == UNDO:
         what = f"undo of #{event.reverts}"
         if reverted is not None:
             what += f" ({member} {describe(reverted, names)})"
-        return f"#{event.id} {event.recorded_at:%Y-%m-%d}: {what}, by {event.actor.name}"
+        undone_on = event.recorded_at.astimezone(zone)
+        return f"#{event.id} {undone_on:%Y-%m-%d}: {what}, by {event.actor.name}"
     parts = [f"#{event.id} {event.happened_on.isoformat()}: {member} {describe(event, names)}"]
     if event.note:  # one line even if it was stored before notes were checked
         parts.append(f"“{one_line(event.note)}”")

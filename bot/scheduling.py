@@ -194,7 +194,13 @@ class DigestBuilder:
         changed = await svc.store.events(race.id, after_id=previous.covered_to, up_to_id=last_event)
         names = svc.candidate_names()
         lines = [
-            history_line(e, race, names, await svc.store.event(e.reverts) if e.reverts else None)
+            history_line(
+                e,
+                race,
+                names,
+                await svc.store.event(e.reverts) if e.reverts else None,
+                svc.clock.tz,
+            )
             for e in changed[:MAX_CHANGES]
         ]
         if len(changed) > MAX_CHANGES:

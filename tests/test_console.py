@@ -8,9 +8,12 @@ import io
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import make_service
 
 from bot.adapters.console import Console
 from bot.domain import Actor
@@ -341,3 +344,16 @@ async def test_candidate_changes_can_be_dated(chat):
     assert "Kaja Kallas (Estonia)" in await chat("/tally as_of:2024-03-24")
     assert "Kaja Kallas (Estonia)" not in await chat("/tally as_of:2024-03-25")
     assert "Kaja Kallas (Estonia)" not in await chat("/tally as_of:2024-03-11")
+
+
+async def test_an_undo_is_dated_by_the_local_day_it_was_recorded(tmp_path):
+    """Recorded at 00:30 in Brussels, which is still the day before in UTC: /history says the
+    Brussels day, whatever the hour the test runs at."""
+    service = await make_service(tmp_path / "t.db")
+    brussels = ZoneInfo("Europe/Brussels")
+    service.store.clock = lambda: datetime(2024, 4, 3, 0, 30, tzinfo=brussels).astimezone(UTC)
+    chat = Console(service, tmp_path / "files").handle
+    await chat("/endorse Hungary Rutte")
+    await chat("/undo")
+    assert "#34 2024-04-03: undo of #33" in await chat("/history Hungary")
+    await service.store.close()
