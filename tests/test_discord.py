@@ -591,8 +591,9 @@ def test_cli_with_a_rejected_token_prints_one_line_and_exits_2(
     monkeypatch.delenv("TALLYBOT_CONFIG", raising=False)
     monkeypatch.setenv("DISCORD_TOKEN", "wrong-secret-token")
     with fake_discord_in_a_thread() as fake:
-        assert main(["discord", "--db", str(tmp_path / "t.db")]) == 2
+        assert main(["discord", "--demo", "--db", str(tmp_path / "t.db")]) == 2
     assert [r.status for r in fake.requests] == [401]
+    assert not (tmp_path / "t.db").exists()  # asked before the database was opened and seeded
     err = capsys.readouterr().err
     assert err.splitlines()[-1].startswith("tallybot: Discord rejected DISCORD_TOKEN;")
     assert "wrong-secret-token" not in err
