@@ -10,7 +10,7 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from bot.replies import Attachment, Progress, Reply, Section, progress_bar
+from bot.replies import Attachment, Progress, Reply, Section, progress_bar, too_big
 from bot.text import safe_filename
 
 MAX_MESSAGES = 5  # the most one answer posts on Discord (Slack posts one message)
@@ -112,6 +112,19 @@ def fit(reply: Reply, attach: bool = True) -> Reply:
         else:
             most = middle - 1
     return _first_lines(reply, kept, total, file)
+
+
+def answerable(reply: Reply, upload_limit: int, platform: str) -> Reply:
+    """The reply as a platform may post it as one answer: `fit` (the whole answer as a file
+    when it had to be cut), and a file over the platform's upload limit replaced by the line
+    saying what would fit."""
+    reply = fit(reply)
+    if reply.attachment is not None:
+        refusal = too_big(reply.attachment, upload_limit, platform)
+        if refusal is not None:
+            reply.attachment.discard()
+            return refusal
+    return reply
 
 
 def _fits(reply: Reply) -> bool:

@@ -64,14 +64,15 @@ def too_big(attachment: Attachment, limit_bytes: int, platform: str) -> Reply | 
     if attachment.size <= limit_bytes:
         return None
     return Reply.refusal(
-        f"{attachment.filename} is {_megabytes(attachment.size)}, over {platform}'s upload "
-        f"limit of {_megabytes(limit_bytes)}; ask for less: /export csv.gz (compressed), or "
+        f"{attachment.filename} is {_readable_size(attachment.size)}, over {platform}'s upload "
+        f"limit of {_readable_size(limit_bytes)}; ask for less: /export csv.gz (compressed), or "
         "a date range, e.g. /export since:2024-03-01 until:2024-03-31."
     )
 
 
-def _megabytes(size: int) -> str:
-    return f"{size / 1_000_000:.1f} MB"
+def _readable_size(size: int) -> str:
+    """A file size as people read one: 38.2 MB, or 900 KB below a megabyte."""
+    return f"{size / 1_000_000:.1f} MB" if size >= 1_000_000 else f"{max(1, size // 1_000)} KB"
 
 
 @dataclass(frozen=True)

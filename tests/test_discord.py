@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import logging
 import re
+import tempfile
 import threading
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import discord
@@ -34,6 +36,7 @@ from bot.__main__ import main
 from bot.adapters.discord import DiscordPlatform
 from bot.commands import COMMANDS, Command, Kind
 from bot.config import DiscordConfig
+from bot.domain import Actor, Position
 from bot.platform import CredentialsError
 from bot.render import COLOUR_ERROR, DISCORD_EMBED_DESCRIPTION, DISCORD_EMBED_TOTAL
 from bot.replies import Attachment, Reply, Section
@@ -335,6 +338,40 @@ async def test_export_attaches_the_file(platform: DiscordPlatform) -> None:
     assert re.fullmatch(r"nato-sg-2024-events-2024-04-03-\d{6}\.json", file.filename)
     assert file.data.startswith(b"[") or file.data.startswith(b"{")
     assert "The event log: 32 events." in text(reply)
+
+
+async def test_a_long_answer_posts_at_most_five_messages_and_attaches_the_rest(
+    platform: DiscordPlatform, service: Service
+) -> None:
+    """A reader's /history limit:100 over 500-character notes was 50 public messages."""
+    hungary, rutte = service.roster.member("Hungary"), service.roster.candidate("Rutte")
+    editor = Actor("console", "ed", "Edna", is_editor=True)
+    for i in range(100):
+        note = f"{i:03d} " + "x" * 490
+        await service.record(editor, hungary, Position.SUPPORTS, rutte, note=note)
+    run = await ask(platform, "history", {"limit": 100}, roles=[])
+    assert run.error is None and 1 <= len(run.replies) <= 5
+    [file] = [f for r in run.replies for f in r.files]
+    assert file.filename.endswith(".txt")
+    assert all(f"{i:03d} " in file.data.decode() for i in range(100))
+    assert "more lines in the attached" in text(run.replies[-1])
+
+
+async def test_an_export_over_the_upload_limit_is_one_private_line(
+    platform: DiscordPlatform, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "exports"))
+    (tmp_path / "exports").mkdir()
+    payload = slash_interaction("export", {"format": "json"})
+    payload["attachment_size_limit"] = 2_000  # bytes: the 32 seed events take more
+    run = await run_interaction(platform.tree, payload, fake=FakeDiscord(guilds=[GUILD]))
+    [reply] = run.replies
+    assert reply.message["flags"] & 64 and not reply.files  # ephemeral, no file
+    assert re.search(
+        r"\.json is \d+ KB, over Discord's upload limit of 2 KB; ask for less: /export csv\.gz",
+        text(reply),
+    )
+    assert list((tmp_path / "exports").iterdir()) == []  # the refused file is not left behind
 
 
 async def test_echoed_text_never_pings(platform: DiscordPlatform) -> None:

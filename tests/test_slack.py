@@ -33,7 +33,7 @@ from bot.adapters.slack import (
 from bot.app import platform_makers
 from bot.commands import COMMANDS, top_level
 from bot.config import Config, SlackConfig
-from bot.domain import Actor
+from bot.domain import Actor, Position
 from bot.logs import REFUSED_REQUEST, install_redaction
 from bot.platform import CredentialsError
 from bot.replies import Attachment, Reply
@@ -357,6 +357,25 @@ async def test_export_uploads_the_file_to_the_channel(
         assert upload.completed
         assert upload.complete_params["channel_id"] == "C42"
         assert upload.data is not None and len(json.loads(upload.data)) == 32
+
+
+async def test_a_long_answer_is_one_message_with_the_whole_answer_as_a_file(
+    service: Service, http: aiohttp.ClientSession
+) -> None:
+    """A reader's /history limit:100 over long notes must not flood the channel."""
+    hungary, rutte = service.roster.member("Hungary"), service.roster.candidate("Rutte")
+    editor = Actor("console", "ed", "Edna", is_editor=True)
+    for i in range(100):
+        note = f"{i:03d} " + "x" * 490
+        await service.record(editor, hungary, Position.SUPPORTS, rutte, note=note)
+    async with FakeSlack() as fake, slack_bot(service, fake) as bot:
+        _, ack = await slash(http, bot, fake, "/history limit:100", channel_id="C42")
+        assert "more lines in the attached History" in shown(ack) and "099 " in shown(ack)
+        await fake.wait_for_call("files.completeUploadExternal")
+        (upload,) = fake.uploads.values()
+        assert upload.filename.endswith(".txt") and upload.data is not None
+        assert all(f"{i:03d} " in upload.data.decode() for i in range(100))
+        assert len(fake.calls_to("chat.postMessage")) == 0  # the answer is the ack alone
 
 
 async def test_a_failed_upload_is_explained_to_the_caller(

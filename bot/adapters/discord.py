@@ -20,7 +20,7 @@ from bot.commands import FAILED, Command, Context, Kind, run_named, top_level
 from bot.config import DiscordConfig
 from bot.domain import Actor
 from bot.platform import CredentialsError, PostRejected
-from bot.render import cut, discord_messages
+from bot.render import answerable, cut, discord_messages
 from bot.replies import Reply
 from bot.roster import Index
 from bot.service import Service
@@ -322,6 +322,7 @@ class DiscordPlatform:
 
     async def _answer(self, interaction: discord.Interaction, reply: Reply) -> None:
         """The first message as the response (unless deferred), the rest as follow-ups."""
+        reply = answerable(reply, interaction.filesize_limit, "Discord")
         messages = message_kwargs(reply)
         if not interaction.response.is_done():
             await interaction.response.send_message(**messages.pop(0), ephemeral=reply.caller_only)

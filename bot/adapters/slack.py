@@ -28,7 +28,7 @@ from bot.commands import FAILED, Command, Context, run_line, top_level
 from bot.config import SlackConfig
 from bot.domain import Actor
 from bot.platform import CredentialsError, PostRejected
-from bot.render import cut, to_slack
+from bot.render import answerable, cut, to_slack
 from bot.replies import Attachment, Reply
 from bot.service import Service
 
@@ -40,6 +40,7 @@ EDITOR_GROUP_TTL = 60.0  # seconds a user group's members are cached
 EDITOR_GROUP_STALE = 600.0  # seconds past the last good read after which the group grants nothing
 EDITOR_GROUP_RETRY = (5.0, 60.0)  # pause after a failed read: first, doubling up to the last
 CLOSE_GRACE = 5.0  # seconds close() lets commands in flight finish
+UPLOAD_LIMIT = 1_000_000_000  # bytes: Slack's limit for one file
 RATE_LIMIT_RETRIES = 3  # slack_sdk retries a 429 once unless told otherwise
 
 SCOPES = ("commands", "chat:write", "files:write", "usergroups:read")
@@ -278,7 +279,8 @@ class SlackPlatform:
         try:
             actor = await self._actor(command)
             ctx = Context(self.service, actor, command.get("channel_id", ""))
-            return await run_line(ctx, f"{command['command']} {unescape(command.get('text', ''))}")
+            line = f"{command['command']} {unescape(command.get('text', ''))}"
+            return answerable(await run_line(ctx, line), UPLOAD_LIMIT, "Slack")
         except Exception:  # a bug: the user gets one line, the log gets the traceback
             log.exception("Slack: %s failed", command.get("command"))
             return Reply.refusal(FAILED)
