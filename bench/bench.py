@@ -40,7 +40,7 @@ from bot.racefile import load_race  # noqa: E402
 from bot.render import discord_messages, to_slack  # noqa: E402
 from bot.scheduling import DigestBuilder, DigestScheduler  # noqa: E402
 from bot.service import Service  # noqa: E402
-from bot.storage import Store, Subscription  # noqa: E402
+from bot.store.store import Store, Subscription  # noqa: E402
 
 EDITOR = Actor("bench", "bench", "bench", is_editor=True)
 TODAY = date(2024, 7, 1)

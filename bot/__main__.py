@@ -14,7 +14,7 @@ from bot.app import run_console, run_platforms, with_overrides
 from bot.config import ConfigError, load_config
 from bot.platform import CredentialsError
 from bot.racefile import RaceFileError
-from bot.storage import StorageError
+from bot.store.schema import StorageError
 
 
 def _date(text: str) -> date:

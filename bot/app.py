@@ -21,7 +21,7 @@ from bot.platform import CredentialsError, Platform
 from bot.racefile import load_race
 from bot.scheduling import DigestScheduler
 from bot.service import Service
-from bot.storage import Store
+from bot.store.store import Store
 
 log = logging.getLogger("tallybot")
 

@@ -58,7 +58,7 @@ from bot.replies import (
     tally_section,
 )
 from bot.service import Service
-from bot.storage import DigestKey, SentDigest, Subscription
+from bot.store.store import DigestKey, SentDigest, Subscription
 
 log = logging.getLogger(__name__)
 

@@ -36,7 +36,7 @@ from bot.domain import (
     format_date,
 )
 from bot.roster import Roster, fold
-from bot.storage import NewEvent, Store, Subscription
+from bot.store.store import NewEvent, Store, Subscription
 from bot.text import check_note, check_source, one_line, skeleton
 
 MAX_HISTORY = 100

@@ -12,7 +12,7 @@ import pytest
 from bot.config import Clock
 from bot.racefile import load_race
 from bot.service import Service
-from bot.storage import Store
+from bot.store.store import Store
 
 ARTICLES_DAY = date(2024, 4, 3)  # the day after the seed articles: 28/32, 97 days to go
 

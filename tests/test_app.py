@@ -17,7 +17,7 @@ from bot.app import open_service, run_platforms
 from bot.config import Config, DiscordConfig, SlackConfig
 from bot.domain import Actor
 from bot.platform import CredentialsError
-from bot.storage import Store, Subscription
+from bot.store.store import Store, Subscription
 
 
 @pytest.fixture(autouse=True)

@@ -27,7 +27,7 @@ from bot.render import discord_messages, to_slack, to_text
 from bot.replies import Attachment, Reply
 from bot.scheduling import DigestScheduler, next_fire_time
 from bot.service import Service
-from bot.storage import DigestKey, DigestSend, Store, Subscription
+from bot.store.store import DigestKey, DigestSend, Store, Subscription
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 AUCKLAND = ZoneInfo("Pacific/Auckland")

@@ -8,7 +8,7 @@ from datetime import date
 
 from test_digest import NEWS, RACE, brussels, running
 
-from bot.storage import MIGRATIONS, _statements
+from bot.store.schema import MIGRATIONS, split_statements
 
 
 def a_version_5_database(path) -> None:
@@ -16,7 +16,7 @@ def a_version_5_database(path) -> None:
     covering the events up to #32; C0DOWN's failed."""
     with sqlite3.connect(path) as db:
         for step in MIGRATIONS[:5]:
-            for statement in _statements(step):
+            for statement in split_statements(step):
                 db.execute(statement)
         db.execute("PRAGMA user_version = 5")
         db.executemany(

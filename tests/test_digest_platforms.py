@@ -26,7 +26,7 @@ from bot.adapters.slack import SlackPlatform
 from bot.app import run_platforms
 from bot.config import Config, DiscordConfig, SlackConfig
 from bot.domain import Actor
-from bot.storage import Store, Subscription
+from bot.store.store import Store, Subscription
 
 APRIL_3 = date(2024, 4, 3)
 CHANNEL = "1300000000000000777"  # a Discord channel id

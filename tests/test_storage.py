@@ -11,7 +11,8 @@ import pytest
 from conftest import make_service
 
 from bot.domain import UNDO, Actor, Event, Position, TallyError
-from bot.storage import MIGRATIONS, StorageError, Store
+from bot.store.schema import MIGRATIONS, StorageError, split_statements
+from bot.store.store import Store
 
 EDITOR = Actor("test", "ed", "Editor", is_editor=True)
 
@@ -166,12 +167,11 @@ async def test_two_connections_on_one_file_see_each_others_writes(tmp_path):
 
 async def test_a_version_3_database_keeps_its_candidates_when_migrated(tmp_path):
     """Before version 4, candidates were a plain table; migrating turns them into the log."""
-    from bot.storage import _statements
 
     path = tmp_path / "v3.db"
     with sqlite3.connect(path) as db:
         for step in MIGRATIONS[:3]:
-            for statement in _statements(step):
+            for statement in split_statements(step):
                 db.execute(statement)
         db.execute("PRAGMA user_version = 3")
         db.executemany(

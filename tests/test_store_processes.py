@@ -14,7 +14,8 @@ from conftest import make_service
 
 from bot.adapters.console import Console
 from bot.domain import Actor, Position, TallyError
-from bot.storage import BUSY, MIGRATIONS, StorageError, Store
+from bot.store.schema import MIGRATIONS, StorageError
+from bot.store.store import BUSY, Store
 
 EDITOR = Actor("test", "ed", "Editor", is_editor=True)
 

@@ -1,0 +1,272 @@
+"""The schema: its migrations, applied in order and versioned by `PRAGMA user_version`, and
+the check that a file is one this tallybot may open."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import aiosqlite
+
+# Each entry migrates the schema from version i to i + 1 (PRAGMA user_version). Append only.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        race TEXT NOT NULL,
+        member TEXT NOT NULL,
+        position TEXT NOT NULL CHECK (position IN ('supports', 'opposes', 'undecided', 'undo')),
+        candidate TEXT,
+        happened_on TEXT NOT NULL,
+        recorded_at TEXT NOT NULL,
+        actor_platform TEXT NOT NULL,
+        actor_id TEXT NOT NULL,
+        actor_name TEXT NOT NULL,
+        source TEXT,
+        note TEXT,
+        reverts INTEGER UNIQUE REFERENCES events (id)
+    );
+    CREATE INDEX events_by_member ON events (race, member, happened_on, id);
+    CREATE INDEX events_by_actor ON events (actor_platform, actor_id, race, id);
+    CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+        BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+    CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+        BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+
+    -- Each member's latest position by the date it happened (ties: the later recording).
+    CREATE TABLE current_positions (
+        race TEXT NOT NULL,
+        member TEXT NOT NULL,
+        event_id INTEGER NOT NULL REFERENCES events (id),
+        happened_on TEXT NOT NULL,
+        PRIMARY KEY (race, member)
+    ) WITHOUT ROWID;
+    CREATE TRIGGER events_position AFTER INSERT ON events WHEN NEW.position != 'undo'
+    BEGIN
+        INSERT INTO current_positions (race, member, event_id, happened_on)
+        VALUES (NEW.race, NEW.member, NEW.id, NEW.happened_on)
+        ON CONFLICT (race, member) DO UPDATE
+            SET event_id = excluded.event_id, happened_on = excluded.happened_on
+            WHERE excluded.happened_on >= current_positions.happened_on;
+    END;
+    CREATE TRIGGER events_undo AFTER INSERT ON events WHEN NEW.position = 'undo'
+    BEGIN
+        DELETE FROM current_positions WHERE race = NEW.race AND member = NEW.member;
+        INSERT INTO current_positions (race, member, event_id, happened_on)
+        SELECT race, member, id, happened_on FROM events AS e
+        WHERE e.race = NEW.race AND e.member = NEW.member AND e.position != 'undo'
+          AND NOT EXISTS (SELECT 1 FROM events AS u WHERE u.reverts = e.id)
+        ORDER BY e.happened_on DESC, e.id DESC LIMIT 1;
+    END;
+
+    CREATE TABLE candidates (
+        race TEXT NOT NULL,
+        key TEXT NOT NULL,
+        name TEXT NOT NULL,
+        member TEXT,
+        aliases TEXT NOT NULL DEFAULT '',
+        added_at TEXT NOT NULL,
+        withdrawn_on TEXT,
+        PRIMARY KEY (race, key)
+    );
+    CREATE TABLE seeded (race TEXT PRIMARY KEY, seeded_at TEXT NOT NULL);
+    """,
+    # The daily digest: subscriptions, one send record per channel and day, and what each
+    # day's digest covered. Times are UTC ISO strings, so they compare as text.
+    """
+    CREATE TABLE digest_subscriptions (
+        race TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        at TEXT NOT NULL,  -- HH:MM, local time in `timezone`
+        timezone TEXT NOT NULL,  -- an IANA name
+        since TEXT NOT NULL,  -- subscribed or changed then: earlier fire times are not due
+        actor_platform TEXT NOT NULL,  -- who subscribed it; 'config' for the config file's
+        actor_id TEXT NOT NULL,
+        PRIMARY KEY (race, platform, channel)
+    );
+    -- Claimed by one INSERT before posting, so each (channel, day) is sent once.
+    CREATE TABLE digest_sends (
+        race TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        day TEXT NOT NULL,  -- the local date in the subscription's time zone
+        status TEXT NOT NULL CHECK (status IN ('sending', 'sent', 'failed', 'skipped')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        claimed_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        sent_at TEXT,
+        PRIMARY KEY (race, platform, channel, day)
+    );
+    CREATE INDEX digest_sends_by_day ON digest_sends (race, day);
+    -- The last event each day's digest covered; the next digest lists the events after it.
+    CREATE TABLE digest_builds (
+        race TEXT NOT NULL,
+        day TEXT NOT NULL,
+        last_event INTEGER NOT NULL,
+        built_at TEXT NOT NULL,
+        PRIMARY KEY (race, day)
+    );
+    """,
+    # 3: the latest id of a race (a digest's bound) and id ranges without scanning the log.
+    """
+    CREATE INDEX events_by_race ON events (race, id);
+    """,
+    # 4: candidates become an append-only log too, so a look back sees the candidates of
+    # that day and nothing about them is overwritten.
+    """
+    CREATE TABLE candidate_events (
+        id INTEGER PRIMARY KEY,
+        race TEXT NOT NULL,
+        key TEXT NOT NULL,
+        action TEXT NOT NULL CHECK (action IN ('add', 'withdraw', 'return')),
+        name TEXT,  -- for 'add'
+        member TEXT,  -- for 'add': the nominating member
+        aliases TEXT NOT NULL DEFAULT '',
+        happened_on TEXT,  -- NULL: in the race from its start (the race file's candidates)
+        recorded_at TEXT NOT NULL,
+        actor_platform TEXT NOT NULL,
+        actor_id TEXT NOT NULL,
+        actor_name TEXT NOT NULL
+    );
+    CREATE INDEX candidate_events_by_race ON candidate_events (race, key, action);
+    CREATE TRIGGER candidate_events_no_update BEFORE UPDATE ON candidate_events
+        BEGIN SELECT RAISE(ABORT, 'the candidate log is append-only'); END;
+    CREATE TRIGGER candidate_events_no_delete BEFORE DELETE ON candidate_events
+        BEGIN SELECT RAISE(ABORT, 'the candidate log is append-only'); END;
+    INSERT INTO candidate_events (race, key, action, name, member, aliases, happened_on,
+                                  recorded_at, actor_platform, actor_id, actor_name)
+        SELECT race, key, 'add', name, member, aliases, NULL, added_at, 'migration', '', ''
+        FROM candidates ORDER BY added_at, key;
+    INSERT INTO candidate_events (race, key, action, happened_on, recorded_at,
+                                  actor_platform, actor_id, actor_name)
+        SELECT race, key, 'withdraw', withdrawn_on, added_at, 'migration', '', ''
+        FROM candidates WHERE withdrawn_on IS NOT NULL;
+    DROP TABLE candidates;
+    """,
+    # 5: INSERT OR REPLACE deletes the row it replaces without firing a DELETE trigger, so
+    # an insert that names an existing id is refused before it can rewrite the log.
+    """
+    CREATE TRIGGER events_no_replace BEFORE INSERT ON events
+        WHEN EXISTS (SELECT 1 FROM events WHERE id = NEW.id)
+        BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+    CREATE TRIGGER candidate_events_no_replace BEFORE INSERT ON candidate_events
+        WHEN EXISTS (SELECT 1 FROM candidate_events WHERE id = NEW.id)
+        BEGIN SELECT RAISE(ABORT, 'the candidate log is append-only'); END;
+    """,
+    # 6: a digest covers what was recorded up to its own fire time, so builds are kept per fire
+    # instant, not per day; each send keeps the last event it covered, so a channel's next
+    # digest lists what came after its own previous one; 'rejected': the platform refused the
+    # channel for good (the bot is not in it, it was deleted), so that day is not retried.
+    """
+    CREATE TABLE digest_sends_6 (
+        race TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        day TEXT NOT NULL,  -- the local date in the subscription's time zone
+        status TEXT NOT NULL
+            CHECK (status IN ('sending', 'sent', 'failed', 'skipped', 'rejected')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        claimed_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        sent_at TEXT,
+        covered_to INTEGER,  -- once sent: the last event the digest covered
+        PRIMARY KEY (race, platform, channel, day)
+    );
+    INSERT INTO digest_sends_6 (race, platform, channel, day, status, attempts, last_error,
+                                claimed_at, updated_at, sent_at, covered_to)
+        SELECT s.race, s.platform, s.channel, s.day, s.status, s.attempts, s.last_error,
+               s.claimed_at, s.updated_at, s.sent_at,
+               (SELECT b.last_event FROM digest_builds AS b
+                WHERE b.race = s.race AND b.day = s.day AND s.status = 'sent')
+        FROM digest_sends AS s;
+    DROP TABLE digest_sends;
+    ALTER TABLE digest_sends_6 RENAME TO digest_sends;
+    CREATE INDEX digest_sends_by_day ON digest_sends (race, day);
+    DROP TABLE digest_builds;
+    CREATE TABLE digest_builds (
+        race TEXT NOT NULL,
+        fire_at TEXT NOT NULL,  -- the UTC instant the digest fired
+        last_event INTEGER NOT NULL,
+        built_at TEXT NOT NULL,
+        PRIMARY KEY (race, fire_at)
+    );
+    """,
+]
+
+
+class StorageError(Exception):
+    """The database file cannot be opened or used; the message says which and why."""
+
+
+def probe(path: Path) -> None:
+    """Read the file with plain sqlite3, changing nothing, and refuse one tallybot must not
+    touch. (A failed `aiosqlite.connect` also leaves its thread to report to a closed loop.)"""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path)
+    except (OSError, sqlite3.Error) as exc:
+        raise StorageError(f"Cannot open the database {path}: {exc}.") from None
+    try:
+        (version,) = db.execute("PRAGMA user_version").fetchone()
+        tables = [name for (name,) in db.execute(_TABLES)]
+    except sqlite3.Error as exc:
+        raise StorageError(f"Cannot use the database {path}: {exc}.") from None
+    finally:
+        db.close()
+    check_schema(path, version, tables)
+
+
+_TABLES = (
+    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+    " ORDER BY name LIMIT 4"
+)
+
+
+def check_schema(path: Path, version: int, tables: list[str]) -> None:
+    """Refuse a file from a newer tallybot, or another application's (version 0 with tables
+    of its own), in one line."""
+    if version > len(MIGRATIONS):
+        raise StorageError(
+            f"{path} has schema version {version}, newer than this tallybot"
+            f" ({len(MIGRATIONS)}); upgrade tallybot."
+        )
+    if version == 0 and tables:
+        shown = ", ".join(tables[:3]) + (", ..." if len(tables) > 3 else "")
+        raise StorageError(
+            f"{path} is not a tallybot database (it has tables of its own: {shown}); "
+            "give tallybot a new file with --db or the config's database."
+        )
+
+
+async def migrate(db: aiosqlite.Connection, path: Path) -> None:
+    """Bring the schema up to date in one transaction; the version is checked again inside
+    it, in case another process changed the file since the probe."""
+    await db.execute("BEGIN IMMEDIATE")
+    try:
+        ((version,),) = await db.execute_fetchall("PRAGMA user_version")
+        check_schema(path, version, [name for (name,) in await db.execute_fetchall(_TABLES)])
+        for step in MIGRATIONS[version:]:
+            # executescript would COMMIT first; run each statement in this transaction.
+            for statement in split_statements(step):
+                await db.execute(statement)
+        await db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+        await db.execute("COMMIT")
+    except BaseException:
+        await db.execute("ROLLBACK")
+        raise
+
+
+def split_statements(script: str) -> list[str]:
+    """Split a migration into statements, keeping trigger bodies whole."""
+    statements, buffer = [], ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        raise ValueError(f"incomplete SQL statement in a migration: {buffer.strip()[:60]}")
+    return statements
