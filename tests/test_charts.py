@@ -215,7 +215,7 @@ async def test_drawing_runs_off_the_event_loop(service, monkeypatch):
 
 
 def test_importing_the_bot_does_not_import_matplotlib():
-    code = "import sys, bot.commands, bot.app; print('matplotlib' in sys.modules)"
+    code = "import sys, bot.commands.run, bot.app; print('matplotlib' in sys.modules)"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.strip() == "False"
 

@@ -253,7 +253,7 @@ async def test_export_a_date_range_gzipped(chat):
 
 
 async def test_help_lists_every_command(chat):
-    from bot.commands import COMMANDS
+    from bot.commands.spec import COMMANDS
 
     reply = await chat("/help")
     for command in COMMANDS.values():
@@ -303,17 +303,14 @@ def test_cli_reports_a_bad_config_in_one_line(tmp_path):
 
 
 async def test_a_bug_is_one_line_and_the_console_goes_on(chat, monkeypatch, caplog):
-    from dataclasses import replace
-
-    from bot import commands
+    from bot.commands.handlers import HANDLERS
+    from bot.commands.run import FAILED
 
     async def broken(ctx, args):
         raise KeyError("a bug")
 
-    monkeypatch.setitem(
-        commands.COMMANDS, "countdown", replace(commands.COMMANDS["countdown"], handler=broken)
-    )
-    assert await chat("/countdown") == f"Error: {commands.FAILED}"
+    monkeypatch.setitem(HANDLERS, "countdown", broken)
+    assert await chat("/countdown") == f"Error: {FAILED}"
     assert "a bug" in caplog.text  # the traceback is in the log
     assert "28/32" in await chat("/tally")
 

@@ -19,7 +19,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.commands import Context, run_line
+from bot.commands.run import run_line
+from bot.commands.spec import Context
 from bot.config import Clock, DigestChannel, DigestConfig
 from bot.domain import Actor, Tally
 from bot.racefile import load_race

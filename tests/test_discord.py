@@ -34,7 +34,7 @@ from fakes.discord_fake import (
 import bot.adapters.discord as adapter
 from bot.__main__ import main
 from bot.adapters.discord import DiscordPlatform
-from bot.commands import COMMANDS, Command, Kind
+from bot.commands.spec import COMMANDS, Command, Kind
 from bot.config import DiscordConfig
 from bot.domain import Actor, Position
 from bot.platform import CredentialsError

@@ -6,7 +6,8 @@ from datetime import date
 
 import pytest
 
-from bot.commands import COMMANDS, find_command, parse_args, tokenize
+from bot.commands.grammar import find_command, parse_args, tokenize
+from bot.commands.spec import COMMANDS
 from bot.domain import TallyError
 
 

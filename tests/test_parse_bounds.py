@@ -10,7 +10,7 @@ from collections import Counter
 
 import pytest
 
-from bot.commands import MAX_COMMAND, find_command, parse_args, tokenize
+from bot.commands.grammar import MAX_COMMAND, find_command, parse_args, tokenize
 from bot.domain import TallyError
 from bot.roster import Index
 

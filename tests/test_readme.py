@@ -6,7 +6,7 @@ import re
 import tomllib
 from pathlib import Path
 
-from bot.commands import COMMANDS
+from bot.commands.spec import COMMANDS
 from bot.racefile import parse_race
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()

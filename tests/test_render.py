@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bot.commands import Context, run_named
+from bot.commands.run import run_named
+from bot.commands.spec import Context
 from bot.domain import Actor, Position
 from bot.render import (
     DISCORD_EMBED_TOTAL,

@@ -31,7 +31,7 @@ from bot.adapters.slack import (
     manifest_json,
 )
 from bot.app import platform_makers
-from bot.commands import COMMANDS, top_level
+from bot.commands.spec import COMMANDS, top_level
 from bot.config import Config, SlackConfig
 from bot.domain import Actor, Position
 from bot.logs import REFUSED_REQUEST, install_redaction

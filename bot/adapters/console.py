@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from bot.commands import Context, run_line
+from bot.commands.run import run_line
+from bot.commands.spec import Context
 from bot.domain import Actor
 from bot.render import to_text
 from bot.replies import Reply

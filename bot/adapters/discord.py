@@ -16,7 +16,8 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot.commands import FAILED, Command, Context, Kind, run_named, top_level
+from bot.commands.run import FAILED, run_named
+from bot.commands.spec import Command, Context, Kind, top_level
 from bot.config import DiscordConfig
 from bot.domain import Actor
 from bot.platform import CredentialsError, PostRejected

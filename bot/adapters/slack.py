@@ -24,7 +24,8 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncSlackResponse, AsyncWebClient
 
-from bot.commands import FAILED, Command, Context, run_line, top_level
+from bot.commands.run import FAILED, run_line
+from bot.commands.spec import Command, Context, top_level
 from bot.config import SlackConfig
 from bot.domain import Actor
 from bot.platform import CredentialsError, PostRejected

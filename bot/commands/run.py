@@ -1,0 +1,82 @@
+"""Running a command: a typed line or a named call, within the one error boundary.
+
+Every platform goes through here, so a refusal or a bug reads the same everywhere, and
+`answer_within` is the one "answer within the platform's deadline, or defer" rule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, NamedTuple
+
+from bot.commands.grammar import bind, parse_args, read_command
+from bot.commands.handlers import HANDLERS
+from bot.commands.spec import COMMANDS, Command, Context
+from bot.domain import TallyError
+from bot.replies import Reply
+
+log = logging.getLogger(__name__)
+
+FAILED = "Something went wrong on tallybot's side; it is logged. Try again in a moment."
+
+
+async def guarded(what: str, work: Awaitable[Reply]) -> Reply:
+    """The error boundary: a refusal becomes a one-line error reply; so does a bug, its
+    traceback in the log under `what`."""
+    try:
+        return await work
+    except TallyError as exc:
+        return Reply.refusal(str(exc))
+    except Exception:
+        log.exception("%s failed", what)
+        return Reply.refusal(FAILED)
+
+
+def check_allowed(ctx: Context, command: Command) -> None:
+    if command.editor_only:
+        ctx.actor.require_editor(f"use /{command.name}")
+
+
+async def run_line(ctx: Context, line: str) -> Reply:
+    """What the console and Slack call with the text a user typed."""
+
+    async def work() -> Reply:
+        command, tokens = read_command(line)
+        check_allowed(ctx, command)  # before parsing: a non-editor learns that first
+        await ctx.service.refresh()  # names resolve against candidates any process changed
+        args = parse_args(ctx.service, command, tokens, line)
+        return await HANDLERS[command.name](ctx, args)
+
+    return await guarded(repr(line[:80]), work())
+
+
+async def run_named(ctx: Context, name: str, raw: dict[str, Any]) -> Reply:
+    """What Discord calls with a command's name and its options, already split."""
+    command = COMMANDS[name]
+
+    async def work() -> Reply:
+        check_allowed(ctx, command)
+        await ctx.service.refresh()  # names resolve against candidates any process changed
+        return await HANDLERS[name](ctx, bind(ctx.service, command, raw))
+
+    return await guarded(f"/{name}", work())
+
+
+class Answer(NamedTuple):
+    reply: Reply
+    deferred: bool  # whether `defer` was called: the reply is late, a follow-up
+
+
+async def answer_within(
+    deadline: float, work: Awaitable[Reply], defer: Callable[[], Awaitable[None]]
+) -> Answer:
+    """`work`'s reply, and whether it missed `deadline` (seconds): then `defer()` (the
+    platform's "working on it") is awaited first while the work goes on."""
+    task = asyncio.ensure_future(work)
+    done, _ = await asyncio.wait({task}, timeout=deadline)
+    if done:
+        return Answer(task.result(), deferred=False)
+    await defer()
+    return Answer(await task, deferred=True)

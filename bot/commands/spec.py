@@ -1,0 +1,241 @@
+"""The one list of commands: what each takes, who may run it, and its help.
+
+Every platform reads COMMANDS: the console and Slack parse a typed line against it, Discord
+builds its command tree and Slack its app manifest from it. A command's handler, found by its
+name in `handlers.HANDLERS`, lives apart, so reading the list imports no handler's machinery
+(charts, the digest).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from bot.charts import KINDS
+from bot.domain import Actor
+from bot.service import EXPORT_FORMATS, Service
+
+
+class Kind(enum.StrEnum):
+    MEMBER = "member"
+    CANDIDATE = "candidate"
+    DATE = "date"
+    URL = "url"
+    TEXT = "text"
+    INT = "int"
+    CHOICE = "choice"
+
+
+_PLACEHOLDER = {Kind.DATE: "YYYY-MM-DD", Kind.URL: "URL", Kind.TEXT: "TEXT", Kind.INT: "N"}
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    kind: Kind
+    help: str
+    required: bool = False
+    keyword: bool = False  # typed as name:value
+    choices: tuple[str, ...] = ()
+    placeholder: str = ""  # what usage shows after name: (default: by kind)
+
+    @property
+    def usage(self) -> str:
+        inner = (
+            f"{self.name}:{self.placeholder or _PLACEHOLDER.get(self.kind, self.name)}"
+            if self.keyword
+            else ("|".join(self.choices) if self.choices else self.name)
+        )
+        return f"<{inner}>" if self.required else f"[{inner}]"
+
+
+@dataclass(frozen=True)
+class Context:
+    """Who asked, where, and the service to ask: what every handler is given."""
+
+    service: Service
+    actor: Actor
+    channel: str = ""  # the platform's channel id; empty in the console
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str  # "endorse", or "candidate add" for a subcommand
+    help: str
+    params: tuple[Param, ...]
+    editor_only: bool = False
+    example: str = ""
+
+    @property
+    def usage(self) -> str:
+        return " ".join([f"/{self.name}", *(p.usage for p in self.params)])
+
+    @property
+    def positional(self) -> tuple[Param, ...]:
+        return tuple(p for p in self.params if not p.keyword)
+
+    @property
+    def keywords(self) -> dict[str, Param]:
+        return {p.name: p for p in self.params if p.keyword}
+
+
+def top_level() -> dict[str, list[Command]]:
+    """The commands by first word, as platforms list them: "candidate add" and
+    "candidate withdraw" are both under /candidate."""
+    groups: dict[str, list[Command]] = {}
+    for command in COMMANDS.values():
+        groups.setdefault(command.name.split()[0], []).append(command)
+    return groups
+
+
+# --- the list -------------------------------------------------------------------------------
+
+_MEMBER = Param("member", Kind.MEMBER, "a member: name, code or alias", required=True)
+_CANDIDATE = Param("candidate", Kind.CANDIDATE, "a candidate: full or last name", required=True)
+_ON = Param("on", Kind.DATE, "the day it happened (default today)", keyword=True)
+_SOURCE = Param("source", Kind.URL, "an http(s) link to the report", keyword=True)
+_NOTE = Param("note", Kind.TEXT, "a short note, up to 500 characters", keyword=True)
+_OPTIONAL_CANDIDATE = Param("candidate", Kind.CANDIDATE, "one candidate (default: all)")
+
+_COMMAND_LIST = (
+    Command(
+        "endorse",
+        "Record that a member publicly backs a candidate.",
+        (_MEMBER, _CANDIDATE, _ON, _SOURCE, _NOTE),
+        editor_only=True,
+        example="/endorse Estonia Rutte on:2024-04-02 source:https://www.politico.eu/...",
+    ),
+    Command(
+        "oppose",
+        "Record that a member publicly opposes a candidate.",
+        (_MEMBER, _CANDIDATE, _ON, _SOURCE, _NOTE),
+        editor_only=True,
+        example="/oppose Hungary Rutte source:https://...",
+    ),
+    Command(
+        "undecided",
+        "Record that a member has no public position.",
+        (_MEMBER, _ON, _SOURCE, _NOTE),
+        editor_only=True,
+        example="/undecided Slovakia",
+    ),
+    Command(
+        "tally",
+        "Backers per candidate, what the rule still needs, the holdouts, the countdown.",
+        (
+            _OPTIONAL_CANDIDATE,
+            Param("as_of", Kind.DATE, "the tally at the end of that day", keyword=True),
+        ),
+        example="/tally Rutte as_of:2024-03-01",
+    ),
+    Command(
+        "holdouts",
+        "Members not backing a candidate, with their position and latest source.",
+        (Param("candidate", Kind.CANDIDATE, "the candidate (default: the leader)"),),
+    ),
+    Command(
+        "history",
+        "The log, last recorded first.",
+        (
+            Param("member", Kind.MEMBER, "only this member"),
+            Param("limit", Kind.INT, "entries to show (default 10, at most 100)", keyword=True),
+        ),
+        example="/history Hungary limit:5",
+    ),
+    Command("countdown", "Days to the deadline, or when the rule was met.", ()),
+    Command(
+        "subscribe",
+        "Post the daily digest in this channel (default 09:00, the configured time zone).",
+        (
+            Param(
+                "time",
+                Kind.TEXT,
+                "the local time of the digest, HH:MM",
+                keyword=True,
+                placeholder="HH:MM",
+            ),
+            Param(
+                "tz",
+                Kind.TEXT,
+                "an IANA time zone, e.g. Europe/Brussels",
+                keyword=True,
+                placeholder="Area/City",
+            ),
+        ),
+        editor_only=True,
+        example="/subscribe time:08:30 tz:Europe/Brussels",
+    ),
+    Command(
+        "unsubscribe",
+        "Stop the daily digest in this channel.",
+        (),
+        editor_only=True,
+    ),
+    Command(
+        "digest",
+        "Today's digest, now: a preview that does not replace the channel's daily one.",
+        (),
+    ),
+    Command(
+        "undo",
+        "Revert your last recording (by recording a new event).",
+        (),
+        editor_only=True,
+    ),
+    Command("candidates", "The candidates and their backers.", ()),
+    Command(
+        "candidate add",
+        "Add a candidate.",
+        (
+            Param("name", Kind.TEXT, "the candidate's full name", required=True),
+            Param("member", Kind.MEMBER, "the member that nominated them"),
+            Param("on", Kind.DATE, "the day they entered the race (default today)", keyword=True),
+        ),
+        editor_only=True,
+        example="/candidate add Kaja Kallas Estonia on:2024-03-12",
+    ),
+    Command(
+        "candidate withdraw",
+        "Mark a candidate as withdrawn.",
+        (_CANDIDATE, Param("on", Kind.DATE, "the day they withdrew (default today)", keyword=True)),
+        editor_only=True,
+        example="/candidate withdraw Iohannis on:2024-06-20",
+    ),
+    Command(
+        "export",
+        "The event log as a file: all of it, or what happened from since: to until:.",
+        (
+            Param(
+                "format",
+                Kind.CHOICE,
+                "csv (default), json, or either gzipped",
+                choices=EXPORT_FORMATS,
+            ),
+            Param(
+                "since", Kind.DATE, "only events that happened on or after this day", keyword=True
+            ),
+            Param(
+                "until", Kind.DATE, "only events that happened on or before this day", keyword=True
+            ),
+        ),
+        example="/export csv.gz since:2024-03-01 until:2024-03-31",
+    ),
+    Command(
+        "chart",
+        "A picture: the members as a board, or the backers over time.",
+        (
+            Param("kind", Kind.CHOICE, "board (default) or timeline", choices=KINDS),
+            Param("candidate", Kind.CANDIDATE, "one candidate (default: the leader, or all)"),
+            Param("as_of", Kind.DATE, "the picture at the end of that day", keyword=True),
+        ),
+        example="/chart timeline as_of:2024-04-02",
+    ),
+    Command(
+        "help",
+        "The commands, or one command in detail.",
+        (Param("command", Kind.TEXT, "a command name"),),
+    ),
+)
+COMMANDS: dict[str, Command] = {c.name: c for c in _COMMAND_LIST}
+if len(COMMANDS) != len(_COMMAND_LIST):
+    raise RuntimeError("two commands share a name")
