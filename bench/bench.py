@@ -26,10 +26,10 @@ import aiosqlite
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bot.clock import Clock  # noqa: E402
 from bot.commands.grammar import MAX_COMMAND, find_command, parse_args, tokenize  # noqa: E402
 from bot.commands.run import run_line  # noqa: E402
 from bot.commands.spec import Context  # noqa: E402
-from bot.config import Clock  # noqa: E402
 from bot.domain import Actor, Position, TallyError  # noqa: E402
 from bot.racefile import load_race  # noqa: E402
 from bot.render import discord_messages, to_slack  # noqa: E402

@@ -15,7 +15,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot.charts import tally_board
-from bot.config import Clock, Config, secret
+from bot.clock import Clock
+from bot.config import Config, secret
 from bot.logs import install_redaction
 from bot.platform import CredentialsError, Platform
 from bot.racefile import load_race

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.clock import time_of_day, zone_named
 
 
 class ConfigError(ValueError):
@@ -211,19 +212,18 @@ def _checked(table: Mapping[str, Any], kind: str, where: str) -> Mapping[str, An
 
 def _zone(name: str, key: str) -> str:
     try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+        return zone_named(name)
+    except ValueError:
         raise ConfigError(
             f"{key} = '{name}' is not an IANA time zone; use a name like 'Europe/Brussels'."
         ) from None
-    return name
 
 
 def _time(value: str | time, key: str) -> time:
     if isinstance(value, time):
         return value
     try:
-        return time.fromisoformat(value)
+        return time_of_day(value)
     except ValueError:
         raise ConfigError(f"{key} = '{value}' is not a time; use HH:MM like '09:00'.") from None
 
@@ -303,20 +303,3 @@ def load_config(path: str | Path | None) -> Config:
 def secret(name: str, environ: Mapping[str, str] = os.environ) -> str | None:
     """A secret from the environment; empty counts as unset."""
     return environ.get(name) or None
-
-
-class Clock:
-    """Today's date and the current time in the configured zone; `today` may be pinned."""
-
-    def __init__(self, tz: ZoneInfo, pinned_today: date | None = None) -> None:
-        self.tz = tz
-        self.pinned_today = pinned_today
-
-    def now(self) -> datetime:
-        now = datetime.now(self.tz)
-        if self.pinned_today is None:
-            return now
-        return datetime.combine(self.pinned_today, now.timetz())
-
-    def today(self) -> date:
-        return self.now().date()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import difflib
 import gzip
 import json
 import os
@@ -13,11 +12,10 @@ import tempfile
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import date, time
-from functools import cache
 from pathlib import Path
-from zoneinfo import available_timezones
 
-from bot.config import Clock, DigestConfig
+from bot.clock import Clock, time_of_day, zone_named
+from bot.config import DigestConfig
 from bot.domain import (
     SEED_ACTOR,
     UNDO,
@@ -42,7 +40,6 @@ from bot.text import check_note, check_source, one_line, skeleton
 MAX_HISTORY = 100
 YEARS_BACK = 10  # how far before its deadline a race's events may be dated
 _NOT_IN_KEY = re.compile(r"[\W_]+")  # a candidate's key keeps letters and digits only
-_HH_MM = re.compile(r"^(\d{1,2}):(\d{2})$")
 
 
 @dataclass(frozen=True)
@@ -135,27 +132,18 @@ def _csv_cell(value: object) -> object:
     return value
 
 
-def check_time(text: str) -> time:
-    match = _HH_MM.match(text.strip())
-    if match is None or int(match[1]) > 23 or int(match[2]) > 59:
-        raise TallyError(f"time:{text} is not a time; use HH:MM like 09:00.")
-    return time(int(match[1]), int(match[2]))
+def _time(text: str) -> time:
+    try:
+        return time_of_day(text)
+    except ValueError:
+        raise TallyError(f"time:{text} is not a time; use HH:MM like 09:00.") from None
 
 
-@cache
-def _zones() -> dict[str, str]:
-    """Every IANA time zone name, keyed by its lower-case form."""
-    return {name.lower(): name for name in available_timezones()}
-
-
-def check_zone(text: str) -> str:
-    """An IANA time zone name, whatever its case; a near miss gets a suggestion."""
-    name = text.strip()
-    if name.lower() in _zones():
-        return _zones()[name.lower()]
-    close = difflib.get_close_matches(name.lower(), _zones(), n=1, cutoff=0.8)
-    hint = f"Did you mean {_zones()[close[0]]}?" if close else "Use a name like Europe/Brussels."
-    raise TallyError(f"Unknown time zone '{name}'. {hint}")
+def _zone(text: str) -> str:
+    try:
+        return zone_named(text)
+    except ValueError as exc:
+        raise TallyError(str(exc)) from None
 
 
 class Service:
@@ -367,8 +355,8 @@ class Service:
             race=self.race.id,
             platform=platform,
             channel=channel,
-            time=check_time(at) if at else self.digest.time,
-            timezone=check_zone(timezone) if timezone else self.clock.tz.key,
+            time=_time(at) if at else self.digest.time,
+            timezone=_zone(timezone) if timezone else self.clock.tz.key,
             since=self.clock.now(),
         )
         await self.store.subscribe(sub, actor)

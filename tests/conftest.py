@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.config import Clock
+from bot.clock import Clock
 from bot.racefile import load_race
 from bot.service import Service
 from bot.store.store import Store

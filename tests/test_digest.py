@@ -19,9 +19,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.clock import Clock
 from bot.commands.run import run_line
 from bot.commands.spec import Context
-from bot.config import Clock, DigestChannel, DigestConfig
+from bot.config import DigestChannel, DigestConfig
 from bot.domain import Actor, Tally
 from bot.racefile import load_race
 from bot.render import discord_messages, to_slack, to_text
@@ -43,17 +44,6 @@ NEWS = "C0NEWS"
 
 def brussels(day: int, hour: int, minute: int = 0, month: int = 4) -> datetime:
     return datetime(2024, month, day, hour, minute, tzinfo=BRUSSELS)
-
-
-class FakeClock(Clock):
-    """The time is whatever the test last set."""
-
-    def __init__(self, now: datetime) -> None:
-        super().__init__(BRUSSELS)
-        self.current = now
-
-    def now(self) -> datetime:
-        return self.current.astimezone(self.tz)
 
 
 class FakePlatform:
@@ -94,7 +84,7 @@ class Bot:
 
     service: Service
     scheduler: DigestScheduler
-    clock: FakeClock
+    clock: Clock
     slack: FakePlatform
     discord: FakePlatform
     sleeps: list[float]
@@ -104,7 +94,7 @@ class Bot:
 
     async def at(self, moment: datetime) -> None:
         """The clock reaches `moment` and the cron job (or the minute's refresh) runs."""
-        self.clock.current = moment
+        self.clock.pinned_at = moment
         await self.scheduler.run_due()
 
     async def sends(self, *days: date) -> dict[date, DigestSend]:
@@ -124,7 +114,7 @@ async def running(
     sleep: Callable[[float], Awaitable[None]] | None = None,
     **options: Any,
 ) -> AsyncIterator[Bot]:
-    clock = FakeClock(now)
+    clock = Clock(BRUSSELS, at=now)
     store = await Store.open(db)
     service = Service(store, load_race(RACE), clock, digest)
     await service.start(demo=True)
@@ -170,7 +160,7 @@ async def test_a_subscribed_channel_gets_the_digest_at_nine_with_what_changed(tm
         await bot.at(brussels(3, 9, 1))  # the next minute's refresh posts nothing more
         assert len(bot.slack.posts) == 1
 
-        bot.clock.current = brussels(3, 15)
+        bot.clock.pinned_at = brussels(3, 15)
         await bot.say("/endorse Türkiye Rutte source:https://example.org/tr note:Erdogan agrees")
         await bot.say("/oppose Slovakia Rutte source:https://example.org/sk")
         await bot.say("/undo")
@@ -380,7 +370,7 @@ async def test_after_a_missed_day_older_digests_are_skipped_and_logged_not_sent(
     async with running(tmp_path / "t.db", brussels(3, 8)) as bot:
         await bot.say("/subscribe")
         await bot.at(brussels(3, 9))
-        bot.clock.current = brussels(3, 12)
+        bot.clock.pinned_at = brussels(3, 12)
         await bot.say("/endorse Türkiye Rutte source:https://example.org/tr")
     # Down all of 4 April; back on 5 April at 14:00, five hours after nine.
     with caplog.at_level(logging.WARNING, logger="bot.scheduling"):
@@ -464,7 +454,7 @@ async def test_a_send_cut_short_by_a_crash_is_resumed_after_the_lease(tmp_path, 
     stuck = StuckPlatform()
     async with running(tmp_path / "t.db", brussels(3, 8), slack=stuck) as crashing:
         await crashing.say("/subscribe")
-        crashing.clock.current = brussels(3, 9)
+        crashing.clock.pinned_at = brussels(3, 9)
         run = asyncio.create_task(crashing.scheduler.run_due())
         await asyncio.wait_for(stuck.started.wait(), 5)  # fail, not hang, if it never posts
         run.cancel()  # the process dies mid-post
@@ -487,7 +477,7 @@ async def test_a_send_cut_short_and_found_after_the_grace_is_failed_and_logged(t
     stuck = StuckPlatform()
     async with running(tmp_path / "t.db", brussels(3, 8), slack=stuck) as crashing:
         await crashing.say("/subscribe")
-        crashing.clock.current = brussels(3, 9)
+        crashing.clock.pinned_at = brussels(3, 9)
         run = asyncio.create_task(crashing.scheduler.run_due())
         await asyncio.wait_for(stuck.started.wait(), 5)  # fail, not hang, if it never posts
         run.cancel()
@@ -511,7 +501,7 @@ async def test_two_processes_on_one_database_post_each_digest_once(tmp_path):
             await a.say("/subscribe", channel=channel)
         await b.say("/subscribe", DISCORD_EDITOR, "D1")
         for day in (3, 4, 5):
-            a.clock.current = b.clock.current = brussels(day, 9)
+            a.clock.pinned_at = b.clock.pinned_at = brussels(day, 9)
             await asyncio.gather(a.scheduler.run_due(), b.scheduler.run_due())
             await asyncio.gather(a.scheduler.run_due(), b.scheduler.run_due())
         posts = a.slack.posts + b.slack.posts + a.discord.posts + b.discord.posts
@@ -584,11 +574,11 @@ async def test_a_channel_queued_past_the_lease_is_not_taken_over_mid_send(tmp_pa
     ):
         await a.say("/subscribe", channel="C1")
         await a.say("/subscribe", channel="C2")
-        a.clock.current = b.clock.current = brussels(3, 9)
+        a.clock.pinned_at = b.clock.pinned_at = brussels(3, 9)
         run = asyncio.create_task(a.scheduler.run_due())
         await asyncio.wait_for(gate.entered.wait(), 5)  # C1 posting, C2 queued behind it
         gate.entered.clear()
-        a.clock.current = b.clock.current = brussels(3, 9, 6)  # a slow first post
+        a.clock.pinned_at = b.clock.pinned_at = brussels(3, 9, 6)  # a slow first post
         gate.gates.setdefault("C1", asyncio.Event()).set()
         await asyncio.wait_for(gate.entered.wait(), 5)  # A has claimed C2 and is posting it
         await b.scheduler.run_due()  # B, while A is alive and mid-post
@@ -666,7 +656,7 @@ async def test_each_fire_time_counts_what_was_recorded_by_then(tmp_path):
         await bot.say("/subscribe tz:Asia/Tokyo", channel="C0TOKYO")
         await bot.say("/subscribe")
         await bot.at(datetime(2024, 4, 3, 9, tzinfo=TOKYO))  # 02:00 in Brussels
-        bot.clock.current = brussels(3, 5)
+        bot.clock.pinned_at = brussels(3, 5)
         await bot.say("/endorse Türkiye Rutte source:https://example.org/tr")
         await bot.at(brussels(3, 9))
         (tokyo, in_tokyo), (here, in_brussels) = bot.slack.posts
@@ -682,7 +672,7 @@ async def test_what_changed_is_since_that_channels_own_previous_digest(tmp_path)
         await bot.say("/subscribe tz:Asia/Tokyo", channel="C0TOKYO")
         await bot.say("/subscribe")
         await bot.at(datetime(2024, 4, 3, 9, tzinfo=TOKYO))  # 3 April, 02:00 in Brussels
-        bot.clock.current = brussels(3, 5)
+        bot.clock.pinned_at = brussels(3, 5)
         await bot.say("/endorse Türkiye Rutte source:https://example.org/tr")
         await bot.at(brussels(3, 9))  # Brussels' digest of 3 April counts it already
         await bot.at(datetime(2024, 4, 4, 9, tzinfo=TOKYO))
@@ -724,7 +714,7 @@ async def test_stopping_mid_retry_cancels_the_post_and_leaves_the_row_for_the_le
     ) as bot:
         await bot.say("/subscribe")
         await bot.scheduler.refresh()  # what the minute's refresh does
-        bot.clock.current = brussels(3, 9)
+        bot.clock.pinned_at = brussels(3, 9)
         job = bot.scheduler.scheduler.get_job("digest at 09:00 Europe/Brussels")
         with caplog.at_level(logging.DEBUG):
             job.modify(next_run_time=datetime.now(UTC))  # APScheduler runs it, as at nine

@@ -71,7 +71,7 @@ async def test_an_undone_backing_no_longer_meets_the_rule(service):
 async def test_the_kept_replay_agrees_with_a_full_one_as_the_log_grows(service):
     """After each recording (today's, back-filled or undone), the countdown, which keeps its
     replay of the log between commands, equals a fresh replay's."""
-    from bot.config import Clock
+    from bot.clock import Clock
     from bot.service import Service
 
     editor = Actor("t", "t", "t", is_editor=True)
