@@ -9,7 +9,6 @@ figures would grow in a long-running process. Drawing is CPU work: callers run i
 from __future__ import annotations
 
 import asyncio
-import enum
 import io
 import itertools
 import math
@@ -27,9 +26,11 @@ from bot.domain import (
     Change,
     Position,
     Race,
+    Stance,
     Tally,
     format_date,
     plural,
+    stance_words,
 )
 from bot.replies import Attachment, Reply, Section
 from bot.service import Service
@@ -64,21 +65,14 @@ _STYLE = {
 }
 
 
-class Status(enum.StrEnum):
-    BACKS = "backs"
-    OPPOSES = "opposes"
-    BACKS_ANOTHER = "backs another"
-    NO_POSITION = "no position"
-
-
 COLOURS = {
-    Status.BACKS: BLUE,
-    Status.OPPOSES: VERMILLION,
-    Status.BACKS_ANOTHER: ORANGE,
-    Status.NO_POSITION: GREY,
+    Stance.BACKS: BLUE,
+    Stance.OPPOSES: VERMILLION,
+    Stance.BACKS_ANOTHER: ORANGE,
+    Stance.NO_POSITION: GREY,
 }
-HATCHES = {Status.OPPOSES: "//"}  # so 'opposes' never relies on colour alone
-TEXT_COLOURS = {Status.BACKS: "white"}
+HATCHES = {Stance.OPPOSES: "//"}  # so 'opposes' never relies on colour alone
+TEXT_COLOURS = {Stance.BACKS: "white"}
 LINE_COLOURS = (BLUE, ORANGE, GREEN, PURPLE, SKY, VERMILLION)
 LINE_MARKERS = "os^DvP"
 
@@ -93,7 +87,7 @@ def line_style(i: int) -> tuple[str, str]:
 class Tile:
     member: str  # the member's code
     label: str  # the member's name
-    status: Status
+    status: Stance
     colour: str
     detail: str = ""  # a few words under a holdout's name: "opposes", "backs Iohannis"
 
@@ -104,7 +98,7 @@ class Board:
     day: str  # "3 April 2024", beside the title
     subtitle: str  # the race, the rule, the deadline
     tiles: tuple[Tile, ...]
-    legend: tuple[tuple[Status, str], ...]  # "Backs Rutte (28)"
+    legend: tuple[tuple[Stance, str], ...]  # "Backs Rutte (28)"
 
 
 @dataclass(frozen=True)
@@ -121,8 +115,7 @@ class Timeline:
     subtitle: str
     lines: tuple[Line, ...]
     total: int  # members
-    required: int
-    rule: str  # "Unanimity (32/32)", on the line at `required`
+    rule_lines: tuple[tuple[int, str], ...]  # (32, "Unanimity (32/32)"): backers the rule needs
     deadline: date
     deadline_label: str  # "The Washington summit\n9 July 2024"
     as_of: date
@@ -136,22 +129,12 @@ class Timeline:
 def board_data(tally: CandidateTally, race: Race, candidates: Iterable[Candidate]) -> list[Tile]:
     """One tile per member, in the race's order, so each keeps its place from day to day."""
     last_names = {c.key: c.last_name for c in candidates}
-    backers = {m.code for m in tally.backers}
-    events = {h.member.code: h.event for h in tally.holdouts}
+    holdouts = {h.member.code: h for h in tally.holdouts}
     tiles = []
     for member in race.members:
-        event = events.get(member.code)
-        other = last_names.get(event.candidate or "", "") if event else ""
-        if member.code in backers:
-            status, detail = Status.BACKS, ""
-        elif event is None or event.position == Position.UNDECIDED:
-            status, detail = Status.NO_POSITION, "no position"
-        elif event.position == Position.SUPPORTS:
-            status, detail = Status.BACKS_ANOTHER, f"backs {other}"
-        elif event.candidate == tally.candidate.key:
-            status, detail = Status.OPPOSES, "opposes"
-        else:  # opposing someone else says nothing about this candidate
-            status, detail = Status.NO_POSITION, f"opposes {other}"
+        status, detail = Stance.BACKS, ""
+        if (h := holdouts.get(member.code)) is not None:
+            status, detail = h.stance, stance_words(h.stance, h.event, last_names, "no position")
         tiles.append(Tile(member.code, member.name, status, COLOURS[status], detail))
     return tiles
 
@@ -162,17 +145,17 @@ def board(tally: CandidateTally, race: Race, candidates: Iterable[Candidate], as
     counts = Counter(t.status for t in tiles)
     name = tally.candidate.last_name
     labels = {
-        Status.BACKS: f"Backs {name}",
-        Status.OPPOSES: f"Opposes {name}",
-        Status.BACKS_ANOTHER: "Backs another candidate",
-        Status.NO_POSITION: "No position",
+        Stance.BACKS: f"Backs {name}",
+        Stance.OPPOSES: f"Opposes {name}",
+        Stance.BACKS_ANOTHER: "Backs another candidate",
+        Stance.NO_POSITION: "No position",
     }
     return Board(
         title=f"{tally.count}/{tally.total} back {tally.candidate.name}",
         day=format_date(as_of),
         subtitle=f"{race.title} · {_rule_and_deadline(race)}",
         tiles=tuple(tiles),
-        legend=tuple((s, f"{labels[s]} ({counts[s]})") for s in Status),
+        legend=tuple((s, f"{labels[s]} ({counts[s]})") for s in Stance),
     )
 
 
@@ -187,9 +170,10 @@ def timeline_data(
     """
     series: dict[str, list[tuple[date, int]]] = {c.key: [] for c in candidates}
     backing: dict[str, str | None] = {}  # member code -> the candidate it backs
-    for day, group in itertools.groupby(changes, key=lambda change: change[3]):
-        for member, position, candidate, _ in group:
-            backing[member] = candidate if position == Position.SUPPORTS else None
+    for day, group in itertools.groupby(changes, key=lambda change: change.happened_on):
+        for change in group:
+            supports = change.position == Position.SUPPORTS
+            backing[change.member] = change.candidate if supports else None
         counts = Counter(backing.values())
         for key, points in series.items():
             if not points or points[-1][1] != counts[key]:
@@ -221,8 +205,11 @@ def timeline(
         subtitle=_capitalized(_rule_and_deadline(race)),
         lines=lines,
         total=len(race.members),
-        required=race.required,
-        rule=_capitalized(f"{race.rule.describe()} ({race.required}/{len(race.members)})"),
+        rule_lines=tuple(
+            (m.needed, _capitalized(f"{race.rule.describe()} ({m.target})"))
+            for m in race.rule.goal()
+            if m.counts_members
+        ),
         deadline=deadline.on,
         deadline_label=f"{_capitalized(deadline.label)}\n{format_date(deadline.on)}",
         as_of=today,
@@ -232,8 +219,9 @@ def timeline(
 
 
 def _rule_and_deadline(race: Race) -> str:
+    goal = ", ".join(m.target for m in race.rule.goal())
     return (
-        f"{race.rule.describe()} ({race.required}/{len(race.members)}) needed by "
+        f"{race.rule.describe()} ({goal}) needed by "
         f"{race.deadline.label}, {format_date(race.deadline.on)}"
     )
 
@@ -285,7 +273,7 @@ async def chart_reply(
 async def _timeline(service: Service, candidate: Candidate | None, as_of: date | None) -> Timeline:
     today = service.check_day(as_of, "as_of") if as_of else service.today()
     candidates = [candidate] if candidate else service.roster.candidate_list
-    changes = await service.store.changes(service.race.id, today)
+    changes = await service.changes(today)
     return timeline(changes, service.race, candidates, today, as_of is not None)
 
 
@@ -400,17 +388,18 @@ def draw_timeline(t: Timeline) -> bytes:
                 zorder=3,
                 label=f"{line.name}: {counts[-1]}",
             )
-        ax.axhline(t.required, color=INK, linestyle="--", linewidth=1.5)
-        ax.text(
-            0.01,
-            t.required,
-            t.rule,
-            transform=ax.get_yaxis_transform(),
-            ha="left",
-            va="bottom",
-            fontsize=14,
-            color=INK,
-        )
+        for backers, label in t.rule_lines:
+            ax.axhline(backers, color=INK, linestyle="--", linewidth=1.5)
+            ax.text(
+                0.01,
+                backers,
+                label,
+                transform=ax.get_yaxis_transform(),
+                ha="left",
+                va="bottom",
+                fontsize=14,
+                color=INK,
+            )
         # The earlier of today and the deadline is labelled on its left, the later on its
         # right, so the two labels never overlap; the time left between them is shaded.
         (early, early_label), (late, late_label) = sorted(

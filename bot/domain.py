@@ -7,6 +7,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from bot.rules import Progress, Rule
 
 
 class TallyError(Exception):
@@ -19,8 +23,29 @@ class Position(enum.StrEnum):
     UNDECIDED = "undecided"
 
 
-# Stored in the log beside positions: an event that reverts an earlier one.
-UNDO = "undo"
+class EventKind(enum.StrEnum):
+    """What a row of the log is: a position taken, or the undo of an earlier row (stored in
+    the log's position column, as 'undo')."""
+
+    POSITION = "position"
+    UNDO = "undo"
+
+
+class CandidateAction(enum.StrEnum):
+    """A row of a candidate's log: entering the race, withdrawing, coming back."""
+
+    ADD = "add"
+    WITHDRAW = "withdraw"
+    RETURN = "return"
+
+
+class Stance(enum.StrEnum):
+    """How a member stands on one candidate."""
+
+    BACKS = "backs"
+    OPPOSES = "opposes"
+    BACKS_ANOTHER = "backs another"
+    NO_POSITION = "no position"
 
 
 @dataclass(frozen=True)
@@ -47,32 +72,6 @@ class Candidate:
     @property
     def last_name(self) -> str:
         return self.name.split()[-1]
-
-
-class RuleKind(enum.StrEnum):
-    UNANIMITY = "unanimity"
-    MAJORITY = "majority"
-    THRESHOLD = "threshold"
-
-
-@dataclass(frozen=True)
-class Rule:
-    kind: RuleKind = RuleKind.UNANIMITY
-    threshold: int = 0
-
-    def required(self, members: int) -> int:
-        if self.kind is RuleKind.UNANIMITY:
-            return members
-        if self.kind is RuleKind.MAJORITY:
-            return members // 2 + 1
-        return self.threshold
-
-    def describe(self) -> str:
-        if self.kind is RuleKind.UNANIMITY:
-            return "unanimity"
-        if self.kind is RuleKind.MAJORITY:
-            return "a majority"
-        return f"{self.threshold} backers"
 
 
 @dataclass(frozen=True)
@@ -109,10 +108,6 @@ class Race:
     def members_by_code(self) -> Mapping[str, Member]:
         return {m.code: m for m in self.members}
 
-    @property
-    def required(self) -> int:
-        return self.rule.required(len(self.members))
-
 
 @dataclass(frozen=True)
 class Actor:
@@ -138,7 +133,8 @@ class Event:
     id: int
     race: str
     member: str
-    position: str  # a Position value, or UNDO
+    kind: EventKind
+    position: Position | None  # None for an undo
     candidate: str | None
     happened_on: date
     recorded_at: datetime
@@ -148,9 +144,63 @@ class Event:
     reverts: int | None = None
 
 
+class Change(NamedTuple):
+    """A position as a replay reads it: who took it, for whom, the day it happened."""
+
+    member: str
+    position: Position
+    candidate: str | None
+    happened_on: date
+
+
+class Recording(NamedTuple):
+    """A row of the log as a kept replay reads what was recorded since it last looked."""
+
+    id: int
+    kind: EventKind
+    member: str
+    position: Position | None  # None for an undo
+    candidate: str | None
+    happened_on: date  # an undo's is the day of the position it reverts
+
+    @property
+    def change(self) -> Change:
+        """A position's row as a replay folds it."""
+        assert self.position is not None, "an undo is not a change to fold"
+        return Change(self.member, self.position, self.candidate, self.happened_on)
+
+
+def stance(taken: Event | Change | None, candidate: str) -> Stance:
+    """How a member stands on `candidate` (a key), from its latest position (None: none)."""
+    if taken is None or taken.position in (None, Position.UNDECIDED):
+        return Stance.NO_POSITION
+    supports = taken.position == Position.SUPPORTS
+    if taken.candidate != candidate:  # opposing someone else says nothing about this one
+        return Stance.BACKS_ANOTHER if supports else Stance.NO_POSITION
+    return Stance.BACKS if supports else Stance.OPPOSES
+
+
+def stance_words(
+    held: Stance, event: Event | None, names: Mapping[str, str], silent: str = "no public position"
+) -> str:
+    """How a member that does not back a candidate stands on them, in a few words, naming
+    another candidate by `names` (key to name): 'opposes', 'backs Klaus Iohannis', 'opposes
+    Klaus Iohannis' (who is another), or `silent` when it has no position at all."""
+    other = (event.candidate or "") if event is not None else ""
+    other = names.get(other, other)
+    if held is Stance.BACKS_ANOTHER:
+        return f"backs {other}"
+    if held is Stance.OPPOSES:
+        return "opposes"
+    if event is not None and event.position == Position.OPPOSES:
+        return f"opposes {other}"
+    return silent
+
+
 @dataclass(frozen=True)
 class Holdout:
     member: Member
+    stance: Stance  # any but BACKS
     reason: str  # "opposes", "backs Klaus Iohannis", "no public position"
     event: Event | None
 
@@ -161,29 +211,28 @@ class CandidateTally:
     backers: tuple[Member, ...]
     holdouts: tuple[Holdout, ...]
     total: int
-    required: int
     rule: Rule
 
     @property
     def count(self) -> int:
         return len(self.backers)
 
+    @cached_property
+    def _sides(self) -> tuple[frozenset[str], frozenset[str]]:
+        """The codes of the members backing and of those opposing, as the rule reads them."""
+        opposers = (h.member.code for h in self.holdouts if h.stance is Stance.OPPOSES)
+        return frozenset(m.code for m in self.backers), frozenset(opposers)
+
     @property
-    def missing(self) -> int:
-        return max(0, self.required - self.count)
+    def progress(self) -> Progress:
+        return self.rule.progress(*self._sides)
 
     @property
     def met(self) -> bool:
-        return self.missing == 0
+        return self.rule.met(*self._sides)
 
     def needs(self) -> str:
-        if self.rule.kind is RuleKind.THRESHOLD:
-            if self.met:
-                return f"has the {self.required} backers it needs"
-            return f"needs {self.missing} more to reach {self.required}"
-        if self.met:
-            return f"has {self.rule.describe()}"
-        return f"needs {self.missing} more for {self.rule.describe()}"
+        return self.rule.needs(*self._sides)
 
 
 @dataclass(frozen=True)
@@ -204,16 +253,6 @@ class Tally:
 NO_CANDIDATES = "No active candidates; an editor can /candidate add one."
 
 
-def standing_reason(event: Event | None, candidate: Candidate, names: Mapping[str, str]) -> str:
-    """How a member that does not back `candidate` stands, in a few words."""
-    if event is None or event.position == Position.UNDECIDED:
-        return "no public position"
-    other = names.get(event.candidate or "", event.candidate or "")
-    if event.position == Position.OPPOSES:
-        return "opposes" if event.candidate == candidate.key else f"opposes {other}"
-    return f"backs {other}"
-
-
 def compute_tally(
     race: Race,
     candidates: Iterable[Candidate],
@@ -232,19 +271,13 @@ def compute_tally(
         holdouts: list[Holdout] = []
         for member in race.members:
             event = latest.get(member.code)
-            if event and event.position == Position.SUPPORTS and event.candidate == cand.key:
+            held = stance(event, cand.key)
+            if held is Stance.BACKS:
                 backers.append(member)
             else:
-                holdouts.append(Holdout(member, standing_reason(event, cand, names), event))
+                holdouts.append(Holdout(member, held, stance_words(held, event, names), event))
         tallies.append(
-            CandidateTally(
-                cand,
-                tuple(backers),
-                tuple(holdouts),
-                len(race.members),
-                race.required,
-                race.rule,
-            )
+            CandidateTally(cand, tuple(backers), tuple(holdouts), len(race.members), race.rule)
         )
     return Tally(race, as_of, tuple(tallies))
 
@@ -268,36 +301,6 @@ def countdown(race: Race, today: date, met: tuple[str, date] | None = None) -> s
     if days == 0:
         return f"Today is {when}."
     return f"{when[0].upper()}{when[1:]} was {plural(-days, 'day')} ago."
-
-
-Change = tuple[str, str, str | None, date]  # member, position, candidate, the day it happened
-
-
-@dataclass
-class RuleReplay:
-    """Counts a candidate's backers over the position changes in the order they happened, to
-    know the day the rule was last reached (`reached`, None while it is not met). Later
-    changes fold in without starting over."""
-
-    candidate: str
-    required: int
-    backing: dict[str, bool] = field(default_factory=dict)
-    backers: int = 0
-    reached: date | None = None
-    last_day: date | None = None
-
-    def fold(self, changes: Iterable[Change]) -> RuleReplay:
-        """Add changes (undone ones left out) that happened on or after `last_day`."""
-        for member, position, backed, day in changes:
-            backs = position == Position.SUPPORTS and backed == self.candidate
-            self.backers += backs - self.backing.get(member, False)
-            self.backing[member] = backs
-            if self.backers >= self.required and self.reached is None:
-                self.reached = day
-            elif self.backers < self.required:
-                self.reached = None
-            self.last_day = day
-        return self
 
 
 def plural(n: int, word: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
 from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
@@ -18,12 +19,11 @@ from bot.domain import (
     Member,
     Position,
     Race,
-    Rule,
-    RuleKind,
     SeedEvent,
     TallyError,
 )
 from bot.roster import Roster, fold
+from bot.rules import Majority, Rule, Threshold, Unanimity
 from bot.text import check_note, check_source, one_line
 
 
@@ -116,6 +116,33 @@ def _member(code: str, names: dict[str, str], aliases: dict[str, list[str]]) -> 
     )
 
 
+def _threshold(table: dict[str, Any], members: int) -> Threshold:
+    backers = int(table.get("threshold", 0))
+    if not 1 <= backers <= members:
+        raise ValueError(f"[rule] threshold = {backers} must be 1 to {members}")
+    return Threshold(members, backers)
+
+
+# Each kind of rule a race file may name, and how its [rule] table (and the number of
+# members) builds it.
+RULE_KINDS: dict[str, Callable[[dict[str, Any], int], Rule]] = {
+    "unanimity": lambda table, members: Unanimity(members),
+    "majority": lambda table, members: Majority(members),
+    "threshold": _threshold,
+}
+# The keys of [rule]; one that only another kind reads is ignored, as it always was.
+_RULE_KEYS = {"kind", "threshold"}
+
+
+def _rule(table: dict[str, Any], members: int) -> Rule:
+    _unknown(table, _RULE_KEYS, "[rule]")
+    kind = table.get("kind", "unanimity")
+    if not isinstance(kind, str) or kind not in RULE_KINDS:
+        *most, last = (f"'{k}'" for k in RULE_KINDS)
+        raise ValueError(f"[rule] kind must be {', '.join(most)} or {last}")
+    return RULE_KINDS[kind](table, members)
+
+
 def parse_race(data: dict[str, Any]) -> Race:
     """A race from a parsed race file; a ValueError names the first mistake and its place."""
     _unknown(data, _TOP_KEYS, "the race file")
@@ -154,16 +181,7 @@ def parse_race(data: dict[str, Any]) -> Race:
         candidates.append(Candidate(key, name, member, tuple(c.get("aliases", ()))))
     keys = {c.key for c in candidates}
 
-    rule = data.get("rule", {})
-    _unknown(rule, {"kind", "threshold"}, "[rule]")
-    try:
-        kind = RuleKind(rule.get("kind", "unanimity"))
-    except ValueError:
-        raise ValueError("[rule] kind must be 'unanimity', 'majority' or 'threshold'") from None
-    threshold = int(rule.get("threshold", 0))
-    if kind is RuleKind.THRESHOLD and not 1 <= threshold <= len(members):
-        raise ValueError(f"[rule] threshold = {threshold} must be 1 to {len(members)}")
-
+    rule = _rule(data.get("rule", {}), len(members))
     deadline = _need(data, "deadline", dict, "the race file")
     _unknown(deadline, {"on", "label"}, "[deadline]")
     sources = data.get("sources", {})
@@ -204,7 +222,7 @@ def parse_race(data: dict[str, Any]) -> Race:
         title=title,
         members=members,
         candidates=tuple(candidates),
-        rule=Rule(kind, threshold),
+        rule=rule,
         deadline=Deadline(
             _need(deadline, "on", date, "[deadline]"), _need(deadline, "label", str, "[deadline]")
         ),

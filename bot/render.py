@@ -10,7 +10,8 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from bot.replies import Attachment, Progress, Reply, Section, progress_bar, too_big
+from bot.replies import Attachment, Reply, Section, progress_bar, too_big
+from bot.rules import Measure
 from bot.text import safe_filename
 
 MAX_MESSAGES = 5  # the most one answer posts on Discord (Slack posts one message)
@@ -36,13 +37,13 @@ COLOUR_INFO = 0x1F4E79
 COLOUR_ERROR = 0xB00020
 
 
-def progress_line(p: Progress) -> str:
-    return f"{progress_bar(p.count, p.total)} {p.count}/{p.total}"
+def progress_line(m: Measure) -> str:
+    return f"{progress_bar(m.count, m.total)} {m.shown}"
 
 
 def section_lines(section: Section) -> list[str]:
-    lines = [progress_line(section.progress)] if section.progress else []
-    return lines + list(section.lines)
+    measures = section.progress.measures if section.progress else ()
+    return [progress_line(m) for m in measures] + list(section.lines)
 
 
 def to_text(reply: Reply) -> str:

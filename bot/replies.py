@@ -1,7 +1,8 @@
 """Platform-neutral replies, and how each use case's result becomes one.
 
 A reply is a title, sections of plain-text lines (user text unescaped: each renderer escapes
-for its platform), an optional progress bar per section, a footer and an optional file.
+for its platform), an optional rule's progress per section (a bar per measure), a footer and
+an optional file.
 """
 
 from __future__ import annotations
@@ -14,21 +15,17 @@ from urllib.parse import urlsplit
 
 from bot.domain import (
     NO_CANDIDATES,
-    UNDO,
     Candidate,
     CandidateTally,
     Event,
+    EventKind,
+    Position,
     Race,
     Tally,
     format_date,
 )
+from bot.rules import Progress
 from bot.text import one_line
-
-
-@dataclass(frozen=True)
-class Progress:
-    count: int
-    total: int
 
 
 @dataclass(frozen=True)
@@ -114,7 +111,7 @@ def source_label(url: str | None) -> str:
 
 def describe(event: Event, names: dict[str, str]) -> str:
     """What a member does: 'supports Mark Rutte', 'has no public position'."""
-    if event.position == "undecided":
+    if event.position == Position.UNDECIDED:
         return "has no public position"
     return f"{event.position} {names.get(event.candidate or '', event.candidate)}"
 
@@ -137,7 +134,7 @@ def tally_section(t: CandidateTally, race: Race) -> Section:
     return Section(
         title=candidate_label(t.candidate, race),
         lines=tuple(lines),
-        progress=Progress(t.count, t.total),
+        progress=t.progress,
     )
 
 
@@ -182,7 +179,7 @@ def history_line(
     """One entry of the log; an undo is dated by the day it was recorded in `zone` (the
     configured time zone), as "today" is."""
     member = race.member(event.member).name
-    if event.position == UNDO:
+    if event.kind is EventKind.UNDO:
         what = f"undo of #{event.reverts}"
         if reverted is not None:
             what += f" ({member} {describe(reverted, names)})"

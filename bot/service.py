@@ -9,24 +9,26 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, time
+from datetime import date, datetime, time
 from pathlib import Path
 
 from bot.clock import Clock, time_of_day, zone_named
 from bot.config import DigestConfig
+from bot.digest_records import DigestKey, DigestSend, DigestStatus, SentDigest, Subscription
 from bot.domain import (
     SEED_ACTOR,
-    UNDO,
     Actor,
     Candidate,
+    CandidateAction,
     CandidateTally,
+    Change,
     Event,
+    EventKind,
     Member,
     Position,
     Race,
-    RuleReplay,
     Tally,
     TallyError,
     compute_tally,
@@ -34,7 +36,8 @@ from bot.domain import (
     format_date,
 )
 from bot.roster import Roster, fold
-from bot.store.store import NewEvent, Store, Subscription
+from bot.rules import RuleReplay
+from bot.store.store import NewEvent, Store
 from bot.text import check_note, check_source, one_line, skeleton
 
 MAX_HISTORY = 100
@@ -157,7 +160,7 @@ class Service:
         # Called after /subscribe and /unsubscribe: the digest scheduler learns of it at once.
         self.subscription_listeners: list[Callable[[], Awaitable[None]]] = []
         self.roster = Roster(race)
-        self._replays: dict[tuple[str, int, date, int | None], tuple[RuleReplay, int]] = {}
+        self._replays: dict[tuple[str, date, int | None], tuple[RuleReplay, int]] = {}
         self._replays_lock = asyncio.Lock()
         self._candidates_version = -1  # of the candidates in the roster; -1: not read yet
         self._export_lock = asyncio.Lock()
@@ -295,9 +298,9 @@ class Service:
             )
         if existing is not None and existing.withdrawn_on is not None:
             latest = await self.store.candidate_change(
-                self.race.id, existing.key, "return", day, actor
+                self.race.id, existing.key, CandidateAction.RETURN, day, actor
             )
-            if latest is not None and latest.action == "withdraw":
+            if latest is not None and latest.action is CandidateAction.WITHDRAW:
                 raise TallyError(
                     f"{existing.name} withdrew on {format_date(latest.on)}; "
                     "date the return on or after that day."
@@ -325,12 +328,12 @@ class Service:
         actor.require_editor("withdraw candidates")
         day = self.check_day(on or self.today())
         latest = await self.store.candidate_change(
-            self.race.id, candidate.key, "withdraw", day, actor
+            self.race.id, candidate.key, CandidateAction.WITHDRAW, day, actor
         )
-        if latest is not None and latest.action == "withdraw":
+        if latest is not None and latest.action is CandidateAction.WITHDRAW:
             raise TallyError(f"{candidate.name} withdrew already, on {format_date(latest.on)}.")
         if latest is not None:
-            entered = "came back" if latest.action == "return" else "entered the race"
+            entered = "came back" if latest.action is CandidateAction.RETURN else "entered the race"
             raise TallyError(
                 f"{candidate.name} {entered} on {format_date(latest.on)}; "
                 "date the withdrawal on or after that day."
@@ -394,6 +397,50 @@ class Service:
         ]
         await self.store.sync_config_subscriptions(self.race.id, configured, self.clock.now())
 
+    # --- the digest's records: the scheduler and the digest reach the store only here ---
+
+    async def subscriptions(self) -> list[Subscription]:
+        return await self.store.subscriptions(self.race.id)
+
+    async def digest_sends(self, days: Iterable[date]) -> dict[DigestKey, DigestSend]:
+        """The send records of the race's channels on those (local) days."""
+        return await self.store.digest_sends(self.race.id, days)
+
+    async def claim_digest(
+        self,
+        key: DigestKey,
+        now: datetime,
+        stale_before: datetime,
+        status: DigestStatus = DigestStatus.SENDING,
+        error: str | None = None,
+    ) -> bool:
+        """True if this caller now owns the channel's digest of that day (see Store)."""
+        return await self.store.claim_digest(key, now, stale_before, status, error)
+
+    async def digest_result(
+        self,
+        key: DigestKey,
+        now: datetime,
+        status: DigestStatus,
+        error: str | None = None,
+        covered_to: int | None = None,
+    ) -> None:
+        await self.store.digest_result(key, now, status, error, covered_to)
+
+    async def digest_covers(self, fire: datetime) -> int:
+        """The last event the digest that fired at `fire` covers, fixed by its first build in
+        any process, so a retry or a second process posts the same digest."""
+        last_event = await self.store.last_event_id(self.race.id)
+        return await self.store.digest_build(self.race.id, fire, last_event, self.clock.now())
+
+    async def previous_digests(self, keys: Sequence[DigestKey]) -> dict[DigestKey, SentDigest]:
+        """For each channel and day, the channel's latest digest sent before that day."""
+        return await self.store.previous_sends(keys)
+
+    async def latest_digest(self, before: date) -> SentDigest | None:
+        """The race's latest digest sent, to any channel, before the day `before`."""
+        return await self.store.latest_send(self.race.id, before)
+
     # --- reading ------------------------------------------------------------------------
 
     async def candidates_on(self, day: date | None = None) -> list[Candidate]:
@@ -456,25 +503,26 @@ class Service:
         and the events recorded since are folded in; an undo or a back-filled event (one that
         happened before what the replay has seen) means replaying from the start."""
         race = self.race.id
-        key = (t.candidate.key, t.required, as_of, up_to_id)
+        key = (t.candidate.key, as_of, up_to_id)
         async with self._replays_lock:  # two commands must not fold the same events twice
             replay, seen = self._replays.get(key, (None, 0))
             if replay is not None and up_to_id is None:
                 recorded = await self.store.changes_after(race, seen)
-                new = [row for row in recorded if row[4] <= as_of]  # later days do not count
+                new = [r for r in recorded if r.happened_on <= as_of]  # later days do not count
                 folds = all(
-                    position != UNDO and (replay.last_day is None or day >= replay.last_day)
-                    for _, _, position, _, day, _ in new
+                    r.kind is EventKind.POSITION
+                    and (replay.last_day is None or r.happened_on >= replay.last_day)
+                    for r in new
                 )
                 if folds:
-                    new.sort(key=lambda row: (row[4], row[0]))
-                    replay.fold((m, p, c, d) for _, m, p, c, d, _ in new)
-                    seen = max((row[0] for row in recorded), default=seen)
+                    new.sort(key=lambda r: (r.happened_on, r.id))
+                    replay.fold(r.change for r in new)
+                    seen = max((r.id for r in recorded), default=seen)
                 else:
                     replay = None
             if replay is None:
                 seen = up_to_id or await self.store.last_event_id(race)
-                replay = RuleReplay(t.candidate.key, t.required)
+                replay = RuleReplay(t.candidate.key, self.race.rule)
                 replay.fold(await self.store.changes(race, as_of, seen))
                 if len(self._replays) >= 16:
                     self._replays.clear()
@@ -488,6 +536,17 @@ class Service:
 
     async def event(self, event_id: int) -> Event | None:
         return await self.store.event(event_id)
+
+    async def last_event_id(self) -> int:
+        return await self.store.last_event_id(self.race.id)
+
+    async def events_recorded(self, after_id: int, up_to_id: int) -> list[Event]:
+        """The events recorded after `after_id` up to `up_to_id`, in recording order."""
+        return await self.store.events(self.race.id, after_id=after_id, up_to_id=up_to_id)
+
+    async def changes(self, as_of: date) -> list[Change]:
+        """The active position changes up to the end of `as_of`, in the order they happened."""
+        return await self.store.changes(self.race.id, as_of)
 
     async def export(
         self, fmt: str = "csv", since: date | None = None, until: date | None = None

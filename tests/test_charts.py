@@ -19,13 +19,12 @@ from bot.adapters.console import Console
 from bot.charts import (
     BOARD_SIZE,
     TIMELINE_SIZE,
-    Status,
     Tile,
     board,
     board_data,
     timeline_data,
 )
-from bot.domain import Actor, Position
+from bot.domain import Actor, Position, Stance
 from bot.service import Service
 
 EDITOR = Actor("console", "ed", "editor", is_editor=True)
@@ -68,13 +67,13 @@ async def test_board_tiles_match_the_seeded_log(service):
     tiles = await tiles_of(service)
     assert list(tiles) == [m.code for m in service.race.members]  # the race's order, stable
     statuses = {code: t.status for code, t in tiles.items()}
-    assert sum(s is Status.BACKS for s in statuses.values()) == 28
-    assert tiles["HU"].status is Status.OPPOSES and tiles["HU"].detail == "opposes"
-    assert tiles["RO"].status is Status.BACKS_ANOTHER and tiles["RO"].detail == "backs Iohannis"
-    assert statuses["SK"] is statuses["TR"] is Status.NO_POSITION
+    assert sum(s is Stance.BACKS for s in statuses.values()) == 28
+    assert tiles["HU"].status is Stance.OPPOSES and tiles["HU"].detail == "opposes"
+    assert tiles["RO"].status is Stance.BACKS_ANOTHER and tiles["RO"].detail == "backs Iohannis"
+    assert statuses["SK"] is statuses["TR"] is Stance.NO_POSITION
     assert tiles["TR"].label == "Türkiye"
     assert {t.status: t.colour for t in tiles.values()} == charts.COLOURS
-    assert charts.HATCHES[Status.OPPOSES]  # opposing never relies on colour alone
+    assert charts.HATCHES[Stance.OPPOSES]  # opposing never relies on colour alone
 
 
 async def test_board_title_has_the_count_the_rule_and_the_deadline(service):
@@ -96,10 +95,10 @@ async def test_board_title_has_the_count_the_rule_and_the_deadline(service):
 
 async def test_board_as_of_an_earlier_day_shows_that_day(service):
     tiles = await tiles_of(service, as_of=date(2024, 3, 1))
-    backers = {code for code, t in tiles.items() if t.status is Status.BACKS}
+    backers = {code for code, t in tiles.items() if t.status is Stance.BACKS}
     assert backers == {"US", "GB", "FR", "DE"}
-    assert tiles["HU"].status is Status.NO_POSITION
-    assert tiles["RO"].status is Status.NO_POSITION
+    assert tiles["HU"].status is Stance.NO_POSITION
+    assert tiles["RO"].status is Stance.NO_POSITION
 
 
 async def test_opposing_another_candidate_is_no_position_on_this_one(service):
@@ -108,9 +107,9 @@ async def test_opposing_another_candidate_is_no_position_on_this_one(service):
     )
     rutte = await tiles_of(service, "Rutte")
     iohannis = await tiles_of(service, "Iohannis")
-    assert (rutte["SK"].status, rutte["SK"].detail) == (Status.NO_POSITION, "opposes Iohannis")
-    assert iohannis["SK"].status is Status.OPPOSES
-    assert (iohannis["NL"].status, iohannis["NL"].detail) == (Status.BACKS_ANOTHER, "backs Rutte")
+    assert (rutte["SK"].status, rutte["SK"].detail) == (Stance.NO_POSITION, "opposes Iohannis")
+    assert iohannis["SK"].status is Stance.OPPOSES
+    assert (iohannis["NL"].status, iohannis["NL"].detail) == (Stance.BACKS_ANOTHER, "backs Rutte")
 
 
 async def test_timeline_series_follow_the_log(service):

@@ -25,8 +25,9 @@ from bot.adapters.discord import DiscordPlatform
 from bot.adapters.slack import SlackPlatform
 from bot.app import run_platforms
 from bot.config import Config, DiscordConfig, SlackConfig
+from bot.digest_records import Subscription
 from bot.domain import Actor
-from bot.store.store import Store, Subscription
+from bot.store.store import Store
 
 APRIL_3 = date(2024, 4, 3)
 CHANNEL = "1300000000000000777"  # a Discord channel id
@@ -105,9 +106,11 @@ async def test_a_discord_channel_that_refuses_the_bot_fails_the_day_at_once(
     async with FakeDiscord() as fake, running(tmp_path / "t.db", brussels(3, 8)) as bot:
         with fake.patch_discord():
             platform = DiscordPlatform(
-                bot.service, DiscordConfig(guilds=(DEFAULT_GUILD_ID,)), DEFAULT_TOKEN
+                bot.service,
+                DiscordConfig(guilds=(DEFAULT_GUILD_ID,)),
+                DEFAULT_TOKEN,
+                guild_ready_timeout=0.05,  # the fake sends its servers at once
             )
-            platform.client._connection.guild_ready_timeout = 0.05
             await platform.start()
             try:
                 bot.scheduler.platforms["discord"] = platform

@@ -34,6 +34,7 @@ from fakes.discord_fake import (
 import bot.adapters.discord as adapter
 from bot.__main__ import main
 from bot.adapters.discord import DiscordPlatform
+from bot.commands.run import FAILED
 from bot.commands.spec import COMMANDS, Command, Kind
 from bot.config import DiscordConfig
 from bot.domain import Actor, Position
@@ -55,6 +56,7 @@ GUILD = guild_payload(
 CONFIG = DiscordConfig(guilds=(DEFAULT_GUILD_ID,), editor_roles=("editors", str(DESK_ROLE)))
 MANAGE_SERVER = str(int(MEMBER_PERMISSIONS) | discord.Permissions(manage_guild=True).value)
 NO_MENTIONS = {"parse": []}
+READY_AFTER = 0.05  # seconds the client waits after the last server: the fake sends all at once
 
 
 OTHER_GUILD_ID = 1200000000000000002  # a server the bot is in but the config does not list
@@ -63,7 +65,7 @@ OTHER_GUILD_ID = 1200000000000000002  # a server the bot is in but the config do
 @pytest.fixture
 async def platform(service: Service) -> DiscordPlatform:
     """Offline: the configured server is cached and role names resolved, as after start."""
-    platform = DiscordPlatform(service, CONFIG, DEFAULT_TOKEN)
+    platform = DiscordPlatform(service, CONFIG, DEFAULT_TOKEN, guild_ready_timeout=READY_AFTER)
     await prepare_offline_client(platform.client, FakeDiscord(guilds=[GUILD]))
     platform.resolve_role_names()
     return platform
@@ -75,9 +77,11 @@ async def ask(
     options: dict[str, Any] | None = None,
     *,
     roles: list[int] | None = None,
+    fake: FakeDiscord | None = None,
     **kwargs: Any,
 ) -> TreeRun:
-    """Run `/command` (e.g. "candidate add") through the tree offline, as an editor by default."""
+    """Run `/command` (e.g. "candidate add") through the tree offline, as an editor by default,
+    its calls answered by `fake` (a fresh one by default)."""
     name, _, sub = command.partition(" ")
     payload = slash_interaction(
         name,
@@ -86,7 +90,7 @@ async def ask(
         roles=[EDITORS_ROLE] if roles is None else roles,
         **kwargs,
     )
-    return await run_interaction(platform.tree, payload, fake=FakeDiscord(guilds=[GUILD]))
+    return await run_interaction(platform.tree, payload, fake=fake or FakeDiscord(guilds=[GUILD]))
 
 
 def text(req: RecordedRequest) -> str:
@@ -159,8 +163,33 @@ def required_options(command: Command) -> dict[str, Any]:
     }
 
 
+# How each command's answer starts, its required options given, after the command in BEFORE.
+ANSWERS = {
+    "endorse": "Recorded #33: Slovakia supports Mark Rutte on 3 April 2024",
+    "oppose": "Recorded #33: Slovakia opposes Mark Rutte on 3 April 2024",
+    "undecided": "Recorded #33: Slovakia has no public position on 3 April 2024",
+    "tally": "NATO Secretary-General 2024\nMark Rutte (Netherlands)",
+    "holdouts": "Holdouts on Mark Rutte: 4 of 32",
+    "history": "History: NATO Secretary-General 2024, last recorded first",
+    "countdown": "97 days until the Washington summit on 9 July 2024.",
+    "subscribe": "Subscribed: this channel gets the daily digest at 09:00",
+    "unsubscribe": "Unsubscribed: no more daily digests here.",
+    "digest": "NATO Secretary-General 2024: digest preview, 3 April 2024",
+    "undo": "Undid #33 (Slovakia supports Mark Rutte) by recording #34.",
+    "candidates": "Candidates in NATO Secretary-General 2024",
+    "candidate add": "Added candidate Kaja Kallas.",
+    "candidate withdraw": "Mark Rutte withdrew on 3 April 2024",
+    "export": "The event log: 32 events.",
+    "chart": "28/32 back Mark Rutte",
+    "help": "tallybot commands",
+}
+BEFORE = {"undo": "endorse", "unsubscribe": "subscribe"}  # else each would be a refusal
+
+
 @pytest.mark.parametrize("name", list(COMMANDS))
 async def test_every_command_answers_with_embeds(platform: DiscordPlatform, name: str) -> None:
+    if name in BEFORE:
+        answer(await ask(platform, BEFORE[name], required_options(COMMANDS[BEFORE[name]])))
     run = await ask(platform, name, required_options(COMMANDS[name]))
     assert run.error is None
     assert run.callbacks and run.callbacks[0].callback_type in (4, 5)  # answered or deferred
@@ -170,6 +199,8 @@ async def test_every_command_answers_with_embeds(platform: DiscordPlatform, name
         assert message.message["allowed_mentions"] == NO_MENTIONS
         private = message.embeds[0]["color"] == COLOUR_ERROR or name == "digest"  # a preview
         assert message.ephemeral == private
+    assert messages[0].embeds[0]["color"] != COLOUR_ERROR
+    assert text(messages[0]).startswith(ANSWERS[name])
 
 
 # --- conversations ----------------------------------------------------------------------------
@@ -402,30 +433,35 @@ async def test_long_history_is_split_within_discord_limits(platform: DiscordPlat
 
 
 @pytest.fixture
-def slow(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Commands that take longer than the (shortened) wait before deferring."""
+async def slow(monkeypatch: pytest.MonkeyPatch) -> FakeDiscord:
+    """Commands that answer only once their interaction is deferred (after a shortened wait):
+    ask them through the fake returned."""
+    fake = FakeDiscord(guilds=[GUILD])
     run_named = adapter.run_named
 
     async def slow_run_named(*args: Any) -> Reply:
-        await asyncio.sleep(0.1)
+        await fake.wait_for_callback()  # the deferral
         return await run_named(*args)
 
     monkeypatch.setattr(adapter, "DEFER_AFTER", 0.01)
     monkeypatch.setattr(adapter, "run_named", slow_run_named)
+    return fake
 
 
-@pytest.mark.usefixtures("slow")
-async def test_a_slow_answer_is_deferred_then_followed_up(platform: DiscordPlatform) -> None:
-    run = await ask(platform, "tally")
+async def test_a_slow_answer_is_deferred_then_followed_up(
+    platform: DiscordPlatform, slow: FakeDiscord
+) -> None:
+    run = await ask(platform, "tally", fake=slow)
     deferred, followup = run.replies
     assert deferred.callback_type == 5 and not deferred.ephemeral
     assert followup.kind == "followup" and "28/32" in text(followup)
     assert followup.message["allowed_mentions"] == NO_MENTIONS
 
 
-@pytest.mark.usefixtures("slow")
-async def test_a_slow_refusal_still_stays_private(platform: DiscordPlatform) -> None:
-    run = await ask(platform, "undo", roles=[])
+async def test_a_slow_refusal_still_stays_private(
+    platform: DiscordPlatform, slow: FakeDiscord
+) -> None:
+    run = await ask(platform, "undo", roles=[], fake=slow)
     deferred, deleted, refusal = run.replies
     assert deferred.callback_type == 5
     assert (deleted.method, deleted.path.rsplit("/", 1)[-1]) == ("DELETE", "@original")
@@ -440,7 +476,7 @@ async def test_a_crash_gets_a_private_apology(
 
     monkeypatch.setattr(adapter, "run_named", broken)
     reply = answer(await ask(platform, "tally"))
-    assert reply.ephemeral and text(reply) == adapter.FAILED
+    assert reply.ephemeral and text(reply) == FAILED
 
 
 # --- on the fake Discord, over loopback ---------------------------------------------------------
@@ -455,7 +491,6 @@ async def fake() -> AsyncIterator[FakeDiscord]:
 
 @contextlib.asynccontextmanager
 async def running(platform: DiscordPlatform) -> AsyncIterator[DiscordPlatform]:
-    platform.client._connection.guild_ready_timeout = 0.05  # the fake sends its guilds at once
     await platform.start()
     try:
         yield platform
@@ -468,7 +503,8 @@ async def running_on(
     fake: FakeDiscord, service: Service, config: DiscordConfig
 ) -> AsyncIterator[DiscordPlatform]:
     with fake.patch_discord():
-        async with running(DiscordPlatform(service, config, DEFAULT_TOKEN)) as platform:
+        platform = DiscordPlatform(service, config, DEFAULT_TOKEN, guild_ready_timeout=READY_AFTER)
+        async with running(platform):
             yield platform
 
 
@@ -543,7 +579,9 @@ async def test_role_names_are_resolved_once_per_configured_server_at_start(
 async def test_global_sync_only_on_request(
     fake: FakeDiscord, service: Service, caplog: pytest.LogCaptureFixture
 ) -> None:
-    platform = DiscordPlatform(service, DiscordConfig(), DEFAULT_TOKEN, sync_global=True)
+    platform = DiscordPlatform(
+        service, DiscordConfig(), DEFAULT_TOKEN, sync_global=True, guild_ready_timeout=READY_AFTER
+    )
     async with running(platform):
         assert [s.guild_id for s in fake.synced_commands] == [None]
         assert registered_names(fake.registered_commands()) == set(COMMANDS)
@@ -554,7 +592,9 @@ async def test_global_sync_only_on_request(
 
 
 async def test_global_sync_clears_the_guild_copies(fake: FakeDiscord, service: Service) -> None:
-    platform = DiscordPlatform(service, CONFIG, DEFAULT_TOKEN, sync_global=True)
+    platform = DiscordPlatform(
+        service, CONFIG, DEFAULT_TOKEN, sync_global=True, guild_ready_timeout=READY_AFTER
+    )
     async with running(platform):
         guild_sync, global_sync = fake.synced_commands
         assert (guild_sync.guild_id, guild_sync.commands) == (DEFAULT_GUILD_ID, [])  # no doubles

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.racefile import RaceFileError, load_race
+from bot.rules import Unanimity
 
 NATO = (Path(__file__).resolve().parent.parent / "bot/races/nato-sg-2024.toml").read_text()
 
@@ -21,7 +22,7 @@ def edited(tmp_path: Path, old: str, new: str) -> Path:
 
 def test_the_seeded_race_matches_the_articles():
     race = load_race("nato-sg-2024")
-    assert len(race.members) == 32 and race.required == 32
+    assert len(race.members) == 32 and race.rule == Unanimity(32)
     assert race.deadline.on.isoformat() == "2024-07-09"
     backers = {s.member for s in race.seed if s.position == "supports" and s.candidate == "rutte"}
     assert len(backers) == 28 and not backers & {"HU", "SK", "TR", "RO"}

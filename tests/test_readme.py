@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bot.commands.spec import COMMANDS
 from bot.racefile import parse_race
+from bot.rules import Threshold
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 
@@ -15,7 +16,7 @@ README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 def test_race_file_example_loads():
     (block,) = [b for b in re.findall(r"```toml\n(.*?)```", README, re.DOTALL) if "[[seed]]" in b]
     race = parse_race(tomllib.loads(block))
-    assert race.required == 2 and race.member("BJ").name == "Benin"
+    assert race.rule == Threshold(len(race.members), 2) and race.member("BJ").name == "Benin"
     from bot.domain import compute_tally
 
     tally = compute_tally(race, race.candidates, {}, race.deadline.on, {})

@@ -18,7 +18,8 @@ from bot.render import (
     to_slack,
     to_text,
 )
-from bot.replies import Progress, Reply, Section, tally_reply
+from bot.replies import Reply, Section, tally_reply
+from bot.rules import Measure, Progress
 
 
 def long_reply(sections: int = 80, lines: int = 60) -> Reply:
@@ -74,7 +75,9 @@ def test_user_text_cannot_ping_or_forge_links():
 
 
 def test_text_has_the_bar_and_the_count():
-    reply = Reply(title="T", sections=(Section("Mark Rutte", ("a line",), Progress(28, 32)),))
+    reply = Reply(
+        title="T", sections=(Section("Mark Rutte", ("a line",), Progress((Measure(28, 32, 32),))),)
+    )
     assert "██████████████░░ 28/32" in to_text(reply)
     assert to_text(Reply.refusal("No.")) == "Error: No."
 

@@ -6,22 +6,43 @@ from datetime import date
 
 import pytest
 
-from bot.domain import Actor, Position, Rule, RuleKind, RuleReplay, countdown
+from bot.domain import Actor, Change, Position, countdown
 from bot.racefile import load_race
+from bot.rules import Majority, Measure, RuleReplay, Threshold, Unanimity
 
 RACE = load_race("nato-sg-2024")
+
+
+MEMBERS = [m.code for m in RACE.members]
 
 
 @pytest.mark.parametrize(
     ("rule", "required", "words"),
     [
-        (Rule(RuleKind.UNANIMITY), 32, "unanimity"),
-        (Rule(RuleKind.MAJORITY), 17, "a majority"),
-        (Rule(RuleKind.THRESHOLD, 24), 24, "24 backers"),
+        (Unanimity(32), 32, "unanimity"),
+        (Majority(32), 17, "a majority"),
+        (Threshold(32, 24), 24, "24 backers"),
     ],
 )
 def test_rules(rule, required, words):
-    assert rule.required(32) == required and rule.describe() == words
+    assert rule.goal() == (Measure(0, 32, required),) and rule.describe() == words
+    assert rule.met(MEMBERS[:required]) and not rule.met(MEMBERS[: required - 1])
+    assert rule.progress(MEMBERS[:28]).measures == (Measure(28, 32, required),)
+
+
+@pytest.mark.parametrize(
+    ("rule", "backers", "words"),
+    [
+        (Unanimity(32), 28, "needs 4 more for unanimity"),
+        (Unanimity(32), 32, "has unanimity"),
+        (Majority(32), 16, "needs 1 more for a majority"),
+        (Majority(32), 17, "has a majority"),
+        (Threshold(32, 24), 20, "needs 4 more to reach 24"),
+        (Threshold(32, 24), 25, "has the 24 backers it needs"),
+    ],
+)
+def test_what_a_rule_still_needs(rule, backers, words):
+    assert rule.needs(MEMBERS[:backers]) == words
 
 
 @pytest.mark.parametrize(
@@ -46,15 +67,16 @@ def test_countdown_once_met():
 
 def test_the_rule_was_met_on_the_last_day_it_was_reached():
     changes = [
-        ("A", "supports", "rutte", date(2024, 1, 1)),
-        ("B", "supports", "rutte", date(2024, 1, 5)),  # met (2 of 2)
-        ("B", "opposes", "rutte", date(2024, 2, 1)),  # lost
-        ("B", "supports", "rutte", date(2024, 3, 1)),  # met again
+        Change("A", Position.SUPPORTS, "rutte", date(2024, 1, 1)),
+        Change("B", Position.SUPPORTS, "rutte", date(2024, 1, 5)),  # met (2 of 2)
+        Change("B", Position.OPPOSES, "rutte", date(2024, 2, 1)),  # lost
+        Change("B", Position.SUPPORTS, "rutte", date(2024, 3, 1)),  # met again
     ]
-    assert RuleReplay("rutte", 2).fold(changes).reached == date(2024, 3, 1)
-    assert RuleReplay("rutte", 2).fold(changes[:3]).reached is None
-    assert RuleReplay("iohannis", 1).fold(changes).reached is None
-    folded = RuleReplay("rutte", 2).fold(changes[:2]).fold(changes[2:])  # in two goes
+    two = Unanimity(2)
+    assert RuleReplay("rutte", two).fold(changes).reached == date(2024, 3, 1)
+    assert RuleReplay("rutte", two).fold(changes[:3]).reached is None
+    assert RuleReplay("iohannis", Threshold(2, 1)).fold(changes).reached is None
+    folded = RuleReplay("rutte", two).fold(changes[:2]).fold(changes[2:])  # in two goes
     assert folded.reached == date(2024, 3, 1)
 
 

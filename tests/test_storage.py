@@ -10,7 +10,7 @@ from datetime import date, timedelta
 import pytest
 from conftest import make_service
 
-from bot.domain import UNDO, Actor, Event, Position, TallyError
+from bot.domain import Actor, Event, EventKind, Position, TallyError
 from bot.store.schema import MIGRATIONS, StorageError, split_statements
 from bot.store.store import Store
 
@@ -25,10 +25,10 @@ async def user_version(store: Store) -> int:
 def replay(events: list[Event], as_of: date | None = None) -> dict[str, Event]:
     """The reference the store must agree with: each member's latest position by the date it
     happened (ties: the later recording), undone events left out."""
-    undone = {e.reverts for e in events if e.position == UNDO}
+    undone = {e.reverts for e in events if e.kind is EventKind.UNDO}
     latest: dict[str, Event] = {}
     for e in sorted(events, key=lambda e: (e.happened_on, e.id)):
-        if e.position == UNDO or e.id in undone or (as_of and e.happened_on > as_of):
+        if e.kind is EventKind.UNDO or e.id in undone or (as_of and e.happened_on > as_of):
             continue
         latest[e.member] = e
     return latest

@@ -16,7 +16,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot.commands.run import FAILED, run_named
+from bot.commands.run import answer_within, run_named
 from bot.commands.spec import Command, Context, Kind, top_level
 from bot.config import DiscordConfig
 from bot.domain import Actor
@@ -146,7 +146,12 @@ class DiscordPlatform:
     name = "discord"
 
     def __init__(
-        self, service: Service, config: DiscordConfig, token: str, sync_global: bool = False
+        self,
+        service: Service,
+        config: DiscordConfig,
+        token: str,
+        sync_global: bool = False,
+        guild_ready_timeout: float = 2.0,  # seconds after the last server's data: then ready
     ) -> None:
         self.service = service
         self.config = config
@@ -158,7 +163,9 @@ class DiscordPlatform:
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         # Slash commands need no privileged intent; the guilds intent gives role names.
         self.client = discord.Client(
-            intents=discord.Intents.default(), allowed_mentions=NO_MENTIONS
+            intents=discord.Intents.default(),
+            allowed_mentions=NO_MENTIONS,
+            guild_ready_timeout=guild_ready_timeout,
         )
         self.client.setup_hook = self._sync  # type: ignore[method-assign]
         self.tree = build_tree(self.client, service, self._run)
@@ -309,17 +316,13 @@ class DiscordPlatform:
             await self._answer(interaction, Reply.refusal(refusal))
             return
         ctx = Context(self.service, self.actor(interaction), str(interaction.channel_id))
-        work = asyncio.create_task(run_named(ctx, name, options))
-        try:
-            try:
-                reply = await asyncio.wait_for(asyncio.shield(work), DEFER_AFTER)
-            except TimeoutError:
-                await interaction.response.defer(thinking=True)  # public: most answers are
-                reply = await work
-        except Exception:
-            log.exception("/%s failed", name)
-            reply = Reply.refusal(FAILED)
-        await self._answer(interaction, reply)
+
+        async def defer() -> None:
+            await interaction.response.defer(thinking=True)  # public: most answers are
+
+        work = run_named(ctx, name, options)
+        answer = await answer_within(DEFER_AFTER, f"/{name}", work, defer)
+        await self._answer(interaction, answer.reply)
 
     async def _answer(self, interaction: discord.Interaction, reply: Reply) -> None:
         """The first message as the response (unless deferred), the rest as follow-ups."""

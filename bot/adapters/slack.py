@@ -24,7 +24,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncSlackResponse, AsyncWebClient
 
-from bot.commands.run import FAILED, run_line
+from bot.commands.run import answer_within, run_line
 from bot.commands.spec import Command, Context, top_level
 from bot.config import SlackConfig
 from bot.domain import Actor
@@ -256,18 +256,19 @@ class SlackPlatform:
     ) -> None:
         """Ack with the answer if it is ready in time, else ack now and answer via response_url."""
         task = asyncio.create_task(self._run(command))
-        self._tasks.add(task)
+        self._tasks.add(task)  # close() lets it finish
         task.add_done_callback(self._tasks.discard)
-        done, _ = await asyncio.wait({task}, timeout=self.ack_within)
-        if done:
-            reply = task.result()
-            await ack(message(reply))
-        else:
+
+        async def defer() -> None:
             await ack(text=WORKING, response_type="ephemeral")
-            reply = await task
-            sent = await respond(message(reply))
-            if sent.status_code != 200:
-                log.warning("Slack: response_url refused the answer (%s)", sent.status_code)
+
+        reply, deferred = await answer_within(
+            self.ack_within, f"Slack: {command.get('command')}", task, defer
+        )
+        if not deferred:
+            await ack(message(reply))
+        elif (sent := await respond(message(reply))).status_code != 200:
+            log.warning("Slack: response_url refused the answer (%s)", sent.status_code)
         if reply.attachment is not None:
             await self._upload_or_explain(command.get("channel_id", ""), reply.attachment, respond)
 
@@ -277,14 +278,9 @@ class SlackPlatform:
                 "Slack: refused %s from team %r", command.get("command"), command.get("team_id")
             )
             return Reply.refusal(refusal)
-        try:
-            actor = await self._actor(command)
-            ctx = Context(self.service, actor, command.get("channel_id", ""))
-            line = f"{command['command']} {unescape(command.get('text', ''))}"
-            return answerable(await run_line(ctx, line), UPLOAD_LIMIT, "Slack")
-        except Exception:  # a bug: the user gets one line, the log gets the traceback
-            log.exception("Slack: %s failed", command.get("command"))
-            return Reply.refusal(FAILED)
+        ctx = Context(self.service, await self._actor(command), command.get("channel_id", ""))
+        line = f"{command['command']} {unescape(command.get('text', ''))}"
+        return answerable(await run_line(ctx, line), UPLOAD_LIMIT, "Slack")
 
     async def _upload_or_explain(
         self, channel: str, attachment: Attachment, respond: AsyncRespond

@@ -66,15 +66,16 @@ async def run_named(ctx: Context, name: str, raw: dict[str, Any]) -> Reply:
 
 class Answer(NamedTuple):
     reply: Reply
-    deferred: bool  # whether `defer` was called: the reply is late, a follow-up
+    deferred: bool  # whether `defer` was awaited: the reply comes late, as a follow-up
 
 
 async def answer_within(
-    deadline: float, work: Awaitable[Reply], defer: Callable[[], Awaitable[None]]
+    deadline: float, what: str, work: Awaitable[Reply], defer: Callable[[], Awaitable[None]]
 ) -> Answer:
-    """`work`'s reply, and whether it missed `deadline` (seconds): then `defer()` (the
-    platform's "working on it") is awaited first while the work goes on."""
-    task = asyncio.ensure_future(work)
+    """`work`'s reply, within the error boundary, and whether it missed `deadline` (seconds),
+    as every platform asks: then `defer()` (the platform's "working on it") is awaited first
+    while the work goes on."""
+    task = asyncio.ensure_future(guarded(what, work))
     done, _ = await asyncio.wait({task}, timeout=deadline)
     if done:
         return Answer(task.result(), deferred=False)

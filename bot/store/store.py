@@ -22,7 +22,18 @@ from typing import TypeVar
 
 import aiosqlite
 
-from bot.domain import SEED_ACTOR, Actor, Candidate, Change, Event, TallyError
+from bot.domain import (
+    SEED_ACTOR,
+    Actor,
+    Candidate,
+    CandidateAction,
+    Change,
+    Event,
+    EventKind,
+    Position,
+    Recording,
+    TallyError,
+)
 from bot.store.schema import StorageError, migrate, probe
 
 T = TypeVar("T")
@@ -60,7 +71,7 @@ class NewEvent:
 
 @dataclass(frozen=True)
 class CandidateChange:
-    action: str  # 'add', 'withdraw' or 'return'; 'none' for a candidate never added
+    action: CandidateAction | None  # None for a candidate never added
     on: date | None  # None: in the race from its start
 
 
@@ -104,12 +115,21 @@ class SentDigest:
     covered_to: int  # the last event it covered
 
 
+def _kind(position: str) -> tuple[EventKind, Position | None]:
+    """The log's position column read: 'undo' is an undo, anything else a position."""
+    if position == EventKind.UNDO:
+        return EventKind.UNDO, None
+    return EventKind.POSITION, Position(position)
+
+
 def _event(row: Sequence) -> Event:
+    kind, position = _kind(row[3])
     return Event(
         id=row[0],
         race=row[1],
         member=row[2],
-        position=row[3],
+        kind=kind,
+        position=position,
         candidate=row[4],
         happened_on=date.fromisoformat(row[5]),
         recorded_at=datetime.fromisoformat(row[6]),
@@ -305,13 +325,17 @@ class Store:
         return cursor.rowcount == 1
 
     async def candidate_change(
-        self, race: str, key: str, action: str, on: date, actor: Actor
+        self, race: str, key: str, action: CandidateAction, on: date, actor: Actor
     ) -> CandidateChange | None:
         """A candidate withdraws ('withdraw') or comes back ('return') on a day. The log by
         dates alternates, each change on or after the one before it: a withdrawal follows an
         add or a return, a return follows a withdrawal. Checked and written in one transaction;
         None when written, else the latest change, which this one had to follow."""
-        follows = ("add", "return") if action == "withdraw" else ("withdraw",)
+        follows = (
+            (CandidateAction.ADD, CandidateAction.RETURN)
+            if action is CandidateAction.WITHDRAW
+            else (CandidateAction.WITHDRAW,)
+        )
 
         async def work() -> CandidateChange | None:
             rows = await self.db.execute_fetchall(
@@ -319,9 +343,11 @@ class Store:
                 " ORDER BY coalesce(happened_on, '') DESC, id DESC LIMIT 1",
                 (race, key),
             )
-            latest = CandidateChange(rows[0][0], _day(rows[0][1])) if rows else None
-            if latest is None or latest.action not in follows or (latest.on or on) > on:
-                return latest or CandidateChange("none", None)
+            if not rows:
+                return CandidateChange(None, None)
+            latest = CandidateChange(CandidateAction(rows[0][0]), _day(rows[0][1]))
+            if latest.action not in follows or (latest.on or on) > on:
+                return latest
             await self.db.execute(
                 "INSERT INTO candidate_events (race, key, action, happened_on, recorded_at,"
                 "   actor_platform, actor_id, actor_name) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -346,12 +372,12 @@ class Store:
         )
         found: dict[str, Candidate] = {}
         for key, action, name, member, aliases, happened_on in rows:
-            if action == "add":
+            if action == CandidateAction.ADD:
                 found[key] = Candidate(
                     key, name, member, tuple(a for a in aliases.split("\n") if a)
                 )
             elif key in found:
-                withdrawn = _day(happened_on) if action == "withdraw" else None
+                withdrawn = _day(happened_on) if action == CandidateAction.WITHDRAW else None
                 found[key] = replace(found[key], withdrawn_on=withdrawn)
         return list(found.values())
 
@@ -406,19 +432,21 @@ class Store:
             " ORDER BY happened_on, id",
             (race, as_of.isoformat(), *[up_to_id or _MAX_ID] * 2),
         )
-        return [(m, p, c, date.fromisoformat(d)) for m, p, c, d in rows]
+        return [Change(m, Position(p), c, date.fromisoformat(d)) for m, p, c, d in rows]
 
-    async def changes_after(
-        self, race: str, after_id: int
-    ) -> list[tuple[int, str, str, str | None, date, int | None]]:
-        """(id, member, position, candidate, day, reverts) of the events recorded after
-        `after_id`, undos included: what a kept replay has not seen yet."""
+    async def changes_after(self, race: str, after_id: int) -> list[Recording]:
+        """The events recorded after `after_id`, undos included: what a kept replay has not
+        seen yet."""
         rows = await self.reader.execute_fetchall(
-            "SELECT id, member, position, candidate, happened_on, reverts FROM events"
+            "SELECT id, member, position, candidate, happened_on FROM events"
             " WHERE race = ? AND id > ? ORDER BY id",
             (race, after_id),
         )
-        return [(i, m, p, c, date.fromisoformat(d), r) for i, m, p, c, d, r in rows]
+        recorded = []
+        for i, member, position, candidate, day in rows:
+            kind, taken = _kind(position)
+            recorded.append(Recording(i, kind, member, taken, candidate, date.fromisoformat(day)))
+        return recorded
 
     async def history(self, race: str, member: str | None = None, limit: int = 10) -> list[Event]:
         """The log, newest recording first."""
