@@ -30,12 +30,14 @@ from bot.clock import Clock  # noqa: E402
 from bot.commands.grammar import MAX_COMMAND, find_command, parse_args, tokenize  # noqa: E402
 from bot.commands.run import run_line  # noqa: E402
 from bot.commands.spec import Context  # noqa: E402
+from bot.digest import DigestBuilder  # noqa: E402
+from bot.digest_records import Subscription  # noqa: E402
 from bot.domain import Actor, Position, TallyError  # noqa: E402
 from bot.racefile import load_race  # noqa: E402
 from bot.render import discord_messages, to_slack  # noqa: E402
-from bot.scheduling import DigestBuilder, DigestScheduler  # noqa: E402
+from bot.scheduling import DigestScheduler  # noqa: E402
 from bot.service import Service  # noqa: E402
-from bot.store.store import Store, Subscription  # noqa: E402
+from bot.store.store import Store  # noqa: E402
 
 EDITOR = Actor("bench", "bench", "bench", is_editor=True)
 TODAY = date(2024, 7, 1)

@@ -1,15 +1,9 @@
-"""The daily digest: each subscribed channel's, at its local time, posted once a day.
-
-What a digest says. A digest is of its channel's local day and covers what was recorded up to
-its fire instant (up to its catch-up, when it is sent late): the first build for an instant
-stores the last event it covers, so every channel firing then, whatever its zone, every
-process and every retry posts the same tally.
-"What changed" lists the events after the last one covered by that channel's own previous
-digest, which each send records. A fan-out builds once per (fire instant, previous digest).
+"""When the daily digest goes out, and exactly once: each subscribed channel's, at its local
+time, once a day. What it says is bot/digest.py's.
 
 Exactly once. APScheduler's misfire and coalesce settings live in memory, so delivery rests on
 the database instead: before posting, a run claims the (race, platform, channel, day) row with
-one statement (`Store.claim_digest`); a restarted process, or a second process on the same
+one statement (`Service.claim_digest`); a restarted process, or a second process on the same
 file, finds the row and posts nothing. A failed post is retried with exponential backoff, each
 attempt counted and its error recorded; after the last one the row stays 'failed' and is
 logged at ERROR. A post the platform refuses for good (the bot is not in the channel, the
@@ -35,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
@@ -45,30 +39,19 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.domain import NO_CANDIDATES, Tally, format_date
+from bot.digest import BoardMaker, Digest, DigestBuilder
+from bot.digest_records import DigestKey, DigestStatus, SentDigest, Subscription
 from bot.platform import Platform, PostRejected
 from bot.render import cut
-from bot.replies import (
-    Attachment,
-    Reply,
-    Section,
-    history_line,
-    holdout_lines,
-    holdouts_title,
-    tally_section,
-)
+from bot.replies import Reply, Section
 from bot.service import Service
-from bot.store.store import DigestKey, SentDigest, Subscription
 
 log = logging.getLogger(__name__)
 
-BoardMaker = Callable[[Tally], Awaitable[Attachment | None]]
 Sleep = Callable[[float], Awaitable[None]]
 
-MAX_CHANGES = 25  # lines of "what changed"; /history has the rest
 REFRESH_SECONDS = 60  # how often subscriptions made in another process are picked up
 MAX_ERROR = 300  # characters of a failed post's error kept and logged
-MAX_BUILT = 16  # digests kept for the fan-out: a few fire instants and previous digests
 CLOSE_WAIT = 5.0  # seconds close() waits for cancelled runs to finish
 _CRON_PREFIX = "digest at "
 # Our own rows decide what is due and what is late; APScheduler only has to call on time.
@@ -101,7 +84,7 @@ async def first_digest_day(service: Service, sub: Subscription) -> date:
     went out already (a channel subscribing again after its digest)."""
     first = next_fire_time(sub, service.clock.now())
     key = DigestKey(sub.race, sub.platform, sub.channel, first.date())
-    if key in await service.store.digest_sends(sub.race, [key.day]):
+    if key in await service.digest_sends([key.day]):
         first = next_fire_time(sub, first)
     return first.date()
 
@@ -120,106 +103,6 @@ def due_fires(sub: Subscription, now: datetime) -> list[datetime]:
     return [f for f in fires if f and f <= now and (sub.since is None or f >= sub.since)]
 
 
-# --- what a digest says ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Digest:
-    reply: Reply
-    covered_to: int  # the last event it covers
-
-
-class DigestBuilder:
-    """A race's digest for a fire instant and the previous digest it follows, built once and
-    kept for the fan-out (see the module doc)."""
-
-    def __init__(self, service: Service, attach_board: BoardMaker | None = None) -> None:
-        self.service = service
-        self.attach_board = attach_board
-        self._built: dict[tuple[datetime, date, SentDigest | None], Digest] = {}
-        self._lock = asyncio.Lock()
-
-    async def fired(self, fire: datetime, previous: SentDigest | None) -> Digest:
-        """The digest that fired at `fire`, an instant in its channel's zone (its local date is
-        the digest's day), for a channel whose previous digest was `previous`."""
-        key = (fire, fire.date(), previous)  # the same instant is another day in another zone
-        async with self._lock:
-            if key not in self._built:
-                store, race = self.service.store, self.service.race.id
-                covered = await store.digest_build(
-                    race, fire, await store.last_event_id(race), self.service.clock.now()
-                )
-                reply = await self._compose(fire.date(), previous, covered, preview=False)
-                if len(self._built) >= MAX_BUILT:
-                    del self._built[next(iter(self._built))]  # the oldest: its fire has passed
-                self._built[key] = Digest(reply, covered)
-            return self._built[key]
-
-    async def preview(self, day: date) -> Reply:
-        """The digest as it would be now, after the race's latest digest; stores nothing, so
-        the day's own digests are unchanged."""
-        store, race = self.service.store, self.service.race.id
-        previous = await store.latest_send(race, day)
-        return await self._compose(day, previous, await store.last_event_id(race), preview=True)
-
-    async def _compose(
-        self, day: date, previous: SentDigest | None, last_event: int, preview: bool
-    ) -> Reply:
-        svc, race = self.service, self.service.race
-        tally = await svc.digest_tally(day, last_event)
-        sections = [await self._changes(previous, last_event)]
-        sections += [tally_section(t, race) for t in tally.candidates]
-        if tally.candidates:
-            leader = tally.shown()
-            sections.append(Section(title=holdouts_title(leader), lines=holdout_lines(leader)))
-        else:
-            sections.append(Section(lines=(NO_CANDIDATES,)))
-        kind = "digest preview" if preview else "daily digest"
-        return Reply(
-            title=f"{race.title}: {kind}, {format_date(day)}",
-            sections=tuple(sections),
-            footer=await svc.countdown(tally, last_event),
-            attachment=None if preview else await self._board(tally),
-            private=preview,
-        )
-
-    async def _changes(self, previous: SentDigest | None, last_event: int) -> Section:
-        """The events recorded since the previous digest, each with its source."""
-        svc, race = self.service, self.service.race
-        if previous is None:
-            return Section(
-                title="What changed",
-                lines=("This is the first digest; /history shows the log so far.",),
-            )
-        changed = await svc.store.events(race.id, after_id=previous.covered_to, up_to_id=last_event)
-        names = svc.candidate_names()
-        lines = [
-            history_line(
-                e,
-                race,
-                names,
-                await svc.store.event(e.reverts) if e.reverts else None,
-                svc.clock.tz,
-            )
-            for e in changed[:MAX_CHANGES]
-        ]
-        if len(changed) > MAX_CHANGES:
-            lines.append(f"… and {len(changed) - MAX_CHANGES} more; /history shows them.")
-        return Section(
-            title=f"Since the digest of {format_date(previous.day)}",
-            lines=tuple(lines) or ("Nothing new recorded.",),
-        )
-
-    async def _board(self, tally: Tally) -> Attachment | None:
-        if self.attach_board is None:
-            return None
-        try:
-            return await self.attach_board(tally)
-        except Exception:  # a picture is not worth losing the digest over
-            log.exception("Drawing the board failed; the digest goes without it")
-            return None
-
-
 # --- posting it -----------------------------------------------------------------------------
 
 
@@ -233,7 +116,9 @@ def in_words(span: timedelta) -> str:
     return " ".join(parts) or "no time"
 
 
-_Due = tuple[DigestKey, datetime, str | None]  # a channel's due digest, its fire, its row's status
+_Due = tuple[
+    DigestKey, datetime, DigestStatus | None
+]  # a channel's due digest, its fire, its row's status
 
 
 class DigestScheduler:
@@ -335,7 +220,7 @@ class DigestScheduler:
 
     async def refresh(self) -> None:
         """One cron job per distinct (time, zone) of the subscriptions; drop the unused ones."""
-        subs = await self.service.store.subscriptions(self.service.race.id)
+        subs = await self.service.subscriptions()
         wanted = {f"{_CRON_PREFIX}{s.time:%H:%M} {s.timezone}": s for s in subs}
         for job in self.scheduler.get_jobs():
             if job.id.startswith(_CRON_PREFIX) and job.id not in wanted:
@@ -358,9 +243,9 @@ class DigestScheduler:
     async def run_due(self, now: datetime | None = None) -> None:
         """Post every digest due at `now` (default: the clock's) that nobody has claimed yet."""
         now = now or self.clock.now()
-        race, store = self.service.race.id, self.service.store
-        due = [(s, f) for s in await store.subscriptions(race) for f in due_fires(s, now)]
-        records = await store.digest_sends(race, (f.date() for _, f in due))
+        race, service = self.service.race.id, self.service
+        due = [(s, f) for s in await service.subscriptions() for f in due_fires(s, now)]
+        records = await service.digest_sends(f.date() for _, f in due)
         stale = now - self.lease
         channels: dict[tuple[str, str], tuple[Subscription, list[_Due]]] = {}
         for sub, fire in due:
@@ -369,15 +254,17 @@ class DigestScheduler:
             prior = record.status if record is not None else None
             # A row left 'sending' was abandoned by a stopped process; a 'failed' one is tried
             # again while within the grace. Either only once untouched for the lease.
-            retry = prior in ("sending", "failed") and record.updated_at < stale
-            if retry and prior == "failed" and now - fire > self.grace:
+            retry = (
+                prior in (DigestStatus.SENDING, DigestStatus.FAILED) and record.updated_at < stale
+            )
+            if retry and prior is DigestStatus.FAILED and now - fire > self.grace:
                 continue  # failed for good; logged when it failed
             if (prior is None or retry) and sub.platform in self.platforms:
                 channels.setdefault((sub.platform, sub.channel), (sub, []))[1].append(
                     (key, fire, prior)
                 )
         # Each channel's "what changed" starts after its previous digest: asked for all at once.
-        previous = await store.previous_sends([todo[0][0] for _, todo in channels.values()])
+        previous = await service.previous_digests([todo[0][0] for _, todo in channels.values()])
         deliveries = [
             self._deliver_in_order(sub, todo, now, previous.get(todo[0][0]))
             for sub, todo in channels.values()
@@ -400,21 +287,23 @@ class DigestScheduler:
         key: DigestKey,
         fire: datetime,
         now: datetime,
-        prior: str | None,
+        prior: DigestStatus | None,
         previous: SentDigest | None,
     ) -> SentDigest | None:
         """Post one channel's digest of one day if this run can claim it; what it sent, if so."""
-        store = self.service.store
+        service = self.service
         where = f"{sub.platform} channel {sub.channel}"
         if now - fire > self.grace:
             late = f"due {fire:%Y-%m-%d %H:%M %Z}, over {in_words(self.grace)} ago"
             if prior is None:
-                if await store.claim_digest(key, now, now - self.lease, "skipped", late):
+                if await service.claim_digest(
+                    key, now, now - self.lease, DigestStatus.SKIPPED, late
+                ):
                     log.warning(
                         "Skipped the digest for %s: %s (grace_hours); not sent late", where, late
                     )
-            elif await store.claim_digest(
-                key, now, now - self.lease, "failed", f"interrupted mid-send; {late}"
+            elif await service.claim_digest(
+                key, now, now - self.lease, DigestStatus.FAILED, f"interrupted mid-send; {late}"
             ):
                 log.error(
                     "The digest for %s was interrupted mid-send and is now late: %s", where, late
@@ -424,13 +313,13 @@ class DigestScheduler:
         # queued behind a thousand others must not look abandoned when its turn comes.
         async with self._posting:
             claimed_at = max(now, self.clock.now())
-            if not await store.claim_digest(key, claimed_at, claimed_at - self.lease):
+            if not await service.claim_digest(key, claimed_at, claimed_at - self.lease):
                 return None  # another run, here or in another process, has it
-            if prior == "sending":
+            if prior is DigestStatus.SENDING:
                 log.warning(
                     "Resuming the digest for %s left mid-send; it may be posted twice", where
                 )
-            elif prior == "failed":
+            elif prior is DigestStatus.FAILED:
                 log.warning("Trying the digest for %s again after it failed", where)
             self._in_flight.add(key)
             try:
@@ -440,7 +329,7 @@ class DigestScheduler:
 
     async def _send(self, sub: Subscription, key: DigestKey, digest: Digest) -> SentDigest | None:
         """The text, retried until it is sent; then the board, which never resends the text."""
-        store, platform = self.service.store, self.platforms[sub.platform]
+        service, platform = self.service, self.platforms[sub.platform]
         where = f"{sub.platform} channel {sub.channel}"
         reply = digest.reply
         text = replace(reply, attachment=None) if reply.attachment else reply
@@ -448,7 +337,7 @@ class DigestScheduler:
             try:
                 await asyncio.wait_for(platform.post(sub.channel, text), self.post_timeout)
             except PostRejected as exc:  # retrying cannot help: fail the day at once
-                await store.digest_result(key, self.clock.now(), "rejected", str(exc))
+                await service.digest_result(key, self.clock.now(), DigestStatus.REJECTED, str(exc))
                 log.error(
                     "The digest for %s was refused (%s): %s. Not tried again today.",
                     where,
@@ -460,7 +349,7 @@ class DigestScheduler:
                 # One bounded line: the log and the row get it, and an API error spans lines.
                 error = cut(" ".join(f"{type(exc).__name__}: {exc}".split()), MAX_ERROR)
                 if attempt == self.attempts:
-                    await store.digest_result(key, self.clock.now(), "failed", error)
+                    await service.digest_result(key, self.clock.now(), DigestStatus.FAILED, error)
                     log.error(
                         "The digest for %s failed %d times (tried again in %s while within the "
                         "grace); last: %s",
@@ -470,7 +359,7 @@ class DigestScheduler:
                         error,
                     )
                     return None
-                await store.digest_result(key, self.clock.now(), "sending", error)
+                await service.digest_result(key, self.clock.now(), DigestStatus.SENDING, error)
                 delay = self.backoff * 2 ** (attempt - 1)
                 log.warning(
                     "Posting the digest to %s failed (%s); retry in %s",
@@ -480,8 +369,8 @@ class DigestScheduler:
                 )
                 await self.sleep(delay)
             else:
-                await store.digest_result(
-                    key, self.clock.now(), "sent", covered_to=digest.covered_to
+                await service.digest_result(
+                    key, self.clock.now(), DigestStatus.SENT, covered_to=digest.covered_to
                 )
                 log.info("Posted the digest of %s to %s", key.day.isoformat(), where)
                 break

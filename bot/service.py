@@ -9,19 +9,21 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, time
+from datetime import date, datetime, time
 from pathlib import Path
 
 from bot.clock import Clock, time_of_day, zone_named
 from bot.config import DigestConfig
+from bot.digest_records import DigestKey, DigestSend, DigestStatus, SentDigest, Subscription
 from bot.domain import (
     SEED_ACTOR,
     Actor,
     Candidate,
     CandidateAction,
     CandidateTally,
+    Change,
     Event,
     EventKind,
     Member,
@@ -35,7 +37,7 @@ from bot.domain import (
 )
 from bot.roster import Roster, fold
 from bot.rules import RuleReplay
-from bot.store.store import NewEvent, Store, Subscription
+from bot.store.store import NewEvent, Store
 from bot.text import check_note, check_source, one_line, skeleton
 
 MAX_HISTORY = 100
@@ -395,6 +397,50 @@ class Service:
         ]
         await self.store.sync_config_subscriptions(self.race.id, configured, self.clock.now())
 
+    # --- the digest's records: the scheduler and the digest reach the store only here ---
+
+    async def subscriptions(self) -> list[Subscription]:
+        return await self.store.subscriptions(self.race.id)
+
+    async def digest_sends(self, days: Iterable[date]) -> dict[DigestKey, DigestSend]:
+        """The send records of the race's channels on those (local) days."""
+        return await self.store.digest_sends(self.race.id, days)
+
+    async def claim_digest(
+        self,
+        key: DigestKey,
+        now: datetime,
+        stale_before: datetime,
+        status: DigestStatus = DigestStatus.SENDING,
+        error: str | None = None,
+    ) -> bool:
+        """True if this caller now owns the channel's digest of that day (see Store)."""
+        return await self.store.claim_digest(key, now, stale_before, status, error)
+
+    async def digest_result(
+        self,
+        key: DigestKey,
+        now: datetime,
+        status: DigestStatus,
+        error: str | None = None,
+        covered_to: int | None = None,
+    ) -> None:
+        await self.store.digest_result(key, now, status, error, covered_to)
+
+    async def digest_covers(self, fire: datetime) -> int:
+        """The last event the digest that fired at `fire` covers, fixed by its first build in
+        any process, so a retry or a second process posts the same digest."""
+        last_event = await self.store.last_event_id(self.race.id)
+        return await self.store.digest_build(self.race.id, fire, last_event, self.clock.now())
+
+    async def previous_digests(self, keys: Sequence[DigestKey]) -> dict[DigestKey, SentDigest]:
+        """For each channel and day, the channel's latest digest sent before that day."""
+        return await self.store.previous_sends(keys)
+
+    async def latest_digest(self, before: date) -> SentDigest | None:
+        """The race's latest digest sent, to any channel, before the day `before`."""
+        return await self.store.latest_send(self.race.id, before)
+
     # --- reading ------------------------------------------------------------------------
 
     async def candidates_on(self, day: date | None = None) -> list[Candidate]:
@@ -490,6 +536,17 @@ class Service:
 
     async def event(self, event_id: int) -> Event | None:
         return await self.store.event(event_id)
+
+    async def last_event_id(self) -> int:
+        return await self.store.last_event_id(self.race.id)
+
+    async def events_recorded(self, after_id: int, up_to_id: int) -> list[Event]:
+        """The events recorded after `after_id` up to `up_to_id`, in recording order."""
+        return await self.store.events(self.race.id, after_id=after_id, up_to_id=up_to_id)
+
+    async def changes(self, as_of: date) -> list[Change]:
+        """The active position changes up to the end of `as_of`, in the order they happened."""
+        return await self.store.changes(self.race.id, as_of)
 
     async def export(
         self, fmt: str = "csv", since: date | None = None, until: date | None = None

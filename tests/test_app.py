@@ -15,9 +15,10 @@ from fakes.slack_fake import PROXY_ENV_VARS, FakeSlack
 
 from bot.app import open_service, run_platforms
 from bot.config import Config, DiscordConfig, SlackConfig
+from bot.digest_records import Subscription
 from bot.domain import Actor
 from bot.platform import CredentialsError
-from bot.store.store import Store, Subscription
+from bot.store.store import Store
 
 
 @pytest.fixture(autouse=True)

@@ -23,13 +23,14 @@ from bot.clock import Clock
 from bot.commands.run import run_line
 from bot.commands.spec import Context
 from bot.config import DigestChannel, DigestConfig
+from bot.digest_records import DigestKey, DigestSend, Subscription
 from bot.domain import Actor, Tally
 from bot.racefile import load_race
 from bot.render import discord_messages, to_slack, to_text
 from bot.replies import Attachment, Reply
 from bot.scheduling import DigestScheduler, next_fire_time
 from bot.service import Service
-from bot.store.store import DigestKey, DigestSend, Store, Subscription
+from bot.store.store import Store
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 AUCKLAND = ZoneInfo("Pacific/Auckland")

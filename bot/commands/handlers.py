@@ -12,6 +12,7 @@ from typing import Any
 from bot.charts import chart_reply
 from bot.commands.grammar import find_command
 from bot.commands.spec import COMMANDS, Context
+from bot.digest import DigestBuilder
 from bot.domain import Position, format_date
 from bot.replies import (
     Attachment,
@@ -24,7 +25,7 @@ from bot.replies import (
     source_label,
     tally_reply,
 )
-from bot.scheduling import DigestBuilder, first_digest_day
+from bot.scheduling import first_digest_day
 
 Handler = Callable[[Context, dict[str, Any]], Awaitable[Reply]]
 

@@ -22,6 +22,7 @@ from typing import TypeVar
 
 import aiosqlite
 
+from bot.digest_records import DigestKey, DigestSend, DigestStatus, SentDigest, Subscription
 from bot.domain import (
     SEED_ACTOR,
     Actor,
@@ -73,46 +74,6 @@ class NewEvent:
 class CandidateChange:
     action: CandidateAction | None  # None for a candidate never added
     on: date | None  # None: in the race from its start
-
-
-@dataclass(frozen=True)
-class Subscription:
-    """A channel that gets the daily digest at a local time in an IANA time zone."""
-
-    race: str
-    platform: str
-    channel: str
-    time: time
-    timezone: str
-    since: datetime | None = None  # fire times before this are not due; None: any
-
-
-@dataclass(frozen=True)
-class DigestKey:
-    race: str
-    platform: str
-    channel: str
-    day: date  # the local date in the subscription's time zone
-
-
-@dataclass(frozen=True)
-class DigestSend:
-    key: DigestKey
-    status: str  # 'sending', 'sent', 'failed', 'skipped' or 'rejected'
-    attempts: int
-    last_error: str | None
-    claimed_at: datetime
-    updated_at: datetime
-    sent_at: datetime | None
-    covered_to: int | None = None  # once sent: the last event the digest covered
-
-
-@dataclass(frozen=True)
-class SentDigest:
-    """A channel's digest that went out: what the next one's "what changed" starts after."""
-
-    day: date
-    covered_to: int  # the last event it covered
 
 
 def _kind(position: str) -> tuple[EventKind, Position | None]:
@@ -590,7 +551,7 @@ class Store:
         key: DigestKey,
         now: datetime,
         stale_before: datetime,
-        status: str = "sending",
+        status: DigestStatus = DigestStatus.SENDING,
         error: str | None = None,
     ) -> bool:
         """Claim a digest in one statement: True if this caller now owns it.
@@ -618,7 +579,7 @@ class Store:
         self,
         key: DigestKey,
         now: datetime,
-        status: str,
+        status: DigestStatus,
         error: str | None = None,
         covered_to: int | None = None,
     ) -> None:
@@ -647,7 +608,7 @@ class Store:
         sends = (
             DigestSend(
                 DigestKey(r[0], r[1], r[2], date.fromisoformat(r[3])),
-                r[4],
+                DigestStatus(r[4]),
                 r[5],
                 r[6],
                 datetime.fromisoformat(r[7]),
