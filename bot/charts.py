@@ -32,7 +32,7 @@ from bot.domain import (
     plural,
     stance_words,
 )
-from bot.replies import Attachment, Reply, Section
+from bot.replies import Attachment, Reply, Section, backing_line
 from bot.service import Service
 from bot.text import safe_filename
 
@@ -259,8 +259,7 @@ async def chart_reply(
     """What /chart answers: one line saying what the picture shows, and the picture."""
     if kind == "board":
         tally = await service.tally(candidate, as_of)
-        shown = tally.shown(candidate)
-        line = f"{shown.count}/{shown.total} back {shown.candidate.name}; {shown.needs()}."
+        line = backing_line(tally.shown(candidate))
         attachment = await tally_board(service, tally, candidate)
     else:
         picture = await _timeline(service, candidate, as_of)
@@ -273,7 +272,7 @@ async def chart_reply(
 async def _timeline(service: Service, candidate: Candidate | None, as_of: date | None) -> Timeline:
     today = service.check_day(as_of, "as_of") if as_of else service.today()
     candidates = [candidate] if candidate else service.roster.candidate_list
-    changes = await service.changes(today)
+    changes = await service.store.changes(service.race.id, today)
     return timeline(changes, service.race, candidates, today, as_of is not None)
 
 

@@ -122,8 +122,13 @@ def candidate_label(candidate: Candidate, race: Race) -> str:
     return candidate.name
 
 
+def backing_line(t: CandidateTally) -> str:
+    """'28/32 back Mark Rutte; needs 4 more for unanimity.'"""
+    return f"{t.count}/{t.total} back {t.candidate.name}; {t.needs()}."
+
+
 def tally_section(t: CandidateTally, race: Race) -> Section:
-    lines = [f"{t.count}/{t.total} back {t.candidate.name}; {t.needs()}."]
+    lines = [backing_line(t)]
     groups: dict[str, list[str]] = defaultdict(list)
     for h in t.holdouts:
         groups[h.reason].append(h.member.name)
@@ -152,7 +157,7 @@ def holdouts_reply(t: CandidateTally, race: Race) -> Reply:
     return Reply(
         title=holdouts_title(t),
         sections=(Section(lines=holdout_lines(t)),),
-        footer=f"{t.count}/{t.total} back {t.candidate.name}; {t.needs()}.",
+        footer=backing_line(t),
     )
 
 
