@@ -272,7 +272,7 @@ async def chart_reply(
 async def _timeline(service: Service, candidate: Candidate | None, as_of: date | None) -> Timeline:
     today = service.check_day(as_of, "as_of") if as_of else service.today()
     candidates = [candidate] if candidate else service.roster.candidate_list
-    changes = await service.store.changes(service.race.id, today)
+    changes = await service.changes(today)
     return timeline(changes, service.race, candidates, today, as_of is not None)
 
 
