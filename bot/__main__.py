@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "slack-manifest":
-        from bot.adapters.slack import manifest_json
+        from bot.adapters.slack.adapter import manifest_json
 
         print(manifest_json(args.http_url), end="")
         return 0

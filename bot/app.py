@@ -80,7 +80,7 @@ def platform_makers(
     makers: list[PlatformMaker] = []
     discord_token = secret("DISCORD_TOKEN", environ)
     if only in (None, "discord") and discord_token:
-        from bot.adapters.discord import DiscordPlatform, check_token
+        from bot.adapters.discord.adapter import DiscordPlatform, check_token
 
         makers.append(
             PlatformMaker(
@@ -97,7 +97,7 @@ def platform_makers(
         slack_credentials(config, environ, required=only == "slack") if only != "discord" else None
     )
     if slack is not None:
-        from bot.adapters.slack import SlackPlatform, check_credentials
+        from bot.adapters.slack.adapter import SlackPlatform, check_credentials
 
         makers.append(
             PlatformMaker(

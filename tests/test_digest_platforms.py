@@ -21,8 +21,8 @@ from fakes.discord_fake import DEFAULT_GUILD_ID, DEFAULT_TOKEN, FakeDiscord
 from fakes.slack_fake import PROXY_ENV_VARS, FakeSlack
 from test_digest import DISCORD_EDITOR, NEWS, RACE, brussels, running
 
-from bot.adapters.discord import DiscordPlatform
-from bot.adapters.slack import SlackPlatform
+from bot.adapters.discord.adapter import DiscordPlatform
+from bot.adapters.slack.adapter import SlackPlatform
 from bot.app import run_platforms
 from bot.config import Config, DiscordConfig, SlackConfig
 from bot.digest_records import Subscription

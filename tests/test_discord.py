@@ -31,9 +31,9 @@ from fakes.discord_fake import (
     slash_interaction,
 )
 
-import bot.adapters.discord as adapter
+import bot.adapters.discord.adapter as adapter
 from bot.__main__ import main
-from bot.adapters.discord import DiscordPlatform
+from bot.adapters.discord.adapter import DiscordPlatform
 from bot.commands.run import FAILED
 from bot.commands.spec import COMMANDS, Command, Kind
 from bot.config import DiscordConfig

@@ -20,7 +20,7 @@ from fakes.slack_fake import PROXY_ENV_VARS, FakeSlack
 from slack_sdk.http_retry import builtin_async_handlers
 
 from bot.__main__ import main
-from bot.adapters.slack import (
+from bot.adapters.slack.adapter import (
     MANIFEST_COMMAND,
     MANIFEST_COMMANDS,
     MANIFEST_DESCRIPTION,

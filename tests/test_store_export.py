@@ -22,7 +22,7 @@ from test_slack import _no_proxy, slack_bot, slash  # noqa: F401 (_no_proxy: aut
 
 from bot import service as service_module
 from bot.adapters.console import Console
-from bot.adapters.discord import message_kwargs
+from bot.adapters.discord.adapter import message_kwargs
 from bot.domain import Actor, Position, TallyError
 from bot.replies import Attachment, Reply, too_big
 from bot.service import EXPORT_COLUMNS
