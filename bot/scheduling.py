@@ -235,6 +235,15 @@ class DigestScheduler:
             self._unserved.add(platform)
             log.warning("Digests for %s channels are not posted: it is not running here", platform)
 
+    def next_fires(self, after: datetime) -> list[datetime]:
+        """When the scheduled digests fire next, at or after `after`, earliest first: one
+        instant per distinct (time, zone) of the subscriptions, as `refresh` last saw them."""
+        return sorted(
+            job.trigger.get_next_fire_time(None, after)
+            for job in self.scheduler.get_jobs()
+            if job.id.startswith(_CRON_PREFIX)
+        )
+
     async def _tick(self) -> None:
         # Picks up subscriptions made in another process, and rows abandoned mid-send.
         await self.refresh()
