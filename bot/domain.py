@@ -1,4 +1,6 @@
-"""Value objects and rules of a consensus race. No I/O, no platform code."""
+"""Value objects of a consensus race: members, candidates, positions and how a member stands
+on a candidate, the log's events, the tally and the countdown. No I/O, no platform code; what
+a candidate needs is in bot/rules.py."""
 
 from __future__ import annotations
 
@@ -170,14 +172,20 @@ class Recording(NamedTuple):
         return Change(self.member, self.position, self.candidate, self.happened_on)
 
 
+# A member's stance on a candidate by its position and whether that names the candidate; any
+# other (undecided, opposing someone else) is no position on this one.
+_STANCES = {
+    (Position.SUPPORTS, True): Stance.BACKS,
+    (Position.SUPPORTS, False): Stance.BACKS_ANOTHER,
+    (Position.OPPOSES, True): Stance.OPPOSES,
+}
+
+
 def stance(taken: Event | Change | None, candidate: str) -> Stance:
     """How a member stands on `candidate` (a key), from its latest position (None: none)."""
-    if taken is None or taken.position in (None, Position.UNDECIDED):
+    if taken is None:
         return Stance.NO_POSITION
-    supports = taken.position == Position.SUPPORTS
-    if taken.candidate != candidate:  # opposing someone else says nothing about this one
-        return Stance.BACKS_ANOTHER if supports else Stance.NO_POSITION
-    return Stance.BACKS if supports else Stance.OPPOSES
+    return _STANCES.get((taken.position, taken.candidate == candidate), Stance.NO_POSITION)
 
 
 def stance_words(

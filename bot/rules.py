@@ -102,6 +102,10 @@ class _HeadCount(Rule):
     def progress(self, backers: Collection[str], opposers: Collection[str] = ()) -> Progress:
         return Progress((Measure(len(backers), self.total, self.needed),))
 
+    def met(self, backers: Collection[str], opposers: Collection[str] = ()) -> bool:
+        # What `progress` says, without building it: the replay asks after every change.
+        return len(backers) >= self.needed
+
     def needs(self, backers: Collection[str], opposers: Collection[str] = ()) -> str:
         missing = self.progress(backers).measures[0].missing
         if missing == 0:
@@ -156,13 +160,15 @@ class Threshold(_HeadCount):
 @dataclass
 class RuleReplay:
     """Follows a candidate's backers and opposers over the position changes in the order they
-    happened, asking the rule after each, to know the day it was last met (`reached`, None
-    while it is not). Later changes fold in without starting over."""
+    happened, asking the rule whenever one's stance changes, to know the day it was last met
+    (`reached`, None while it is not). Later changes fold in without starting over."""
 
     candidate: str
     rule: Rule
+    stances: dict[str, Stance] = field(default_factory=dict)  # by member code
     backers: set[str] = field(default_factory=set)
     opposers: set[str] = field(default_factory=set)
+    met: bool = False
     reached: date | None = None
     last_day: date | None = None
 
@@ -170,15 +176,21 @@ class RuleReplay:
         """Add changes (undone ones left out) that happened on or after `last_day`."""
         for change in changes:
             now = stance(change, self.candidate)
-            self.backers.discard(change.member)
-            self.opposers.discard(change.member)
-            if now is Stance.BACKS:
-                self.backers.add(change.member)
-            elif now is Stance.OPPOSES:
-                self.opposers.add(change.member)
-            if not self.rule.met(self.backers, self.opposers):
+            if now is not self.stances.get(change.member, Stance.NO_POSITION):
+                self._move(change.member, now)
+                self.met = self.rule.met(self.backers, self.opposers)
+            if not self.met:
                 self.reached = None
             elif self.reached is None:
                 self.reached = change.happened_on
             self.last_day = change.happened_on
         return self
+
+    def _move(self, member: str, now: Stance) -> None:
+        self.stances[member] = now
+        self.backers.discard(member)
+        self.opposers.discard(member)
+        if now is Stance.BACKS:
+            self.backers.add(member)
+        elif now is Stance.OPPOSES:
+            self.opposers.add(member)
