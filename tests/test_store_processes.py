@@ -14,8 +14,9 @@ from conftest import make_service
 
 from bot.adapters.console import Console
 from bot.domain import Actor, Position, TallyError
+from bot.store.database import BUSY
 from bot.store.schema import MIGRATIONS, StorageError
-from bot.store.store import BUSY, Store
+from bot.store.store import Store
 
 EDITOR = Actor("test", "ed", "Editor", is_editor=True)
 

@@ -1,0 +1,130 @@
+"""The connections and the discipline of writing: one writer, one reader, busy waits.
+
+Two aiosqlite connections in autocommit mode: `db` writes, `reader` only reads, so a write
+waiting for another process's lock never holds up a read (WAL lets reads go on meanwhile).
+Writes go through `_write`: one at a time, and retried while another process holds the lock,
+up to BUSY_WAIT; writes that span statements use `BEGIN IMMEDIATE` (`_transaction`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Self, TypeVar
+
+import aiosqlite
+
+from bot.domain import TallyError
+from bot.store.schema import StorageError, migrate, probe
+
+T = TypeVar("T")
+
+BUSY = "The database is busy (another tallybot process is writing); try again."
+BUSY_WAIT = 2.5  # seconds a write may wait for the lock: the answer still comes within 3 s
+_WRITE_BUSY_MS = 100  # SQLite's own wait per attempt, short: the retries happen in `_write`
+_RETRY_PAUSE = 0.05  # seconds between attempts
+_BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)  # primary codes
+_OPEN_BUSY_MS = 10_000  # opening and migrating may wait longer: no one is waiting for an answer
+_READ_BUSY_MS = 1_000  # in WAL a read waits only while another process recovers the log
+
+
+class Database:
+    def __init__(
+        self,
+        db: aiosqlite.Connection,
+        reader: aiosqlite.Connection,
+        path: Path,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.db = db
+        self.reader = reader
+        self.path = path
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: str | Path, clock: Callable[[], datetime] | None = None) -> Self:
+        """Open (creating and migrating) the database; `clock` stamps when rows are recorded.
+
+        Raises StorageError, in one line, when the file cannot be used: found by reading it
+        with plain sqlite3 first, before anything in it is changed.
+        """
+        path = Path(path)
+        await asyncio.to_thread(probe, path)
+        db = await _connect(path)
+        reader = None
+        try:
+            await db.execute(f"PRAGMA busy_timeout = {_OPEN_BUSY_MS}")
+            await db.execute("PRAGMA journal_mode = WAL")
+            await db.execute("PRAGMA synchronous = NORMAL")
+            await db.execute("PRAGMA foreign_keys = ON")
+            await migrate(db, path)
+            await db.execute(f"PRAGMA busy_timeout = {_WRITE_BUSY_MS}")
+            reader = await _connect(path)
+            await reader.execute("PRAGMA query_only = ON")
+            await reader.execute(f"PRAGMA busy_timeout = {_READ_BUSY_MS}")
+        except BaseException as exc:
+            for connection in (db, reader):
+                if connection is not None:
+                    await connection.close()  # or its thread keeps the process alive
+            if isinstance(exc, sqlite3.Error):
+                raise StorageError(f"Cannot use the database {path}: {exc}.") from None
+            raise
+        return cls(db, reader, path, clock)
+
+    async def close(self) -> None:
+        await self.reader.close()
+        await self.db.close()
+
+    async def _write(self, work: Callable[[], Awaitable[T]]) -> T:
+        """Run a write on `db`, one at a time in this process, retrying while another process
+        holds SQLite's write lock; past BUSY_WAIT (counted from the call) it is refused in one
+        line. The retries wait here, not in the connection's thread, so nothing else waits."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + BUSY_WAIT
+        async with self._write_lock:
+            while loop.time() < deadline:
+                try:
+                    return await work()
+                except sqlite3.OperationalError as exc:
+                    if exc.sqlite_errorcode & 0xFF not in _BUSY_CODES:  # BUSY_SNAPSHOT too
+                        raise
+                await asyncio.sleep(_RETRY_PAUSE)
+        raise TallyError(BUSY)
+
+    async def _transaction(self, work: Callable[[], Awaitable[T]]) -> T:
+        """Statements that must land together: `BEGIN IMMEDIATE` takes the lock first."""
+
+        async def attempt() -> T:
+            await self.db.execute("BEGIN IMMEDIATE")
+            try:
+                result = await work()
+                await self.db.execute("COMMIT")
+                return result
+            except BaseException:
+                await self.db.execute("ROLLBACK")
+                raise
+
+        return await self._write(attempt)
+
+    def _now(self) -> str:
+        return utc(self.clock())
+
+
+async def _connect(path: Path) -> aiosqlite.Connection:
+    connection = aiosqlite.connect(path, isolation_level=None)
+    try:
+        return await connection
+    except (OSError, sqlite3.Error) as exc:
+        # aiosqlite queues its thread's stop and does not wait for it (upstream PR #389):
+        # wait here, or the thread may report to an event loop that has closed.
+        await asyncio.to_thread(connection._thread.join)
+        raise StorageError(f"Cannot open the database {path}: {exc}.") from None
+
+
+def utc(moment: datetime) -> str:
+    """How instants are stored: UTC ISO text, so they compare as text."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
