@@ -14,16 +14,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from bot import charts
+from bot import charts, drawing
 from bot.adapters.console import Console
-from bot.charts import (
-    BOARD_SIZE,
-    TIMELINE_SIZE,
-    Tile,
-    board,
-    board_data,
-    timeline_data,
-)
+from bot.charts import Tile, board, board_data, timeline_data
 from bot.domain import Actor, Position, Stance
 from bot.service import Service
 
@@ -72,8 +65,8 @@ async def test_board_tiles_match_the_seeded_log(service):
     assert tiles["RO"].status is Stance.BACKS_ANOTHER and tiles["RO"].detail == "backs Iohannis"
     assert statuses["SK"] is statuses["TR"] is Stance.NO_POSITION
     assert tiles["TR"].label == "Türkiye"
-    assert {t.status: t.colour for t in tiles.values()} == charts.COLOURS
-    assert charts.HATCHES[Stance.OPPOSES]  # opposing never relies on colour alone
+    assert {t.status: t.colour for t in tiles.values()} == drawing.COLOURS
+    assert drawing.HATCHES[Stance.OPPOSES]  # opposing never relies on colour alone
 
 
 async def test_board_title_has_the_count_the_rule_and_the_deadline(service):
@@ -160,7 +153,7 @@ async def test_empty_log_gives_flat_series_ending_today(empty_service):
     }
     assert (
         png_size(((await charts.chart_reply(empty_service, "timeline")).attachment).data)
-        == TIMELINE_SIZE
+        == drawing.TIMELINE_SIZE
     )
 
 
@@ -171,17 +164,17 @@ async def test_board_is_a_png_of_the_expected_size_in_the_palette(service):
     attachment = (await charts.chart_reply(service, "board")).attachment
     assert attachment.filename == "nato-sg-2024-board-rutte-2024-04-03.png"
     assert attachment.content_type == "image/png"
-    assert png_size(attachment.data) == BOARD_SIZE
+    assert png_size(attachment.data) == drawing.BOARD_SIZE
     assert len(attachment.data) < MAX_BYTES
-    assert set(charts.COLOURS.values()) <= set(pixels(attachment.data))
+    assert set(drawing.COLOURS.values()) <= set(pixels(attachment.data))
 
 
 async def test_timeline_is_a_png_of_the_expected_size(service):
     attachment = (await charts.chart_reply(service, "timeline")).attachment
     assert attachment.filename == "nato-sg-2024-timeline-2024-04-03.png"
-    assert png_size(attachment.data) == TIMELINE_SIZE
+    assert png_size(attachment.data) == drawing.TIMELINE_SIZE
     assert len(attachment.data) < MAX_BYTES
-    assert {charts.BLUE, charts.ORANGE} <= set(pixels(attachment.data))  # the two lines
+    assert {drawing.BLUE, drawing.ORANGE} <= set(pixels(attachment.data))  # the two lines
 
 
 async def test_the_board_as_of_an_earlier_day_is_another_picture(service):
@@ -189,15 +182,15 @@ async def test_the_board_as_of_an_earlier_day_is_another_picture(service):
     march = (await charts.chart_reply(service, "board", as_of=date(2024, 3, 1))).attachment
     assert march.filename.endswith("-2024-03-01.png")
     now, then = pixels(today.data), pixels(march.data)
-    assert then[charts.BLUE] < now[charts.BLUE] / 4  # 4 backing tiles, not 28
-    assert then[charts.GREY] > now[charts.GREY] * 8  # 28 without a position, not 2
+    assert then[drawing.BLUE] < now[drawing.BLUE] / 4  # 4 backing tiles, not 28
+    assert then[drawing.GREY] > now[drawing.GREY] * 8  # 28 without a position, not 2
 
 
 async def test_the_digest_can_attach_the_board_of_its_own_tally(service):
     attach_board = partial(charts.tally_board, service)  # the digest's BoardMaker
     attachment = await attach_board(await service.tally())
     assert attachment.filename == "nato-sg-2024-board-rutte-2024-04-03.png"
-    assert png_size(attachment.data) == BOARD_SIZE
+    assert png_size(attachment.data) == drawing.BOARD_SIZE
 
 
 async def test_drawing_runs_off_the_event_loop(service, monkeypatch):
@@ -233,7 +226,7 @@ async def test_chart_in_the_console_saves_the_picture_and_prints_its_path(chat, 
     assert first == "28/32 back Mark Rutte; needs 4 more for unanimity."
     path = Path(saved.removeprefix("Saved to "))
     assert path == (tmp_path / "files" / "nato-sg-2024-board-rutte-2024-04-03.png").resolve()
-    assert png_size(path.read_bytes()) == BOARD_SIZE
+    assert png_size(path.read_bytes()) == drawing.BOARD_SIZE
 
 
 async def test_chart_timeline_for_one_candidate_in_the_console(chat, tmp_path):
@@ -241,7 +234,7 @@ async def test_chart_timeline_for_one_candidate_in_the_console(chat, tmp_path):
     assert reply.splitlines()[0] == "Backers over time: Mark Rutte 28/32."
     path = tmp_path / "files" / "nato-sg-2024-timeline-rutte-2024-04-02.png"
     assert f"Saved to {path.resolve()}" in reply
-    assert png_size(path.read_bytes()) == TIMELINE_SIZE
+    assert png_size(path.read_bytes()) == drawing.TIMELINE_SIZE
 
 
 async def test_chart_without_active_candidates_says_what_to_do(chat, service):
@@ -270,7 +263,7 @@ async def test_bad_chart_input_gets_one_clear_line_and_no_file(chat, tmp_path, l
 
 
 def test_every_candidate_line_has_its_own_colour_and_marker():
-    styles = [charts.line_style(i) for i in range(36)]
+    styles = [drawing.line_style(i) for i in range(36)]
     assert len(set(styles)) == 36
 
 
@@ -287,5 +280,11 @@ async def test_a_name_with_dollar_signs_is_drawn_as_plain_text_in_every_chart(se
         (await charts.chart_reply(service, "board", dupont)).attachment,
         await charts.tally_board(service, await service.tally()),  # the digest's board
     ]
-    sizes = [TIMELINE_SIZE, TIMELINE_SIZE, BOARD_SIZE, BOARD_SIZE, BOARD_SIZE]
+    sizes = [
+        drawing.TIMELINE_SIZE,
+        drawing.TIMELINE_SIZE,
+        drawing.BOARD_SIZE,
+        drawing.BOARD_SIZE,
+        drawing.BOARD_SIZE,
+    ]
     assert [png_size(a.data) for a in drawn] == sizes
