@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import csv
-import gzip
-import json
-import os
 import re
-import tempfile
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time
-from pathlib import Path
 
 from bot.clock import Clock, time_of_day, zone_named
 from bot.config import DigestConfig
@@ -35,6 +29,7 @@ from bot.domain import (
     countdown,
     format_date,
 )
+from bot.export import Export, content_type, write_export
 from bot.roster import Roster, fold
 from bot.rules import RuleReplay
 from bot.store.store import NewEvent, Store
@@ -42,6 +37,7 @@ from bot.text import check_note, check_source, one_line, skeleton
 
 MAX_HISTORY = 100
 YEARS_BACK = 10  # how far before its deadline a race's events may be dated
+EXPORT_WAIT = 30.0  # seconds an export waits for the one before it to finish
 _NOT_IN_KEY = re.compile(r"[\W_]+")  # a candidate's key keeps letters and digits only
 
 
@@ -62,77 +58,6 @@ class Undone:
 class Added:
     candidate: Candidate
     had_withdrawn_on: date | None = None  # set when a withdrawn candidate came back
-
-
-@dataclass(frozen=True)
-class Export:
-    filename: str
-    content_type: str
-    path: Path  # a temporary file: whoever sends it removes it
-    events: int
-
-
-EXPORT_COLUMNS = [
-    "id", "race", "member", "member_name", "position", "candidate", "candidate_name",
-    "happened_on", "recorded_at", "recorded_by_platform", "recorded_by_id", "recorded_by_name",
-    "source", "note", "reverts",
-]  # fmt: skip
-
-
-EXPORT_FORMATS = ("csv", "json", "csv.gz", "json.gz")
-EXPORT_WAIT = 30.0  # seconds an export waits for the one before it to finish
-_CONTENT_TYPES = {"csv": "text/csv", "json": "application/json"}
-
-
-def _write_export(
-    rows: Iterable[tuple], fmt: str, members: dict[str, str], candidates: dict[str, str]
-) -> tuple[Path, int]:
-    """Stream rows to a temporary file as CSV or JSON (gzipped for `.gz`), one row in memory
-    at a time; returns the file and how many rows it holds."""
-    handle, name = tempfile.mkstemp(prefix="tallybot-export-", suffix=f".{fmt}")
-    os.close(handle)
-    path, count = Path(name), 0
-    is_csv = fmt.startswith("csv")
-    opener = gzip.open if fmt.endswith(".gz") else open
-    try:
-        # A BOM in CSV: spreadsheets then read it as UTF-8.
-        with opener(path, "wt", encoding="utf-8-sig" if is_csv else "utf-8", newline="") as out:
-            writer = csv.writer(out)
-            if is_csv:
-                writer.writerow(EXPORT_COLUMNS)
-            else:
-                out.write("[")
-            for (id_, race, member, position, candidate, happened_on, recorded_at, platform,
-                 actor_id, actor_name, source, note, reverts) in rows:  # fmt: skip
-                values = (
-                    id_, race, member, members.get(member, member), position, candidate,
-                    candidates.get(candidate or ""), happened_on, recorded_at, platform,
-                    actor_id, actor_name, source, note, reverts,
-                )  # fmt: skip
-                if is_csv:
-                    writer.writerow(_csv_cell(v) for v in values)
-                else:  # the layout of json.dumps(records, indent=2), one record at a time
-                    record = json.dumps(
-                        dict(zip(EXPORT_COLUMNS, values, strict=True)), ensure_ascii=False, indent=2
-                    )
-                    out.write(",\n" if count else "\n")
-                    out.write("  " + record.replace("\n", "\n  "))  # only layout has \n
-                count += 1
-            if not is_csv:
-                out.write("\n]" if count else "]")
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    return path, count
-
-
-def _csv_cell(value: object) -> object:
-    """Text a spreadsheet would run as a formula (=, +, -, @) is quoted with a leading '."""
-    if value is None:
-        return ""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
 
 
 def _time(text: str) -> time:
@@ -566,10 +491,8 @@ class Service:
         except TimeoutError:
             raise TallyError("Another export is being written; try again in a minute.") from None
         try:
-            path, count = await asyncio.to_thread(_write_export, rows, fmt, members, candidates)
+            path, count = await asyncio.to_thread(write_export, rows, fmt, members, candidates)
         finally:
             self._export_lock.release()
         stem = f"{self.race.id}-events-{self.clock.now():%Y-%m-%d-%H%M%S}"
-        kind = fmt.removesuffix(".gz")
-        content_type = "application/gzip" if fmt.endswith(".gz") else _CONTENT_TYPES[kind]
-        return Export(f"{stem}.{fmt}", content_type, path, count)
+        return Export(f"{stem}.{fmt}", content_type(fmt), path, count)

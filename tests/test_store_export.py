@@ -24,8 +24,8 @@ from bot import service as service_module
 from bot.adapters.console import Console
 from bot.adapters.discord.adapter import message_kwargs
 from bot.domain import Actor, Position, TallyError
+from bot.export import EXPORT_COLUMNS
 from bot.replies import Attachment, Reply, too_big
-from bot.service import EXPORT_COLUMNS
 
 EDITOR = Actor("test", "ed", "Editor", is_editor=True)
 
@@ -121,14 +121,14 @@ async def test_an_export_is_streamed_in_bounded_memory(service, temp_dir):
 
 async def test_one_export_at_a_time_and_reads_go_on_meanwhile(service, temp_dir, monkeypatch):
     entered, release = threading.Event(), threading.Event()
-    write = service_module._write_export
+    write = service_module.write_export
 
     def held_write(*args):
         entered.set()
         release.wait(10)
         return write(*args)
 
-    monkeypatch.setattr(service_module, "_write_export", held_write)
+    monkeypatch.setattr(service_module, "write_export", held_write)
     monkeypatch.setattr(service_module, "EXPORT_WAIT", 0.05)
     first = asyncio.create_task(service.export("csv"))
     await asyncio.to_thread(entered.wait, 10)

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from bot.charts import KINDS
 from bot.domain import Actor
-from bot.service import EXPORT_FORMATS, Service
+from bot.export import EXPORT_FORMATS
+from bot.service import Service
 
 
 class Kind(enum.StrEnum):
