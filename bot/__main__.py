@@ -1,4 +1,5 @@
-"""Command line: `tallybot console | run | discord | slack | slack-manifest`."""
+"""Command line: `tallybot console | run | <platform> | <a platform's tool>`, e.g.
+`tallybot discord` or `tallybot slack-manifest`: the platforms come from the registry."""
 
 from __future__ import annotations
 
@@ -10,11 +11,22 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from bot.adapters.registry import PLATFORMS
 from bot.app import run_console, run_platforms, with_overrides
-from bot.config import ConfigError, load_config
+from bot.config import load_config
+from bot.config_schema import ConfigError
 from bot.platform import CredentialsError
 from bot.racefile import RaceFileError
 from bot.store.schema import StorageError
+
+# Every platform's CLI on/off options and subcommands of its own, from the registry.
+FLAGS = {flag: help_ for entry in PLATFORMS for flag, help_ in entry.flags.items()}
+TOOLS = {tool.name: tool for entry in PLATFORMS for tool in entry.tools}
+
+
+def _dest(flag: str) -> str:
+    """The attribute argparse stores a flag under: --sync-global as sync_global."""
+    return flag.removeprefix("--").replace("-", "_")
 
 
 def _date(text: str) -> date:
@@ -22,12 +34,6 @@ def _date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a date; use YYYY-MM-DD") from None
-
-
-def _https(text: str) -> str:
-    if not text.startswith("https://"):
-        raise argparse.ArgumentTypeError(f"'{text}' is not an https:// URL; Slack calls only https")
-    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,31 +49,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("console", parents=[common], help="type commands in a terminal (no token)")
     platform = argparse.ArgumentParser(add_help=False, parents=[common])
-    platform.add_argument(
-        "--sync-global",
-        action="store_true",
-        help="also sync Discord commands globally (takes up to an hour; guilds sync at once)",
-    )
+    for flag, help_ in FLAGS.items():
+        platform.add_argument(flag, action="store_true", help=help_)
     sub.add_parser("run", parents=[platform], help="every platform that has credentials")
-    sub.add_parser("discord", parents=[platform], help="Discord only (needs DISCORD_TOKEN)")
-    sub.add_parser("slack", parents=[platform], help="Slack only (needs SLACK_* secrets)")
-    manifest = sub.add_parser("slack-manifest", help="print the Slack app manifest (JSON)")
-    manifest.add_argument(
-        "--http-url",
-        type=_https,
-        help="HTTP mode: the public URL of the events path, e.g. https://bot.example.org/slack/events"
-        " (default: Socket Mode)",
-    )
+    for entry in PLATFORMS:
+        sub.add_parser(entry.name, parents=[platform], help=entry.help)
+    for tool in TOOLS.values():
+        tool.add_arguments(sub.add_parser(tool.name, help=tool.help))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "slack-manifest":
-        from bot.adapters.slack.adapter import manifest_json
-
-        print(manifest_json(args.http_url), end="")
-        return 0
+    if args.command in TOOLS:
+        return TOOLS[args.command].run(args)
     # The console's replies are its output: only warnings join them unless asked.
     quiet = logging.WARNING if args.command == "console" else logging.INFO
     logging.basicConfig(
@@ -84,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(run_console(config, args.demo))
         else:
             only = None if args.command == "run" else args.command
-            asyncio.run(run_platforms(config, only, args.demo, args.sync_global))
+            flags = {_dest(flag): getattr(args, _dest(flag)) for flag in FLAGS}
+            asyncio.run(run_platforms(config, only, args.demo, flags))
     except (ConfigError, RaceFileError, CredentialsError, StorageError) as exc:
         print(f"tallybot: {exc}", file=sys.stderr)
         return 2

@@ -6,19 +6,21 @@ import asyncio
 import logging
 import os
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date
 from functools import partial
 from pathlib import Path
+from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
+from bot.adapters.registry import PLATFORMS
 from bot.charts import tally_board
 from bot.clock import Clock
-from bot.config import Config, secret
+from bot.config import Config
 from bot.logs import install_redaction
-from bot.platform import CredentialsError, Platform
+from bot.platform import CredentialsError, Platform, PlatformMaker
 from bot.racefile import load_race
 from bot.scheduling import DigestScheduler
 from bot.service import Service
@@ -62,97 +64,47 @@ async def run_console(config: Config, demo: bool) -> None:
         await Console(service, resolve(config, config.export_dir)).run()
 
 
-@dataclass(frozen=True)
-class PlatformMaker:
-    check: Callable[[], Awaitable[None]]  # asks the platform about the credentials, or raises
-    build: Callable[[Service], Platform]
-
-
 def platform_makers(
     config: Config,
     only: str | None,
-    sync_global: bool = False,
+    flags: Mapping[str, bool] = MappingProxyType({}),
     environ: Mapping[str, str] = os.environ,
 ) -> list[PlatformMaker]:
     """What checks and builds each platform that has credentials (or just `only`, whose
     credentials must be set). Read before anything is opened, so a missing secret leaves no
     trace."""
-    makers: list[PlatformMaker] = []
-    discord_token = secret("DISCORD_TOKEN", environ)
-    if only in (None, "discord") and discord_token:
-        from bot.adapters.discord.adapter import DiscordPlatform, check_token
-
-        makers.append(
-            PlatformMaker(
-                partial(check_token, discord_token),
-                lambda s: DiscordPlatform(s, config.discord, discord_token, sync_global),
-            )
-        )
-    elif only == "discord":
-        raise CredentialsError(
-            "DISCORD_TOKEN is not set; put the bot token from the Discord developer portal "
-            "in the environment."
-        )
-    slack = (
-        slack_credentials(config, environ, required=only == "slack") if only != "discord" else None
-    )
-    if slack is not None:
-        from bot.adapters.slack.adapter import SlackPlatform, check_credentials
-
-        makers.append(
-            PlatformMaker(
-                partial(
-                    check_credentials, config.slack, slack["bot_token"], slack.get("app_token")
-                ),
-                lambda s: SlackPlatform(s, config.slack, **slack),
-            )
-        )
+    makers = []
+    for entry in PLATFORMS:
+        if only not in (None, entry.name):
+            continue
+        settings = config.platforms[entry.name]
+        secrets = entry.credentials(settings, environ, only == entry.name)
+        if secrets is not None:
+            makers.append(entry.make(settings, secrets, flags))
     if not makers:
         raise CredentialsError(
-            "No platform has credentials: set DISCORD_TOKEN, or SLACK_BOT_TOKEN with "
-            "SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode). "
+            f"No platform has credentials: set {', or '.join(p.needs for p in PLATFORMS)}. "
             "To try tallybot without any, run: tallybot console --demo"
         )
     return makers
-
-
-def slack_credentials(
-    config: Config, environ: Mapping[str, str], required: bool
-) -> dict[str, str] | None:
-    """The Slack secrets the configured transport needs, or None when none are set."""
-    needed = ["SLACK_BOT_TOKEN"]
-    needed.append("SLACK_APP_TOKEN" if config.slack.mode == "socket" else "SLACK_SIGNING_SECRET")
-    values = {name: secret(name, environ) for name in needed}
-    missing = [name for name, value in values.items() if not value]
-    if not missing:
-        return {name.removeprefix("SLACK_").lower(): value for name, value in values.items()}
-    if required or len(missing) < len(needed):
-        other_mode = "http" if config.slack.mode == "socket" else "socket"
-        other_secret = "SLACK_SIGNING_SECRET" if other_mode == "http" else "SLACK_APP_TOKEN"
-        hint = f' (or set [slack] mode = "{other_mode}")' if secret(other_secret, environ) else ""
-        raise CredentialsError(
-            f"{' and '.join(missing)} not set; Slack in {config.slack.mode} mode needs "
-            f"{' and '.join(needed)} in the environment{hint}."
-        )
-    return None
 
 
 async def run_platforms(
     config: Config,
     only: str | None,
     demo: bool = False,
-    sync_global: bool = False,
+    flags: Mapping[str, bool] = MappingProxyType({}),
     environ: Mapping[str, str] = os.environ,
     stop: asyncio.Event | None = None,
 ) -> None:
     """Serve every platform with credentials, and the digests, until `stop` is set (by default
-    on SIGINT or SIGTERM). A rejected token stops the start before the database is opened."""
+    on SIGINT or SIGTERM). A rejected token stops the start before the database is opened.
+    `flags` are the platforms' CLI options, such as sync_global."""
     install_redaction()  # before any platform library logs a payload
-    makers = platform_makers(config, only, sync_global, environ)
-    for maker in makers:
-        await maker.check()
+    makers = platform_makers(config, only, flags, environ)
+    answers = [await maker.check() for maker in makers]
     async with open_service(config, demo) as service:
-        platforms = [maker.build(service) for maker in makers]
+        platforms = [m.build(service, a) for m, a in zip(makers, answers, strict=True)]
         if stop is None:
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()

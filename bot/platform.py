@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+import os
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.replies import Reply
+
+if TYPE_CHECKING:
+    from bot.service import Service
 
 
 class CredentialsError(Exception):
@@ -23,7 +29,7 @@ class PostRejected(Exception):
 
 
 class Platform(Protocol):
-    name: str  # "discord" or "slack"
+    name: str  # its registry entry's name
 
     async def start(self) -> None:
         """Connect and begin serving in background tasks; return once ready.
@@ -36,3 +42,18 @@ class Platform(Protocol):
         or PostRejected when the platform says the channel cannot take posts for good."""
 
     async def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class PlatformMaker:
+    """How the composition root gets a platform: `check` asks the platform about the
+    credentials before anything local is opened (or raises CredentialsError), and `build`
+    gets its answer, so nothing is asked twice."""
+
+    check: Callable[[], Awaitable[Any]]
+    build: Callable[[Service, Any], Platform]
+
+
+def secret(name: str, environ: Mapping[str, str] = os.environ) -> str | None:
+    """A secret from the environment; empty counts as unset."""
+    return environ.get(name) or None

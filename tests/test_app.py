@@ -13,8 +13,10 @@ from conftest import ARTICLES_DAY, make_service
 from fakes.discord_fake import DEFAULT_GUILD_ID, DEFAULT_TOKEN, FakeDiscord, slash_interaction
 from fakes.slack_fake import PROXY_ENV_VARS, FakeSlack
 
+from bot.adapters.discord.settings import DiscordConfig
+from bot.adapters.slack.settings import SlackConfig
 from bot.app import open_service, run_platforms
-from bot.config import Config, DiscordConfig, SlackConfig
+from bot.config import Config
 from bot.digest_records import Subscription
 from bot.domain import Actor
 from bot.platform import CredentialsError
@@ -45,8 +47,10 @@ async def test_run_serves_both_platforms_and_posts_the_due_digest(tmp_path):
             Config(),
             database=db,
             today=ARTICLES_DAY,
-            slack=SlackConfig(api_base_url=slack.api_url, editors=("UED",)),
-            discord=DiscordConfig(guilds=(DEFAULT_GUILD_ID,)),
+            platforms={
+                "slack": SlackConfig(api_base_url=slack.api_url, editors=("UED",)),
+                "discord": DiscordConfig(guilds=(DEFAULT_GUILD_ID,)),
+            },
         )
         environ = {
             "DISCORD_TOKEN": DEFAULT_TOKEN,
@@ -116,8 +120,10 @@ async def test_a_rejected_token_leaves_no_database_behind(tmp_path, only, enviro
         config = replace(
             Config(),
             database=db,
-            slack=SlackConfig(api_base_url=slack.api_url),
-            discord=DiscordConfig(guilds=(DEFAULT_GUILD_ID,)),
+            platforms={
+                "slack": SlackConfig(api_base_url=slack.api_url),
+                "discord": DiscordConfig(guilds=(DEFAULT_GUILD_ID,)),
+            },
         )
         environ = {"SLACK_BOT_TOKEN": slack.bot_token, "SLACK_APP_TOKEN": slack.app_token} | environ
         with discord.patch_discord(), pytest.raises(CredentialsError, match=refused):
@@ -138,8 +144,10 @@ async def test_short_lived_secrets_never_reach_the_log_even_at_debug(
             Config(),
             database=tmp_path / "t.db",
             today=ARTICLES_DAY,
-            slack=SlackConfig(api_base_url=slack.api_url),
-            discord=DiscordConfig(guilds=(DEFAULT_GUILD_ID,)),
+            platforms={
+                "slack": SlackConfig(api_base_url=slack.api_url),
+                "discord": DiscordConfig(guilds=(DEFAULT_GUILD_ID,)),
+            },
         )
         environ = {
             "DISCORD_TOKEN": DEFAULT_TOKEN,

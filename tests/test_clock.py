@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.clock import Clock, time_of_day, zone_named
-from bot.config import ConfigError, parse_config
+from bot.config import parse_config
+from bot.config_schema import ConfigError
 from bot.domain import Actor, TallyError
 
 BRUSSELS = ZoneInfo("Europe/Brussels")

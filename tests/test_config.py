@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, load_config, parse_config
+from bot.config import load_config, parse_config
+from bot.config_schema import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -16,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_example_config_documents_every_key_and_equals_the_defaults():
     config = load_config(ROOT / "config.example.toml")
     assert config.race == "nato-sg-2024" and config.timezone == ""  # the race file's
-    assert config.digest.time == time(9, 0) and config.slack.mode == "socket"
+    assert config.digest.time == time(9, 0) and config.platforms["slack"].mode == "socket"
     data = tomllib.loads((ROOT / "config.example.toml").read_text())
     assert parse_config(data) == parse_config({}) == load_config(None)
 
@@ -152,8 +153,8 @@ def test_the_everyone_role_is_refused(roles):
 
 def test_role_ids_and_names_are_told_apart():
     config = parse_config({"discord": {"editor_roles": ["Editors", "42", 43, " desk "]}})
-    assert config.discord.editor_role_ids == {42, 43}
-    assert config.discord.editor_role_names == ("Editors", "desk")
+    assert config.platforms["discord"].editor_role_ids == {42, 43}
+    assert config.platforms["discord"].editor_role_names == ("Editors", "desk")
 
 
 def test_the_cli_prints_a_config_mistake_in_one_line_and_exits_2(tmp_path, capsys):

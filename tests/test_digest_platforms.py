@@ -22,9 +22,11 @@ from fakes.slack_fake import PROXY_ENV_VARS, FakeSlack
 from test_digest import DISCORD_EDITOR, NEWS, RACE, brussels, running
 
 from bot.adapters.discord.adapter import DiscordPlatform
+from bot.adapters.discord.settings import DiscordConfig
 from bot.adapters.slack.adapter import SlackPlatform
+from bot.adapters.slack.settings import SlackConfig
 from bot.app import run_platforms
-from bot.config import Config, DiscordConfig, SlackConfig
+from bot.config import Config
 from bot.digest_records import Subscription
 from bot.domain import Actor
 from bot.store.store import Store
@@ -165,7 +167,10 @@ async def test_stopping_the_bot_while_a_digest_is_retried_is_one_info_line(tmp_p
     async with FakeSlack() as slack:
         slack.stub("chat.postMessage", {"ok": False, "error": "internal_error"})
         config = replace(
-            Config(), database=db, today=ARTICLES_DAY, slack=SlackConfig(api_base_url=slack.api_url)
+            Config(),
+            database=db,
+            today=ARTICLES_DAY,
+            platforms=Config().platforms | {"slack": SlackConfig(api_base_url=slack.api_url)},
         )
         environ = {"SLACK_BOT_TOKEN": slack.bot_token, "SLACK_APP_TOKEN": slack.app_token}
         stop, retrying = asyncio.Event(), Retrying()

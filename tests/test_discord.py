@@ -34,9 +34,9 @@ from fakes.discord_fake import (
 import bot.adapters.discord.adapter as adapter
 from bot.__main__ import main
 from bot.adapters.discord.adapter import DiscordPlatform
+from bot.adapters.discord.settings import DiscordConfig
 from bot.commands.run import FAILED
 from bot.commands.spec import COMMANDS, Command, Kind
-from bot.config import DiscordConfig
 from bot.domain import Actor, Position
 from bot.platform import CredentialsError
 from bot.render import COLOUR_ERROR, DISCORD_EMBED_DESCRIPTION, DISCORD_EMBED_TOTAL

@@ -20,19 +20,19 @@ from fakes.slack_fake import PROXY_ENV_VARS, FakeSlack
 from slack_sdk.http_retry import builtin_async_handlers
 
 from bot.__main__ import main
-from bot.adapters.slack.adapter import (
+from bot.adapters.slack.adapter import WORKING, SlackPlatform
+from bot.adapters.slack.manifest import (
     MANIFEST_COMMAND,
     MANIFEST_COMMANDS,
     MANIFEST_DESCRIPTION,
     MANIFEST_USAGE_HINT,
-    WORKING,
-    SlackPlatform,
     manifest,
     manifest_json,
 )
+from bot.adapters.slack.settings import SlackConfig
 from bot.app import platform_makers
 from bot.commands.spec import COMMANDS, top_level
-from bot.config import Config, SlackConfig
+from bot.config import Config
 from bot.domain import Actor, Position
 from bot.logs import REFUSED_REQUEST, install_redaction
 from bot.platform import CredentialsError
@@ -465,10 +465,10 @@ async def test_socket_mode_acks_each_command(
 
 
 def test_run_builds_the_slack_platform_for_the_configured_transport(service: Service) -> None:
-    config = Config(slack=SlackConfig(mode="http"))
+    config = Config(platforms=Config().platforms | {"slack": SlackConfig(mode="http")})
     environ = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "SLACK_APP_TOKEN": "x"}
     (make,) = platform_makers(config, None, environ=environ)
-    platform = make.build(service)
+    platform = make.build(service, None)  # None: auth.test not asked yet
     assert isinstance(platform, SlackPlatform) and platform.name == "slack"
     assert platform.client.base_url == "https://slack.com/api/"
 

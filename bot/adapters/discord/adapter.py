@@ -16,9 +16,9 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from bot.adapters.discord.settings import DiscordConfig
 from bot.commands.run import answer_within, run_named
 from bot.commands.spec import Command, Context, Kind, top_level
-from bot.config import DiscordConfig
 from bot.domain import Actor
 from bot.platform import CredentialsError, PostRejected
 from bot.render import answerable, cut, discord_messages

@@ -7,7 +7,6 @@ reply; the app manifest is generated from the same command list.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -24,12 +23,12 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncSlackResponse, AsyncWebClient
 
+from bot.adapters.slack.settings import SlackConfig
 from bot.commands.run import answer_within, run_line
-from bot.commands.spec import Command, Context, top_level
-from bot.config import SlackConfig
+from bot.commands.spec import Context, top_level
 from bot.domain import Actor
 from bot.platform import CredentialsError, PostRejected
-from bot.render import answerable, cut, to_slack
+from bot.render import answerable, to_slack
 from bot.replies import Attachment, Reply
 from bot.service import Service
 
@@ -43,13 +42,6 @@ EDITOR_GROUP_RETRY = (5.0, 60.0)  # pause after a failed read: first, doubling u
 CLOSE_GRACE = 5.0  # seconds close() lets commands in flight finish
 UPLOAD_LIMIT = 1_000_000_000  # bytes: Slack's limit for one file
 RATE_LIMIT_RETRIES = 3  # slack_sdk retries a 429 once unless told otherwise
-
-SCOPES = ("commands", "chat:write", "files:write", "usergroups:read")
-# Slack's app manifest limits
-MANIFEST_COMMANDS = 50
-MANIFEST_COMMAND = 32  # characters, with the slash
-MANIFEST_DESCRIPTION = 2_000
-MANIFEST_USAGE_HINT = 1_000
 
 
 def message(reply: Reply) -> dict[str, Any]:
@@ -91,18 +83,20 @@ def web_client(config: SlackConfig, bot_token: str) -> AsyncWebClient:
 
 
 async def check_tokens(
-    client: AsyncWebClient, app_token: str | None
+    client: AsyncWebClient, app_token: str | None, auth: AsyncSlackResponse | None = None
 ) -> tuple[AsyncSlackResponse, str | None]:
-    """Ask Slack whether the tokens are good: auth.test for the bot token and, given an app
-    token (Socket Mode), apps.connections.open, whose URL this returns. The socket handler
-    would retry a rejected app token forever. Raises CredentialsError in one line."""
-    try:
-        auth = await client.auth_test()
-    except SlackApiError as exc:
-        raise CredentialsError(
-            f"SLACK_BOT_TOKEN was rejected by Slack ({exc.response.get('error')}); copy the "
-            "Bot User OAuth Token (xoxb-...) from your app's OAuth & Permissions page."
-        ) from None
+    """Ask Slack whether the tokens are good: auth.test for the bot token (unless `auth`, its
+    answer, is given) and, given an app token (Socket Mode), apps.connections.open, whose URL
+    this returns. The socket handler would retry a rejected app token forever. Raises
+    CredentialsError in one line."""
+    if auth is None:
+        try:
+            auth = await client.auth_test()
+        except SlackApiError as exc:
+            raise CredentialsError(
+                f"SLACK_BOT_TOKEN was rejected by Slack ({exc.response.get('error')}); copy the "
+                "Bot User OAuth Token (xoxb-...) from your app's OAuth & Permissions page."
+            ) from None
     if app_token is None:
         return auth, None
     try:
@@ -116,11 +110,15 @@ async def check_tokens(
     return auth, opened["url"]
 
 
-async def check_credentials(config: SlackConfig, bot_token: str, app_token: str | None) -> None:
+async def check_credentials(
+    config: SlackConfig, bot_token: str, app_token: str | None
+) -> AsyncSlackResponse:
     """`check_tokens` before anything local is opened (the signing secret cannot be asked
-    about); `SlackPlatform.start` asks again and keeps the answers."""
+    about). The auth.test answer is kept for `SlackPlatform(auth=...)`; a Socket Mode URL is
+    not, as it is opened afresh at start."""
     socket = config.mode == "socket"
-    await check_tokens(web_client(config, bot_token), app_token if socket else None)
+    auth, _ = await check_tokens(web_client(config, bot_token), app_token if socket else None)
+    return auth
 
 
 class SlackPlatform:
@@ -138,6 +136,7 @@ class SlackPlatform:
         signing_secret: str | None = None,
         ack_within: float = ACK_WITHIN,
         clock: Callable[[], float] = time.monotonic,
+        auth: AsyncSlackResponse | None = None,  # auth.test's answer, when already asked
     ) -> None:
         self.service = service
         self.config = config
@@ -145,6 +144,7 @@ class SlackPlatform:
         self.clock = clock
         self.url = ""  # the HTTP endpoint once started in HTTP mode
         self._app_token = app_token
+        self._auth = auth
         self.client = web_client(config, bot_token)
         # The token goes only in the client; "" keeps bolt from reading SLACK_SIGNING_SECRET in
         # Socket Mode, where requests are not signed (bolt verifies only HTTP requests).
@@ -169,8 +169,9 @@ class SlackPlatform:
             raise
 
     async def _start(self) -> None:
-        socket = self.config.mode == "socket"
-        auth, socket_url = await check_tokens(self.client, self._app_token if socket else None)
+        app_token = self._app_token if self.config.mode == "socket" else None
+        # A Socket Mode URL is opened afresh even when the tokens were checked before.
+        auth, socket_url = await check_tokens(self.client, app_token, self._auth)
         self._team = (auth["team_id"], auth.get("enterprise_id") or None)  # before any request
         if socket_url is None:
             await self._serve_http()
@@ -377,60 +378,3 @@ class EditorGroup:
 
 async def _healthz(_request: web.Request) -> web.Response:
     return web.Response(text="ok")
-
-
-# --- the app manifest ---------------------------------------------------------------------------
-
-
-def _slash_command(word: str, commands: list[Command], http_url: str | None) -> dict[str, Any]:
-    descriptions, hints = [], []
-    for c in commands:
-        sub = c.name.removeprefix(word).strip()
-        help_ = c.help + (" Editors only." if c.editor_only else "")
-        descriptions.append(f"{sub}: {help_}" if sub else help_)
-        if hint := c.usage.removeprefix(f"/{word}").strip():
-            hints.append(hint)
-    entry: dict[str, Any] = {
-        "command": f"/{word}",
-        "description": cut(" ".join(descriptions), MANIFEST_DESCRIPTION),
-        "should_escape": False,  # names and links arrive as typed, not as <@U…> or <#C…>
-    }
-    if hints:
-        entry["usage_hint"] = cut(" | ".join(hints), MANIFEST_USAGE_HINT)
-    if http_url:
-        entry["url"] = http_url
-    return entry
-
-
-def manifest(http_url: str | None = None) -> dict[str, Any]:
-    """The Slack app manifest: Socket Mode, or HTTP with every command sent to `http_url`."""
-    groups = top_level()
-    too_long = [w for w in groups if len(w) + 1 > MANIFEST_COMMAND]
-    if len(groups) > MANIFEST_COMMANDS or too_long:
-        raise ValueError(
-            f"Slack allows {MANIFEST_COMMANDS} slash commands of up to {MANIFEST_COMMAND} "
-            f"characters; COMMANDS has {len(groups)} (too long: {too_long or 'none'})."
-        )
-    return {
-        "_metadata": {"major_version": 1, "minor_version": 1},
-        "display_information": {
-            "name": "tallybot",
-            "description": "Who publicly backs whom in a consensus race: /tally, /holdouts, "
-            "/endorse, with sources and a countdown.",
-            "background_color": "#1f4e79",
-        },
-        "features": {
-            "bot_user": {"display_name": "tallybot", "always_online": True},
-            "slash_commands": [_slash_command(w, cs, http_url) for w, cs in groups.items()],
-        },
-        "oauth_config": {"scopes": {"bot": list(SCOPES)}},
-        "settings": {
-            "org_deploy_enabled": False,
-            "socket_mode_enabled": http_url is None,
-            "token_rotation_enabled": False,
-        },
-    }
-
-
-def manifest_json(http_url: str | None = None) -> str:
-    return json.dumps(manifest(http_url), indent=2, ensure_ascii=False) + "\n"
