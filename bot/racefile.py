@@ -9,10 +9,10 @@ from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pycountry
 
+from bot.clock import zone_named
 from bot.domain import (
     Candidate,
     Deadline,
@@ -152,8 +152,8 @@ def parse_race(data: dict[str, Any]) -> Race:
     title = _need(data, "title", str, "the race file")
     timezone = data.get("timezone", "UTC")
     try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        timezone = zone_named(str(timezone))
+    except ValueError:
         raise ValueError(f"timezone = {timezone!r} is not an IANA time zone") from None
     names = data.get("names", {})
     aliases = data.get("aliases", {})
