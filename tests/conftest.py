@@ -1,15 +1,19 @@
-"""Shared fixtures: a real SQLite file per test, the seeded NATO race, a pinned clock."""
+"""Shared fixtures: a real SQLite file per test, the seeded NATO race, a pinned clock, an
+editor, the console as a chat, and no proxy between the tests and their loopback fakes."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from fakes.slack_fake import PROXY_ENV_VARS
 
+from bot.adapters.console import Console
 from bot.clock import Clock
+from bot.domain import Actor
 from bot.racefile import load_race
 from bot.service import Service
 from bot.store.store import Store
@@ -31,6 +35,25 @@ async def service(tmp_path: Path) -> AsyncIterator[Service]:
     service = await make_service(tmp_path / "tally.db")
     yield service
     await service.store.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A proxy in the environment would take the loopback fakes' traffic."""
+    for name in PROXY_ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def editor() -> Actor:
+    """Someone who may record, on no platform in particular."""
+    return Actor("console", "ed", "Edna", is_editor=True)
+
+
+@pytest.fixture
+def chat(service: Service, tmp_path: Path) -> Callable[[str], Awaitable[str]]:
+    """Type a line in the console and read what it prints back."""
+    return Console(service, tmp_path / "files").handle
 
 
 @pytest.fixture

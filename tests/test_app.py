@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import ARTICLES_DAY, make_service
 from fakes.discord_fake import DEFAULT_GUILD_ID, DEFAULT_TOKEN, FakeDiscord, slash_interaction
-from fakes.slack_fake import PROXY_ENV_VARS, FakeSlack
+from fakes.slack_fake import FakeSlack
 
 from bot.adapters.discord.settings import DiscordConfig
 from bot.adapters.slack.settings import SlackConfig
@@ -21,12 +21,6 @@ from bot.digest_records import Subscription
 from bot.domain import Actor
 from bot.platform import CredentialsError
 from bot.store.store import Store
-
-
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in PROXY_ENV_VARS:
-        monkeypatch.delenv(name, raising=False)
 
 
 async def test_run_serves_both_platforms_and_posts_the_due_digest(tmp_path):

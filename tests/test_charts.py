@@ -15,7 +15,6 @@ import pytest
 from PIL import Image
 
 from bot import charts, drawing
-from bot.adapters.console import Console
 from bot.charts import Tile, board, board_data, timeline_data
 from bot.domain import Actor, Position, Stance
 from bot.service import Service
@@ -213,11 +212,6 @@ def test_importing_the_bot_does_not_import_matplotlib():
 
 
 # --- in conversation ------------------------------------------------------------------------
-
-
-@pytest.fixture
-def chat(service, tmp_path):
-    return Console(service, tmp_path / "files").handle
 
 
 async def test_chart_in_the_console_saves_the_picture_and_prints_its_path(chat, tmp_path):

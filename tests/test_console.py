@@ -19,12 +19,6 @@ from bot.adapters.console import Console
 from bot.domain import Actor
 
 
-@pytest.fixture
-def chat(service, tmp_path):
-    console = Console(service, tmp_path / "files")
-    return console.handle
-
-
 async def test_tally_shows_the_articles_situation(chat):
     reply = await chat("/tally")
     assert "28/32 back Mark Rutte; needs 4 more for unanimity." in reply

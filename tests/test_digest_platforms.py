@@ -18,7 +18,7 @@ from datetime import date, timedelta
 import pytest
 from conftest import ARTICLES_DAY, make_service
 from fakes.discord_fake import DEFAULT_GUILD_ID, DEFAULT_TOKEN, FakeDiscord
-from fakes.slack_fake import PROXY_ENV_VARS, FakeSlack
+from fakes.slack_fake import FakeSlack
 from test_digest import DISCORD_EDITOR, NEWS, RACE, brussels, running
 
 from bot.adapters.discord.adapter import DiscordPlatform
@@ -33,12 +33,6 @@ from bot.store.store import Store
 
 APRIL_3 = date(2024, 4, 3)
 CHANNEL = "1300000000000000777"  # a Discord channel id
-
-
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in PROXY_ENV_VARS:
-        monkeypatch.delenv(name, raising=False)
 
 
 def errors(caplog: pytest.LogCaptureFixture) -> list[str]:

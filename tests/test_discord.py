@@ -372,11 +372,10 @@ async def test_export_attaches_the_file(platform: DiscordPlatform) -> None:
 
 
 async def test_a_long_answer_posts_at_most_five_messages_and_attaches_the_rest(
-    platform: DiscordPlatform, service: Service
+    platform: DiscordPlatform, service: Service, editor: Actor
 ) -> None:
     """A reader's /history limit:100 over 500-character notes was 50 public messages."""
     hungary, rutte = service.roster.member("Hungary"), service.roster.candidate("Rutte")
-    editor = Actor("console", "ed", "Edna", is_editor=True)
     for i in range(100):
         note = f"{i:03d} " + "x" * 490
         await service.record(editor, hungary, Position.SUPPORTS, rutte, note=note)

@@ -16,7 +16,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from fakes.slack_fake import PROXY_ENV_VARS, FakeSlack
+from fakes.slack_fake import FakeSlack
 from slack_sdk.http_retry import builtin_async_handlers
 
 from bot.__main__ import main
@@ -40,12 +40,6 @@ from bot.replies import Attachment, Reply
 from bot.service import Service
 
 MANIFEST_FILE = Path(__file__).resolve().parent.parent / "slack-manifest.json"
-
-
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in PROXY_ENV_VARS:
-        monkeypatch.delenv(name, raising=False)
 
 
 @asynccontextmanager
@@ -360,11 +354,10 @@ async def test_export_uploads_the_file_to_the_channel(
 
 
 async def test_a_long_answer_is_one_message_with_the_whole_answer_as_a_file(
-    service: Service, http: aiohttp.ClientSession
+    service: Service, http: aiohttp.ClientSession, editor: Actor
 ) -> None:
     """A reader's /history limit:100 over long notes must not flood the channel."""
     hungary, rutte = service.roster.member("Hungary"), service.roster.candidate("Rutte")
-    editor = Actor("console", "ed", "Edna", is_editor=True)
     for i in range(100):
         note = f"{i:03d} " + "x" * 490
         await service.record(editor, hungary, Position.SUPPORTS, rutte, note=note)

@@ -18,7 +18,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from fakes.slack_fake import FakeSlack
-from test_slack import _no_proxy, slack_bot, slash  # noqa: F401 (_no_proxy: autouse fixture)
+from test_slack import slack_bot, slash
 
 from bot import service as service_module
 from bot.adapters.console import Console

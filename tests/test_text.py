@@ -15,11 +15,6 @@ from bot.text import check_source, one_line, safe_filename, skeleton
 INVISIBLE = "\u2028\u2029\u200b\u200c\u200d\u200e\u200f\u061c\ufeff\u202e\u2066\x00\x1b\u00ad"
 
 
-@pytest.fixture
-def chat(service, tmp_path):
-    return Console(service, tmp_path / "files").handle
-
-
 async def events(service) -> int:
     return len(await service.store.events(service.race.id))
 
