@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import tzinfo
+from datetime import date, time, tzinfo
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -19,6 +19,7 @@ from bot.domain import (
     CandidateTally,
     Event,
     EventKind,
+    Member,
     Position,
     Race,
     Tally,
@@ -208,3 +209,99 @@ def candidates_reply(candidates: list[Candidate], tally: Tally, race: Race) -> R
             status = f"{counts.get(c.key, 0)}/{len(race.members)} backers"
         lines.append(f"{candidate_label(c, race)}: {status}")
     return Reply(title=f"Candidates in {race.title}", sections=(Section(lines=tuple(lines)),))
+
+
+# --- the other commands' replies ---------------------------------------------------------------
+
+
+def recorded_reply(
+    event: Event, previous: Event | None, race: Race, names: dict[str, str], tally: Tally
+) -> Reply:
+    """What /endorse, /oppose and /undecided say: the event, what it replaces (or that it
+    fills in the history behind a later position), and the candidate's count now."""
+    member = race.member(event.member)
+    line = (
+        f"Recorded #{event.id}: {member.name} {describe(event, names)} "
+        f"on {format_date(event.happened_on)} ({source_label(event.source)})."
+    )
+    backfill = previous is not None and previous.happened_on > event.happened_on
+    if previous is not None and not backfill:
+        if (previous.position, previous.candidate) == (event.position, event.candidate):
+            line += " No change: it already did."
+        else:
+            line += f" It replaces #{previous.id}: {member.name} {describe(previous, names)}."
+    lines = [line]
+    if backfill:
+        lines.append(
+            f"{member.name}'s later position of {format_date(previous.happened_on)} "
+            "still stands; this one fills in the history."
+        )
+    for t in tally.candidates:
+        if t.candidate.key == event.candidate or (
+            event.candidate is None and t is tally.candidates[0]
+        ):
+            lines.append(f"{t.candidate.name}: {t.count}/{t.total}; {t.needs()}.")
+    return Reply(sections=(Section(lines=tuple(lines)),))
+
+
+def undone_reply(
+    reverted: Event, undo: Event, now: Event | None, race: Race, names: dict[str, str]
+) -> Reply:
+    member = race.member(undo.member).name
+    line = f"Undid #{reverted.id} ({member} {describe(reverted, names)})"
+    position = describe(now, names) if now else "has no public position"
+    return Reply.text(f"{line} by recording #{undo.id}. {member} now: {position}.")
+
+
+def history_reply(
+    entries: list[tuple[Event, Event | None]],
+    race: Race,
+    names: dict[str, str],
+    zone: tzinfo,
+    member: Member | None,
+) -> Reply:
+    """The log, last recorded first: each event with the one it reverts, if any."""
+    lines = [history_line(e, race, names, reverted, zone) for e, reverted in entries]
+    if not lines:
+        lines.append("Nothing recorded yet; an editor can /endorse <member> <candidate>.")
+    title = f"History: {member.name if member else race.title}, last recorded first"
+    return Reply(title=title, sections=(Section(lines=tuple(lines)),))
+
+
+def subscribed_reply(at: time, zone: str, first: date) -> Reply:
+    return Reply.text(
+        f"Subscribed: this channel gets the daily digest at {at:%H:%M} ({zone}), "
+        f"from {format_date(first)}. /digest shows today's now; /unsubscribe stops it."
+    )
+
+
+def candidate_added_reply(
+    candidate: Candidate, nominated_by: Member | None, had_withdrawn_on: date | None
+) -> Reply:
+    if had_withdrawn_on is not None:
+        return Reply.text(
+            f"{candidate.name} is back in the race (withdrew on "
+            f"{format_date(had_withdrawn_on)}); positions on them count again."
+        )
+    by = f", nominated by {nominated_by.name}" if nominated_by else ""
+    return Reply.text(
+        f"Added candidate {candidate.name}{by}. Record positions with "
+        f"/endorse <member> {candidate.name}"
+    )
+
+
+def withdrawn_reply(candidate: Candidate) -> Reply:
+    return Reply.text(
+        f"{candidate.name} withdrew on {format_date(candidate.withdrawn_on)}; "
+        "positions on them stay in the log."
+    )
+
+
+def export_reply(
+    events: int, attachment: Attachment, since: date | None, until: date | None
+) -> Reply:
+    what = "The event log"
+    if since or until:
+        start = format_date(since) if since else "the start"
+        what += f" from {start} to {format_date(until) if until else 'today'}"
+    return Reply(sections=(Section(lines=(f"{what}: {events} events.",)),), attachment=attachment)

@@ -13,17 +13,21 @@ from bot.charts import chart_reply
 from bot.commands.grammar import find_command
 from bot.commands.spec import COMMANDS, Context
 from bot.digest import DigestBuilder
-from bot.domain import Position, format_date
+from bot.domain import Position
 from bot.replies import (
     Attachment,
     Reply,
     Section,
+    candidate_added_reply,
     candidates_reply,
-    describe,
-    history_line,
+    export_reply,
+    history_reply,
     holdouts_reply,
-    source_label,
+    recorded_reply,
+    subscribed_reply,
     tally_reply,
+    undone_reply,
+    withdrawn_reply,
 )
 from bot.scheduling import first_digest_day
 
@@ -41,30 +45,8 @@ async def _record(ctx: Context, args: dict[str, Any], position: Position) -> Rep
         args.get("source"),
         args.get("note"),
     )
-    e, names, race = done.event, ctx.service.candidate_names(), svc.race
-    member = race.member(e.member)
-    line = (
-        f"Recorded #{e.id}: {member.name} {describe(e, names)} "
-        f"on {format_date(e.happened_on)} ({source_label(e.source)})."
-    )
-    before = done.previous
-    backfill = before is not None and before.happened_on > e.happened_on
-    if before is not None and not backfill:
-        if (before.position, before.candidate) == (e.position, e.candidate):
-            line += " No change: it already did."
-        else:
-            line += f" It replaces #{before.id}: {member.name} {describe(before, names)}."
-    lines = [line]
-    if backfill:
-        lines.append(
-            f"{member.name}'s later position of {format_date(before.happened_on)} "
-            "still stands; this one fills in the history."
-        )
-    tally = await svc.tally()
-    for t in tally.candidates:
-        if t.candidate.key == e.candidate or (e.candidate is None and t is tally.candidates[0]):
-            lines.append(f"{t.candidate.name}: {t.count}/{t.total}; {t.needs()}.")
-    return Reply(sections=(Section(lines=tuple(lines)),))
+    names = svc.candidate_names()
+    return recorded_reply(done.event, done.previous, svc.race, names, await svc.tally())
 
 
 async def _endorse(ctx: Context, args: dict[str, Any]) -> Reply:
@@ -94,16 +76,8 @@ async def _history(ctx: Context, args: dict[str, Any]) -> Reply:
     svc = ctx.service
     member = args.get("member")
     events = await svc.history(member, args.get("limit", 10))
-    names = ctx.service.candidate_names()
-    lines = []
-    for e in events:
-        reverted = await svc.event(e.reverts) if e.reverts else None
-        lines.append(history_line(e, svc.race, names, reverted, svc.clock.tz))
-    scope = member.name if member else svc.race.title
-    if not lines:
-        lines.append("Nothing recorded yet; an editor can /endorse <member> <candidate>.")
-    title = f"History: {scope}, last recorded first"
-    return Reply(title=title, sections=(Section(lines=tuple(lines)),))
+    entries = [(e, await svc.event(e.reverts) if e.reverts else None) for e in events]
+    return history_reply(entries, svc.race, svc.candidate_names(), svc.clock.tz, member)
 
 
 async def _countdown(ctx: Context, args: dict[str, Any]) -> Reply:
@@ -116,10 +90,7 @@ async def _subscribe(ctx: Context, args: dict[str, Any]) -> Reply:
         ctx.actor, ctx.actor.platform, ctx.channel, args.get("time"), args.get("tz")
     )
     first = await first_digest_day(svc, sub)
-    return Reply.text(
-        f"Subscribed: this channel gets the daily digest at {sub.time:%H:%M} ({sub.timezone}), "
-        f"from {format_date(first)}. /digest shows today's now; /unsubscribe stops it."
-    )
+    return subscribed_reply(sub.time, sub.timezone, first)
 
 
 async def _unsubscribe(ctx: Context, args: dict[str, Any]) -> Reply:
@@ -134,11 +105,7 @@ async def _digest(ctx: Context, args: dict[str, Any]) -> Reply:
 async def _undo(ctx: Context, args: dict[str, Any]) -> Reply:
     svc = ctx.service
     done = await svc.undo(ctx.actor)
-    names = ctx.service.candidate_names()
-    member = svc.race.member(done.undo.member).name
-    line = f"Undid #{done.reverted.id} ({member} {describe(done.reverted, names)})"
-    now = describe(done.now, names) if done.now else "has no public position"
-    return Reply.text(f"{line} by recording #{done.undo.id}. {member} now: {now}.")
+    return undone_reply(done.reverted, done.undo, done.now, svc.race, svc.candidate_names())
 
 
 async def _candidates(ctx: Context, args: dict[str, Any]) -> Reply:
@@ -149,38 +116,19 @@ async def _candidates(ctx: Context, args: dict[str, Any]) -> Reply:
 async def _candidate_add(ctx: Context, args: dict[str, Any]) -> Reply:
     member = args.get("member")
     added = await ctx.service.add_candidate(ctx.actor, args["name"], member, args.get("on"))
-    candidate = added.candidate
-    if added.had_withdrawn_on is not None:
-        return Reply.text(
-            f"{candidate.name} is back in the race (withdrew on "
-            f"{format_date(added.had_withdrawn_on)}); positions on them count again."
-        )
-    by = f", nominated by {member.name}" if member else ""
-    return Reply.text(
-        f"Added candidate {candidate.name}{by}. Record positions with "
-        f"/endorse <member> {candidate.name}"
-    )
+    return candidate_added_reply(added.candidate, member, added.had_withdrawn_on)
 
 
 async def _candidate_withdraw(ctx: Context, args: dict[str, Any]) -> Reply:
     candidate = await ctx.service.withdraw_candidate(ctx.actor, args["candidate"], args.get("on"))
-    return Reply.text(
-        f"{candidate.name} withdrew on {format_date(candidate.withdrawn_on)}; "
-        "positions on them stay in the log."
-    )
+    return withdrawn_reply(candidate)
 
 
 async def _export(ctx: Context, args: dict[str, Any]) -> Reply:
     since, until = args.get("since"), args.get("until")
     export = await ctx.service.export(args.get("format", "csv"), since, until)
-    what = "The event log"
-    if since or until:
-        start = format_date(since) if since else "the start"
-        what += f" from {start} to {format_date(until) if until else 'today'}"
-    return Reply(
-        sections=(Section(lines=(f"{what}: {export.events} events.",)),),
-        attachment=Attachment(export.filename, export.content_type, path=export.path),
-    )
+    attachment = Attachment(export.filename, export.content_type, path=export.path)
+    return export_reply(export.events, attachment, since, until)
 
 
 async def _chart(ctx: Context, args: dict[str, Any]) -> Reply:
