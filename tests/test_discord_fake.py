@@ -121,11 +121,10 @@ async def test_defer_followup_and_channel_message_with_files(fake: FakeDiscord) 
     )
 
 
-async def test_wrong_token_is_login_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_wrong_token_is_login_failure() -> None:
     client, _ = make_bot()
     async with FakeDiscord() as fake:
-        fake.install(monkeypatch)  # the monkeypatch flavour of fake.patch_discord()
-        with pytest.raises(discord.LoginFailure):
+        with fake.patch_discord(), pytest.raises(discord.LoginFailure):
             async with fake.run_client(client, token="wrong"):
                 pass
     assert [r.status for r in fake.requests] == [401]

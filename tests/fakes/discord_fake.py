@@ -556,11 +556,6 @@ class FakeDiscord:
         finally:
             Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = old
 
-    def install(self, monkeypatch: Any) -> None:
-        """Same as ``patch_discord`` but undone by pytest's ``monkeypatch``."""
-        monkeypatch.setattr(Route, "BASE", self.api_base)
-        monkeypatch.setattr(DiscordWebSocket, "DEFAULT_GATEWAY", self.gateway_url)
-
     @contextlib.asynccontextmanager
     async def run_client(
         self,
@@ -632,10 +627,6 @@ class FakeDiscord:
     async def wait_for_followup(self, timeout: float = 5.0) -> RecordedRequest:  # noqa: ASYNC109
         return await self.wait_for("followup", timeout=timeout)
 
-    async def wait_for_reply(self, timeout: float = 5.0) -> RecordedRequest:  # noqa: ASYNC109
-        """Next callback, follow-up or channel message, whichever comes first."""
-        return await self.wait_for("callback", "followup", "channel_message", timeout=timeout)
-
     async def wait_for_channel_message(self, timeout: float = 5.0) -> RecordedRequest:  # noqa: ASYNC109
         return await self.wait_for("channel_message", timeout=timeout)
 
@@ -645,10 +636,6 @@ class FakeDiscord:
     @property
     def callbacks(self) -> list[RecordedRequest]:
         return self._of_kind("callback")
-
-    @property
-    def followups(self) -> list[RecordedRequest]:
-        return self._of_kind("followup")
 
     @property
     def channel_messages(self) -> list[RecordedRequest]:

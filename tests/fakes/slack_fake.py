@@ -298,22 +298,6 @@ class FakeSlack:
         payload = {**slash_command_fields(**merged), "api_app_id": self.app_id, **(body or {})}
         return await self.send_envelope("slash_commands", payload, accepts_response_payload=True)
 
-    async def send_event(self, event: dict[str, Any]) -> str:
-        """Send an ``events_api`` envelope wrapping ``event`` (e.g. an ``app_mention``)."""
-        payload = {
-            "token": "verification-token",
-            "team_id": self.team_id,
-            "api_app_id": self.app_id,
-            "event": event,
-            "type": "event_callback",
-            "event_id": f"Ev{self._next():06d}",
-            "event_time": int(time.time()),
-            "authorizations": [
-                {"team_id": self.team_id, "user_id": self.bot_user_id, "is_bot": True}
-            ],
-        }
-        return await self.send_envelope("events_api", payload)
-
     def signed_slash_request(
         self, command: str = "/tally", text: str = "", **kwargs: Any
     ) -> tuple[str, dict[str, str]]:
