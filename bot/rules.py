@@ -168,7 +168,6 @@ class RuleReplay:
     stances: dict[str, Stance] = field(default_factory=dict)  # by member code
     backers: set[str] = field(default_factory=set)
     opposers: set[str] = field(default_factory=set)
-    met: bool = False
     reached: date | None = None
     last_day: date | None = None
 
@@ -176,13 +175,13 @@ class RuleReplay:
         """Add changes (undone ones left out) that happened on or after `last_day`."""
         for change in changes:
             now = stance(change, self.candidate)
+            # Only a change of stance can meet the rule or lose it.
             if now is not self.stances.get(change.member, Stance.NO_POSITION):
                 self._move(change.member, now)
-                self.met = self.rule.met(self.backers, self.opposers)
-            if not self.met:
-                self.reached = None
-            elif self.reached is None:
-                self.reached = change.happened_on
+                if not self.rule.met(self.backers, self.opposers):
+                    self.reached = None
+                elif self.reached is None:
+                    self.reached = change.happened_on
             self.last_day = change.happened_on
         return self
 
