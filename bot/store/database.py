@@ -32,6 +32,8 @@ _READ_BUSY_MS = 1_000  # in WAL a read waits only while another process recovers
 
 
 class Database:
+    """The two connections to one file, and the one way to write (see the module doc)."""
+
     def __init__(
         self,
         db: aiosqlite.Connection,

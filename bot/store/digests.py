@@ -13,6 +13,8 @@ from bot.store.database import Database, utc
 
 
 class DigestRows(Database):
+    """The digest's rows, written and read through the Database's discipline."""
+
     async def subscribe(self, sub: Subscription, actor: Actor) -> None:
         """Add a channel's subscription, or change its time and zone."""
         assert sub.since is not None
