@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, replace
 from datetime import date
 
 import pytest
 
 from bot.domain import Actor, Change, Position, countdown
 from bot.racefile import load_race
-from bot.rules import Majority, Measure, RuleReplay, Threshold, Unanimity
+from bot.rules import Majority, Measure, Progress, Rule, RuleReplay, Threshold, Unanimity
 
 RACE = load_race("nato-sg-2024")
 
@@ -121,3 +123,70 @@ async def test_the_kept_replay_agrees_with_a_full_one_as_the_log_grows(service):
         await step()
         assert (await service.countdown()).startswith(start)
         assert await service.countdown() == await fresh_countdown()
+
+
+@dataclass(frozen=True)
+class TwoThirdsNoVeto(Rule):
+    """The test's own rule of the kind races to come need (a qualified majority, a veto): two
+    thirds of the members and of their weight, and no permanent member opposing."""
+
+    weights: Mapping[str, int]
+    permanent: frozenset[str]
+
+    def progress(self, backers: Collection[str], opposers: Collection[str] = ()) -> Progress:
+        members, weight = len(self.weights), sum(self.weights.values())
+        return Progress(
+            (
+                Measure(len(backers), members, -(-2 * members // 3)),
+                Measure(
+                    sum(self.weights[m] for m in backers), weight, -(-2 * weight // 3), "weight"
+                ),
+            ),
+            blocked_by=tuple(sorted(self.permanent & set(opposers))),
+        )
+
+    def needs(self, backers: Collection[str], opposers: Collection[str] = ()) -> str:
+        progress = self.progress(backers, opposers)
+        if progress.blocked_by:
+            return f"is vetoed by {', '.join(progress.blocked_by)}"
+        return "has two thirds" if progress.met else "needs two thirds"
+
+    def describe(self) -> str:
+        return "two thirds"
+
+
+async def test_a_weighted_rule_with_a_veto_needs_no_change_outside_its_class(service, editor):
+    """The tally, the replies, the charts and the replay read a rule that is not a head count
+    (two measures, a veto) through met, progress and needs alone."""
+    from bot.charts import board, timeline
+    from bot.render import to_text
+    from bot.replies import tally_reply
+    from bot.service import Service
+
+    weights = {m.code: 10 if m.code == "US" else 1 for m in RACE.members}  # 41 in all
+    rule = TwoThirdsNoVeto(weights, frozenset({"HU"}))
+    vetoed = Service(service.store, replace(RACE, rule=rule), service.clock)
+    await vetoed.start()
+    tally = await vetoed.tally()
+    rutte = tally.shown()
+    assert not rutte.met and rutte.progress.blocked_by == ("HU",)
+    assert rutte.needs() == "is vetoed by HU"  # 28 of 32 and 37 of 41 would do, but Hungary
+    text = to_text(tally_reply(tally, await vetoed.countdown(tally), as_of_asked=False))
+    assert "28/32\n" in text and "37/41 weight\n" in text  # a bar for each measure
+    assert "28/32 back Mark Rutte; is vetoed by HU." in text
+    assert "97 days until the Washington summit" in text
+    candidates = vetoed.roster.candidate_list
+    assert (
+        "two thirds (22/32, 28/41 weight) needed by"
+        in board(rutte, vetoed.race, candidates, tally.as_of).subtitle
+    )
+    changes = await vetoed.changes(tally.as_of)
+    picture = timeline(changes, vetoed.race, candidates, tally.as_of)
+    assert picture.rule_lines == ((22, "Two thirds (22/32)"),)  # a line for what counts members
+
+    await vetoed.record(editor, vetoed.roster.member("Hungary"), Position.SUPPORTS, rutte.candidate)
+    assert (await vetoed.tally()).shown().needs() == "has two thirds"
+    assert await vetoed.countdown() == (  # the day the veto was lifted, by the replay
+        "Mark Rutte reached two thirds on 3 April 2024, 97 days before the Washington summit "
+        "on 9 July 2024."
+    )
