@@ -116,25 +116,25 @@ def _member(code: str, names: dict[str, str], aliases: dict[str, list[str]]) -> 
     )
 
 
-def _threshold(table: dict[str, Any], members: int) -> Threshold:
+def _threshold(table: dict[str, Any], members: tuple[Member, ...]) -> Threshold:
     backers = int(table.get("threshold", 0))
-    if not 1 <= backers <= members:
-        raise ValueError(f"[rule] threshold = {backers} must be 1 to {members}")
-    return Threshold(members, backers)
+    if not 1 <= backers <= len(members):
+        raise ValueError(f"[rule] threshold = {backers} must be 1 to {len(members)}")
+    return Threshold(len(members), backers)
 
 
-# Each kind of rule a race file may name, and how its [rule] table (and the number of
-# members) builds it.
-RULE_KINDS: dict[str, Callable[[dict[str, Any], int], Rule]] = {
-    "unanimity": lambda table, members: Unanimity(members),
-    "majority": lambda table, members: Majority(members),
+# Each kind of rule a race file may name, and how its [rule] table builds it for the race's
+# members (a rule that weighs members or gives some a veto reads their codes there).
+RULE_KINDS: dict[str, Callable[[dict[str, Any], tuple[Member, ...]], Rule]] = {
+    "unanimity": lambda table, members: Unanimity(len(members)),
+    "majority": lambda table, members: Majority(len(members)),
     "threshold": _threshold,
 }
 # The keys of [rule]; one that only another kind reads is ignored, as it always was.
 _RULE_KEYS = {"kind", "threshold"}
 
 
-def _rule(table: dict[str, Any], members: int) -> Rule:
+def _rule(table: dict[str, Any], members: tuple[Member, ...]) -> Rule:
     _unknown(table, _RULE_KEYS, "[rule]")
     kind = table.get("kind", "unanimity")
     if not isinstance(kind, str) or kind not in RULE_KINDS:
@@ -181,7 +181,7 @@ def parse_race(data: dict[str, Any]) -> Race:
         candidates.append(Candidate(key, name, member, tuple(c.get("aliases", ()))))
     keys = {c.key for c in candidates}
 
-    rule = _rule(data.get("rule", {}), len(members))
+    rule = _rule(data.get("rule", {}), members)
     deadline = _need(data, "deadline", dict, "the race file")
     _unknown(deadline, {"on", "label"}, "[deadline]")
     sources = data.get("sources", {})
