@@ -13,6 +13,7 @@ from datetime import date
 from functools import partial
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.adapters.registry import PLATFORMS
@@ -102,29 +103,41 @@ async def run_platforms(
     `flags` are the platforms' CLI options, such as sync_global."""
     install_redaction()  # before any platform library logs a payload
     makers = platform_makers(config, only, flags, environ)
-    answers = [await maker.check() for maker in makers]
-    async with open_service(config, demo) as service:
-        platforms = [m.build(service, a) for m, a in zip(makers, answers, strict=True)]
-        if stop is None:
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(signum, stop.set)
-        started: list[Platform] = []
-        digests = DigestScheduler(
-            service,
-            {p.name: p for p in platforms},
-            attach_board=partial(tally_board, service) if config.digest.attach_board else None,
-        )
-        try:
-            for platform in platforms:
-                await platform.start()
-                started.append(platform)
-                log.info("%s is ready", platform.name)
-            await digests.start()  # after the platforms: its catch-up may post at once
-            await stop.wait()
-            log.info("Shutting down")
-        finally:
-            await digests.close()
-            for platform in reversed(started):
-                await platform.close()
+    answers: list[Any] = []
+    try:
+        for maker in makers:
+            answers.append(await maker.check())
+        async with open_service(config, demo) as service:
+            platforms = [m.build(service, a) for m, a in zip(makers, answers, strict=True)]
+            answers = []  # each platform holds its answer now, and closes it
+            await _serve(config, service, platforms, stop)
+    finally:
+        # Answers checked but never built on (a logged-in client): fewer if a check failed.
+        for maker, answer in zip(makers, answers, strict=False):
+            await maker.discard(answer)
+
+
+async def _serve(
+    config: Config, service: Service, platforms: list[Platform], stop: asyncio.Event | None
+) -> None:
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+    digests = DigestScheduler(
+        service,
+        {p.name: p for p in platforms},
+        attach_board=partial(tally_board, service) if config.digest.attach_board else None,
+    )
+    try:
+        for platform in platforms:
+            await platform.start()
+            log.info("%s is ready", platform.name)
+        await digests.start()  # after the platforms: its catch-up may post at once
+        await stop.wait()
+        log.info("Shutting down")
+    finally:
+        await digests.close()
+        for platform in reversed(platforms):  # started or not: each may hold a connection
+            await platform.close()

@@ -44,14 +44,20 @@ class Platform(Protocol):
     async def close(self) -> None: ...
 
 
+async def _keep_nothing(answer: Any) -> None:
+    """An answer that holds no connection needs no letting go."""
+
+
 @dataclass(frozen=True)
 class PlatformMaker:
     """How the composition root gets a platform: `check` asks the platform about the
     credentials before anything local is opened (or raises CredentialsError), and `build`
-    gets its answer, so nothing is asked twice."""
+    gets its answer, so nothing is asked twice; `discard` lets go of an answer that nothing
+    was built on (the start stopped in between)."""
 
     check: Callable[[], Awaitable[Any]]
     build: Callable[[Service, Any], Platform]
+    discard: Callable[[Any], Awaitable[None]] = _keep_nothing
 
 
 def secret(name: str, environ: Mapping[str, str] = os.environ) -> str | None:

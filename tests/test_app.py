@@ -71,6 +71,9 @@ async def test_run_serves_both_platforms_and_posts_the_due_digest(tmp_path):
             finally:
                 stop.set()
                 await asyncio.wait_for(run, timeout=10)
+        # Each token was checked once, before the database was opened, and the answer kept.
+        assert [r.path for r in discord.requests if r.path == "/users/@me"] == ["/users/@me"]
+        assert len(slack.calls_to("auth.test")) == 2  # tallybot's check, then bolt's own
 
     store = await Store.open(db)
     sends = await store.digest_sends("nato-sg-2024", [ARTICLES_DAY])

@@ -128,16 +128,37 @@ TOKEN_REJECTED = (
 )
 
 
-async def check_token(token: str) -> None:
-    """Ask Discord whether the bot token is good (GET /users/@me) and nothing more, so a
-    rejected token is found before anything local is opened. Raises CredentialsError."""
-    http = discord.http.HTTPClient(asyncio.get_running_loop())
+def new_client(guild_ready_timeout: float = 2.0) -> discord.Client:
+    """A client as tallybot needs one. `guild_ready_timeout`: seconds it waits after the last
+    server's data before it is ready."""
+    # tallybot never joins voice: discord.py's warnings about voice libraries are noise.
+    discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
+    # Slash commands need no privileged intent; the guilds intent gives role names.
+    return discord.Client(
+        intents=discord.Intents.default(),
+        allowed_mentions=NO_MENTIONS,
+        guild_ready_timeout=guild_ready_timeout,
+    )
+
+
+async def log_in(client: discord.Client, token: str) -> None:
+    """Log the client in (GET /users/@me, then the application), which is also how a rejected
+    token is found: CredentialsError, the client closed."""
     try:
-        await http.static_login(token)
-    except discord.LoginFailure:
-        raise CredentialsError(TOKEN_REJECTED) from None
-    finally:
-        await http.close()
+        await client.login(token)  # client.start() is login() then connect()
+    except BaseException as exc:
+        await client.close()
+        if isinstance(exc, discord.LoginFailure):
+            raise CredentialsError(TOKEN_REJECTED) from None
+        raise
+
+
+async def logged_in_client(token: str) -> discord.Client:
+    """Before anything local is opened: a client logged in with the token, for the platform
+    built afterwards (`DiscordPlatform(client=...)`), so the token is checked only once."""
+    client = new_client()
+    await log_in(client, token)
+    return client
 
 
 class DiscordPlatform:
@@ -151,34 +172,28 @@ class DiscordPlatform:
         config: DiscordConfig,
         token: str,
         sync_global: bool = False,
-        guild_ready_timeout: float = 2.0,  # seconds after the last server's data: then ready
+        *,
+        client: discord.Client | None = None,
+        guild_ready_timeout: float = 2.0,
     ) -> None:
+        """`client`: one logged in with `token` already (the CLI logs in to check the token
+        before it opens anything); by default `start()` logs in a new one, made with
+        `guild_ready_timeout` (see `new_client`)."""
         self.service = service
         self.config = config
         self.sync_global = sync_global
         self._token = token
         # The servers served, each with its editor role ids; names are added once resolved.
         self._editor_roles = {guild: config.editor_role_ids for guild in config.guilds}
-        # tallybot never joins voice: discord.py's warnings about voice libraries are noise.
-        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
-        # Slash commands need no privileged intent; the guilds intent gives role names.
-        self.client = discord.Client(
-            intents=discord.Intents.default(),
-            allowed_mentions=NO_MENTIONS,
-            guild_ready_timeout=guild_ready_timeout,
-        )
-        self.client.setup_hook = self._sync  # type: ignore[method-assign]
+        self.client = client or new_client(guild_ready_timeout)
+        self._logged_in = client is not None
         self.tree = build_tree(self.client, service, self._run)
         self._connection: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        try:
-            await self.client.login(self._token)  # client.start() is login() then connect()
-        except BaseException as exc:
-            await self.client.close()
-            if isinstance(exc, discord.LoginFailure):
-                raise CredentialsError(TOKEN_REJECTED) from None
-            raise
+        if not self._logged_in:
+            await log_in(self.client, self._token)
+        await self._sync()  # before the gateway: commands are there once the bot is ready
         self._connection = asyncio.create_task(self.client.connect(), name="discord-gateway")
         ready = asyncio.create_task(self.client.wait_until_ready())
         await asyncio.wait({ready, self._connection}, return_when=asyncio.FIRST_COMPLETED)

@@ -82,11 +82,15 @@ def credentials(
 def make(
     config: DiscordConfig, secrets: dict[str, str], flags: Mapping[str, bool]
 ) -> PlatformMaker:
-    from bot.adapters.discord.adapter import DiscordPlatform, check_token
+    from bot.adapters.discord.adapter import DiscordPlatform, logged_in_client
+
+    async def discard(client: Any) -> None:
+        await client.close()
 
     return PlatformMaker(
-        check=partial(check_token, secrets["token"]),
-        build=lambda service, _: DiscordPlatform(
-            service, config, secrets["token"], flags.get("sync_global", False)
+        check=partial(logged_in_client, secrets["token"]),
+        build=lambda service, client: DiscordPlatform(
+            service, config, secrets["token"], flags.get("sync_global", False), client=client
         ),
+        discard=discard,
     )
