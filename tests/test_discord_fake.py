@@ -21,7 +21,8 @@ from fakes.discord_fake import (
 
 def make_bot(*, sync_guild: bool = True) -> tuple[discord.Client, app_commands.CommandTree]:
     """A plain Client with /ping, /report (defer + file follow-up + channel post) and /backs."""
-    client = discord.Client(intents=discord.Intents.default())
+    # The fake sends its servers at once: no need to wait 2 s for more before ready.
+    client = discord.Client(intents=discord.Intents.default(), guild_ready_timeout=0.05)
     tree = app_commands.CommandTree(client)
     guild = discord.Object(DEFAULT_GUILD_ID)
 

@@ -15,7 +15,7 @@ discord.py facts this relies on:
 - ``json_or_text`` parses a body only when Content-Type is exactly ``application/json``;
 - a 429 is retried only if it carries a ``Via`` header and a JSON ``retry_after``;
 - ``on_ready`` fires ``guild_ready_timeout`` seconds (default 2.0) after the last GUILD_CREATE,
-  even with no guilds; ``run_client`` lowers it (``client._connection.guild_ready_timeout``).
+  even with no guilds; a client made for a test passes a short one to ``discord.Client``.
 """
 
 from __future__ import annotations
@@ -563,14 +563,8 @@ class FakeDiscord:
         *,
         token: str | None = None,
         ready_timeout: float = 5.0,
-        guild_ready_timeout: float | None = 0.05,
     ) -> AsyncIterator[discord.Client]:
-        """``client.start(token)`` in a task, wait for ``on_ready``, close the client on exit.
-
-        ``guild_ready_timeout`` overrides the client's 2 s post-GUILD_CREATE wait (None keeps it).
-        """
-        if guild_ready_timeout is not None:
-            client._connection.guild_ready_timeout = guild_ready_timeout
+        """``client.start(token)`` in a task, wait for ``on_ready``, close the client on exit."""
         task = asyncio.create_task(client.start(token or self.token))
         try:
             async with asyncio.timeout(ready_timeout):
