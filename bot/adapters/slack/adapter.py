@@ -1,7 +1,7 @@
 """Slack: every command of the core as a slash command, over Socket Mode or HTTP (slack-bolt).
 
 The adapter maps a Slack user to an `Actor`, hands the typed text to `run_line` and renders the
-reply; the app manifest is generated from the same command list.
+reply; manifest.py generates the app manifest from the same command list.
 """
 
 from __future__ import annotations
