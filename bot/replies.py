@@ -81,6 +81,9 @@ class Reply:
     attachment: Attachment | None = None
     error: bool = False  # a refusal
     private: bool = False  # for the caller's eyes, like a preview
+    # One line of plain text for push notifications, screen readers and fallbacks, e.g.
+    # "Mark Rutte 28 → 30 (+2) since yesterday · 2 holdouts · 12 days to the summit".
+    summary: str = ""
 
     @property
     def caller_only(self) -> bool:
