@@ -102,6 +102,9 @@ class Race:
     deadline: Deadline
     timezone: str = "UTC"
     seed: tuple[SeedEvent, ...] = ()
+    # The race file's short names for outlets: (host without www., name), e.g.
+    # ("politico.eu", "Politico"); a source on that host or under it is shown by that name.
+    outlets: tuple[tuple[str, str], ...] = ()
 
     def member(self, code: str) -> Member:
         return self.members_by_code[code]

@@ -7,10 +7,12 @@ free of platform libraries and is tested like the rest of the core.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
+from urllib.parse import quote
 
-from bot.replies import Attachment, Reply, Section, progress_bar, too_big
+from bot.replies import LINK, Attachment, Reply, Section, link_labels, progress_bar, too_big
 from bot.rules import Measure
 from bot.text import safe_filename
 
@@ -20,7 +22,7 @@ MAX_MESSAGES = 5  # the most one answer posts on Discord (Slack posts one messag
 SLACK_MAX_BLOCKS = 50
 SLACK_SECTION_TEXT = 3_000
 SLACK_HEADER_TEXT = 150
-SLACK_FALLBACK_TEXT = 3_000  # keep the notification text short; blocks carry the rest
+SLACK_FALLBACK_TEXT = 300  # one line for notifications and screen readers; blocks carry the rest
 
 # Discord limits
 DISCORD_MESSAGE = 2_000
@@ -58,7 +60,23 @@ def to_text(reply: Reply) -> str:
     if reply.footer:
         parts.append(reply.footer)
     text = "\n\n".join(parts) if len(reply.sections) > 1 or reply.title else "\n".join(parts)
-    return f"Error: {text}" if reply.error else text
+    return link_labels(f"Error: {text}" if reply.error else text)
+
+
+def linked(line: str, escape: Callable[[str], str], link: Callable[[str, str], str]) -> str:
+    """A line with its text escaped and each link (replies.outlet's) made by `link(label, url)`
+    from the escaped label and the checked address."""
+    pieces, last = [], 0
+    for found in LINK.finditer(line):
+        pieces += [escape(line[last : found.start()]), link(escape(found[1]), found[2])]
+        last = found.end()
+    return "".join(pieces) + escape(line[last:])
+
+
+def summary_line(reply: Reply) -> str:
+    """The one plain line a notification, screen reader or fallback shows: the reply's
+    summary, else its first line."""
+    return reply.summary or to_text(reply).split("\n", 1)[0]
 
 
 def chunks(lines: list[str], limit: int, joiner: str = "\n") -> list[str]:
@@ -165,6 +183,16 @@ def slack_escape(text: str) -> str:
     return escaped.replace("`", "`\u200b")
 
 
+def slack_line(line: str) -> str:
+    """A line as mrkdwn: user text escaped, each link as <url|label>."""
+    return linked(line, slack_escape, lambda label, url: f"<{_slack_url(url)}|{label}>")
+
+
+def _slack_url(url: str) -> str:
+    """A checked address as Slack reads one inside <...|...>: no bare &, <, > or |."""
+    return quote(url, safe=":/?#[]@!$&'()*+,;=%~").replace("&", "&amp;")
+
+
 def to_slack(reply: Reply) -> tuple[str, list[dict[str, Any]]]:
     """(fallback text, blocks) for chat.postMessage, a response_url post or an ack; a reply
     too long for one message is cut to fit (`fit`)."""
@@ -172,7 +200,7 @@ def to_slack(reply: Reply) -> tuple[str, list[dict[str, Any]]]:
     if len(blocks) > SLACK_MAX_BLOCKS:
         reply = fit(reply, attach=False)
         blocks = _slack_blocks(reply)
-    return cut(slack_escape(to_text(reply)), SLACK_FALLBACK_TEXT), blocks
+    return cut(slack_escape(summary_line(reply)), SLACK_FALLBACK_TEXT), blocks
 
 
 def _slack_blocks(reply: Reply) -> list[dict[str, Any]]:
@@ -181,20 +209,23 @@ def _slack_blocks(reply: Reply) -> list[dict[str, Any]]:
         blocks.append(
             {
                 "type": "header",
-                "text": {"type": "plain_text", "text": cut(reply.title, SLACK_HEADER_TEXT)},
+                "text": {
+                    "type": "plain_text",
+                    "text": cut(link_labels(reply.title), SLACK_HEADER_TEXT),
+                },
             }
         )
     for section in reply.sections:
-        lines = [slack_escape(line) for line in section_lines(section)]
+        lines = [slack_line(line) for line in section_lines(section)]
         if section.title:
-            lines.insert(0, f"*{slack_escape(section.title)}*")
+            lines.insert(0, f"*{slack_line(section.title)}*")
         for piece in chunks(lines, SLACK_SECTION_TEXT):
             blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": piece}})
     if reply.footer:
         blocks.append(
             {
                 "type": "context",
-                "elements": [{"type": "mrkdwn", "text": slack_escape(reply.footer)}],
+                "elements": [{"type": "mrkdwn", "text": slack_line(reply.footer)}],
             }
         )
     return blocks
@@ -225,21 +256,31 @@ def discord_escape(text: str) -> str:
     return _LINE_START.sub(r"\\\1", "".join(pieces))
 
 
+def discord_line(line: str) -> str:
+    """A line as Discord markdown: user text escaped, each link as [label](url)."""
+    return linked(line, discord_escape, lambda label, url: f"[{label}]({_discord_url(url)})")
+
+
+def _discord_url(url: str) -> str:
+    """A checked address that cannot end a markdown link early: ( ) < > encoded."""
+    return quote(url, safe=":/?#[]@!$&'*+,;=%~")
+
+
 def to_discord(reply: Reply) -> list[dict[str, Any]]:
     """Embeds (as dicts), each within Discord's limits; `discord_messages` groups them."""
     colour = COLOUR_ERROR if reply.error else COLOUR_INFO
     first: dict[str, Any] = {"color": colour}
     if reply.title:
-        first["title"] = cut(discord_escape(reply.title), DISCORD_EMBED_TITLE)
+        first["title"] = cut(discord_escape(link_labels(reply.title)), DISCORD_EMBED_TITLE)
     embeds = [first]
     fields: list[dict[str, Any]] = []
     untitled: list[str] = []
     for section in reply.sections:
-        lines = [discord_escape(line) for line in section_lines(section)]
+        lines = [discord_line(line) for line in section_lines(section)]
         if not section.title:
             untitled.extend(lines)
             continue
-        title = discord_escape(section.title)
+        title = discord_escape(link_labels(section.title))
         for i, piece in enumerate(chunks(lines, DISCORD_FIELD_VALUE)):
             name = title if i == 0 else f"{title} (cont.)"
             fields.append({"name": cut(name, DISCORD_FIELD_NAME), "value": piece, "inline": False})
@@ -259,7 +300,8 @@ def to_discord(reply: Reply) -> list[dict[str, Any]]:
             embeds.append(embed)
         embed["fields"].append(f)
     if reply.footer:
-        embeds[-1]["footer"] = {"text": cut(reply.footer, DISCORD_FOOTER)}  # plain text there
+        footer = cut(link_labels(reply.footer), DISCORD_FOOTER)  # plain text there
+        embeds[-1]["footer"] = {"text": footer}
     return embeds
 
 

@@ -7,6 +7,7 @@ an optional file.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, time, tzinfo
@@ -23,10 +24,11 @@ from bot.domain import (
     Position,
     Race,
     Tally,
+    TallyError,
     format_date,
 )
 from bot.rules import Progress
-from bot.text import one_line
+from bot.text import check_source, one_line
 
 
 @dataclass(frozen=True)
@@ -106,11 +108,43 @@ def progress_bar(count: int, total: int, width: int = 16) -> str:
     return "█" * filled + "░" * (width - filled)
 
 
-def source_label(url: str | None) -> str:
-    if not url:
+# A link inside a line: LINK_START label LINK_URL url LINK_END, which each renderer turns into
+# its platform's link (or the label alone, in plain text). User text cannot carry the markers:
+# text.one_line drops private-use characters.
+LINK_START, LINK_URL, LINK_END = "\ue000", "\ue001", "\ue002"
+LINK = re.compile(
+    f"{LINK_START}([^{LINK_START}-{LINK_END}]*){LINK_URL}([^{LINK_START}-{LINK_END}]*){LINK_END}"
+)
+
+
+def outlet(source: str | None, race: Race) -> str:
+    """A source as its outlet, linked to it: the race file's short name for its host (or a
+    host above it), else the host without www.; "no source" when there is none. Only an
+    address that passes the source check becomes a link."""
+    if not source:
         return "no source"
-    host = urlsplit(url).hostname or url
-    return host.removeprefix("www.")
+    try:
+        url = check_source(source)
+    except TallyError:
+        return one_line(source)[:80]
+    host = (urlsplit(url).hostname or "").removeprefix("www.")
+    names = dict(race.outlets)
+    parts = host.split(".")
+    for i in range(len(parts) - 1):
+        if ".".join(parts[i:]) in names:
+            host = names[".".join(parts[i:])]
+            break
+    return f"{LINK_START}{one_line(host)}{LINK_URL}{url}{LINK_END}"
+
+
+def source_label(url: str | None) -> str:
+    """The host of a source, unlinked (kept until the digest uses `outlet`)."""
+    return (urlsplit(url).hostname or url).removeprefix("www.") if url else "no source"
+
+
+def link_labels(text: str) -> str:
+    """`text` with each link as its label alone, as plain text shows it."""
+    return LINK.sub(r"\1", text)
 
 
 def describe(event: Event, names: dict[str, str]) -> str:
@@ -225,7 +259,7 @@ def recorded_reply(
     member = race.member(event.member)
     line = (
         f"Recorded #{event.id}: {member.name} {describe(event, names)} "
-        f"on {format_date(event.happened_on)} ({source_label(event.source)})."
+        f"on {format_date(event.happened_on)} ({outlet(event.source, race)})."
     )
     backfill = previous is not None and previous.happened_on > event.happened_on
     if previous is not None and not backfill:

@@ -19,8 +19,9 @@ MAX_NOTE = 500
 MAX_SOURCE = 2_000
 
 # Unicode's control, format, line- and paragraph-separator categories: newlines, NUL, zero-width
-# spaces and joiners, bidi controls (U+202A-202E, U+2066-2069, U+061C), the BOM (U+FEFF).
-_INVISIBLE = {"Cc", "Cf", "Zl", "Zp"}
+# spaces and joiners, bidi controls (U+202A-202E, U+2066-2069, U+061C), the BOM (U+FEFF); and
+# private use (Co), which has no meaning to show and carries the replies' link markers.
+_INVISIBLE = {"Cc", "Cf", "Co", "Zl", "Zp"}
 _BREAK = re.compile(r"\s*[^\S ]\s*")  # whitespace with anything but a plain space in it
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
 _UNSAFE_IN_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
