@@ -640,6 +640,24 @@ async def test_post_sends_embeds_and_the_file_to_a_channel(
     assert all(m.params["channel_id"] == str(DEFAULT_CHANNEL_ID) for m in fake.channel_messages)
     assert all(m.message["allowed_mentions"] == NO_MENTIONS for m in fake.channel_messages)
     assert len(fake.rate_limited) == 1
+    assert all(m.content is None for m in fake.channel_messages)  # no summary, no text
+
+
+async def test_the_summary_is_the_notification_text_and_pings_nobody(
+    fake: FakeDiscord, platform: DiscordPlatform
+) -> None:
+    summary = "Mark Rutte 28 → 30 (+2) since yesterday · @everyone *2 holdouts*"
+    digest = Reply(
+        title="Morning digest",
+        sections=(Section(lines=tuple(f"line {n}: " + "x" * 200 for n in range(60))),),
+        summary=summary,
+    )
+    async with running(platform):
+        await platform.post(str(DEFAULT_CHANNEL_ID), digest)
+    first, *rest = fake.channel_messages
+    assert first.content == r"Mark Rutte 28 → 30 (+2) since yesterday · @everyone \*2 holdouts\*"
+    assert first.message["allowed_mentions"] == NO_MENTIONS
+    assert rest and all(m.content is None for m in rest)  # said once, on the first message
 
 
 @contextlib.contextmanager

@@ -21,7 +21,7 @@ from bot.commands.run import answer_within, run_named
 from bot.commands.spec import Command, Context, Kind, top_level
 from bot.domain import Actor
 from bot.platform import CredentialsError, PostRejected
-from bot.render import answerable, cut, discord_messages
+from bot.render import DISCORD_MESSAGE, answerable, cut, discord_escape, discord_messages
 from bot.replies import Reply
 from bot.roster import Index
 from bot.service import Service
@@ -109,11 +109,14 @@ def _completer(index: Callable[[], Index]) -> Callable[..., Awaitable[list[Any]]
 
 
 def message_kwargs(reply: Reply) -> list[dict[str, Any]]:
-    """`send()` arguments per message: embeds within Discord's limits, any file on the last."""
+    """`send()` arguments per message: embeds within Discord's limits, any file on the last,
+    and the reply's summary as the first one's text, which push notifications show."""
     messages: list[dict[str, Any]] = [
         {"embeds": [discord.Embed.from_dict(e) for e in embeds], "allowed_mentions": NO_MENTIONS}
         for embeds in discord_messages(reply)
     ]
+    if reply.summary:
+        messages[0]["content"] = cut(discord_escape(reply.summary), DISCORD_MESSAGE)
     if reply.attachment is not None:
         file = reply.attachment
         source = file.path if file.path is not None else io.BytesIO(file.data)
