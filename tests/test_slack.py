@@ -122,7 +122,7 @@ async def test_tally_answered_in_the_ack_for_the_channel(
         assert "██████████████░░ 28/32" in text
         assert "No public position (2): Slovakia, Türkiye" in text
         assert "97 days until the Washington summit on 9 July 2024." in text
-        assert ack["text"].startswith("NATO Secretary-General 2024")  # the plain-text fallback
+        assert ack["text"] == "NATO Secretary-General 2024"  # the fallback: one line, no bars
 
         status, ack = await slash(http, bot, fake, "/digest")
         assert ack["response_type"] == "ephemeral"  # a preview is for the caller alone
@@ -396,7 +396,7 @@ async def test_post_sends_blocks_and_retries_a_429(
         statuses = [c.status for c in fake.calls_to("chat.postMessage", include_rate_limited=True)]
         assert statuses == [429, 429, 200, 200]
         first, second = fake.calls_to("chat.postMessage")
-        assert first.params["channel"] == "C9" and first.params["text"].startswith("Digest")
+        assert first.params["channel"] == "C9" and first.params["text"] == "Digest"
         assert first.params["blocks"][0]["text"]["text"] == "Digest"
         assert "28/32 back Rutte" in shown(first.params)
         (upload,) = fake.uploads.values()
@@ -405,6 +405,19 @@ async def test_post_sends_blocks_and_retries_a_429(
 
 
 # --- credentials ------------------------------------------------------------------------------
+
+
+async def test_the_fallback_text_is_the_summary_line(service: Service) -> None:
+    """What a push notification and a screen reader get: the one line, never the bars."""
+    async with FakeSlack() as fake, slack_bot(service, fake) as bot:
+        summary = "Mark Rutte 28 → 30 (+2) since yesterday · <!channel> 2 holdouts"
+        digest = Reply.text("██████████████░░ 30/32 back Mark Rutte", title="Digest")
+        await bot.post("C9", replace(digest, summary=summary))
+        (sent,) = fake.calls_to("chat.postMessage")
+        assert sent.params["text"] == (
+            "Mark Rutte 28 → 30 (+2) since yesterday · &lt;!channel&gt; 2 holdouts"
+        )
+        assert "30/32" in shown(sent.params)
 
 
 async def test_a_rejected_bot_token_stops_the_start(service: Service) -> None:
