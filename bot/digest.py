@@ -1,12 +1,17 @@
-"""What a digest says: the tally, what changed since the channel's previous digest, the
-holdouts and the countdown, for one fire instant.
+"""What a digest says: a headline, what moved since the channel's previous digest, the tally,
+the holdouts and the countdown, for one fire instant; once the race has ended, how it ended.
 
 A digest is of its channel's local day and covers what was recorded up to its fire instant (up
 to its catch-up, when it is sent late): the first build for an instant stores the last event it
 covers, so every channel firing then, whatever its zone, every process and every retry posts the
-same tally. "What changed" lists the events after the last one covered by that channel's own
-previous digest, which each send records. A fan-out builds once per (fire instant, previous
-digest).
+same tally. "What changed" compares each member's position after the last event covered by that
+channel's own previous digest (which each send records) with its position now; a channel's
+first digest looks back 24 hours, or over the latest FIRST_CHANGES events when nothing moved in
+that time. A fan-out builds once per (fire instant, previous digest).
+
+After the end (a candidate met the rule, or the deadline passed) a digest says how the race
+ended; the first such one says it is the last daily one, and after it a digest goes out only on
+a day something new was recorded (`Digest.reply` is None on the others).
 """
 
 from __future__ import annotations
@@ -15,17 +20,26 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from bot.digest_records import SentDigest
-from bot.domain import NO_CANDIDATES, Tally, format_date
+from bot.domain import (
+    NO_CANDIDATES,
+    CandidateTally,
+    Event,
+    Position,
+    Race,
+    Tally,
+    format_date,
+    plural,
+)
 from bot.replies import (
     Attachment,
     Reply,
     Section,
-    history_line,
     holdout_lines,
     holdouts_title,
+    source_label,
     tally_section,
 )
 from bot.service import Service
@@ -35,13 +49,25 @@ log = logging.getLogger(__name__)
 BoardMaker = Callable[[Tally], Awaitable[Attachment | None]]
 
 MAX_CHANGES = 25  # lines of "what changed"; /history has the rest
+FIRST_LOOK_BACK = timedelta(hours=24)  # what a channel's first digest covers ...
+FIRST_CHANGES = 10  # ... or, if nothing moved in that time, the latest this many events
 MAX_BUILT = 16  # digests kept for the fan-out: a few fire instants and previous digests
 
 
 @dataclass(frozen=True)
 class Digest:
-    reply: Reply
+    reply: Reply | None  # None: the race has ended and nothing new was recorded to say
     covered_to: int  # the last event it covers
+
+
+@dataclass(frozen=True)
+class _Span:
+    """What a digest's "what changed" covers: the events after `after` (up to the digest's
+    last), how its headline says so ("since yesterday"), and its section's title."""
+
+    after: int
+    since: str
+    title: str
 
 
 class DigestBuilder:
@@ -61,7 +87,7 @@ class DigestBuilder:
         async with self._lock:
             if key not in self._built:
                 covered = await self.service.digest_covers(fire)
-                reply = await self._compose(fire.date(), previous, covered, preview=False)
+                reply = await self._compose(fire, previous, covered, preview=False)
                 if len(self._built) >= MAX_BUILT:
                     del self._built[next(iter(self._built))]  # the oldest: its fire has passed
                 self._built[key] = Digest(reply, covered)
@@ -69,57 +95,102 @@ class DigestBuilder:
 
     async def preview(self, day: date) -> Reply:
         """The digest as it would be now, after the race's latest digest; stores nothing, so
-        the day's own digests are unchanged."""
-        previous = await self.service.latest_digest(before=day)
-        last_event = await self.service.last_event_id()
-        return await self._compose(day, previous, last_event, preview=True)
+        the day's own digests are unchanged. After the end it says how the race ended."""
+        svc = self.service
+        previous = await svc.latest_digest(before=day)
+        reply = await self._compose(svc.clock.now(), previous, await svc.last_event_id(), True)
+        assert reply is not None  # only a posted digest can have nothing to say
+        return reply
 
     async def _compose(
-        self, day: date, previous: SentDigest | None, last_event: int, preview: bool
-    ) -> Reply:
-        svc, race = self.service, self.service.race
+        self, fire: datetime, previous: SentDigest | None, last_event: int, preview: bool
+    ) -> Reply | None:
+        svc, race, day = self.service, self.service.race, fire.date()
+        span = await self._span(fire, previous, last_event)
         tally = await svc.digest_tally(day, last_event)
-        sections = [await self._changes(previous, last_event)]
+        # Before the first event nothing is counted (the store reads an id of 0 as "all").
+        before = await svc.digest_tally(day, span.after) if span.after else Tally(race, day)
+        ended = await self._ended(tally, last_event)
+        if ended and previous is not None and not preview:
+            was_over = await self._ended(
+                await svc.digest_tally(previous.day, previous.covered_to), previous.covered_to
+            )
+            if was_over and last_event == previous.covered_to:
+                return None  # said how it ended already, and nothing new since
+            last = not was_over
+        else:
+            last = ended is not None
+        moved = await self._moved(day, span, last_event)
+        sections = [Section(lines=(headline(tally, before, span.since, ended),))]
+        sections.append(Section(title=span.title, lines=moved or ("Nothing new recorded.",)))
         sections += [tally_section(t, race) for t in tally.candidates]
         if tally.candidates:
             leader = tally.shown()
             sections.append(Section(title=holdouts_title(leader), lines=holdout_lines(leader)))
         else:
             sections.append(Section(lines=(NO_CANDIDATES,)))
+        footer = ended or await svc.countdown(tally, last_event)
+        if last:
+            footer += (
+                " This is the last daily digest: from now on one comes only on a day something "
+                "new is recorded; /unsubscribe stops them."
+            )
         kind = "digest preview" if preview else "daily digest"
         return Reply(
             title=f"{race.title}: {kind}, {format_date(day)}",
             sections=tuple(sections),
-            footer=await svc.countdown(tally, last_event),
+            footer=footer,
             attachment=None if preview else await self._board(tally),
             private=preview,
+            summary=sections[0].lines[0],
         )
 
-    async def _changes(self, previous: SentDigest | None, last_event: int) -> Section:
-        """The events recorded since the previous digest, each with its source."""
+    async def _span(self, fire: datetime, previous: SentDigest | None, last_event: int) -> _Span:
+        if previous is not None:
+            if previous.day == fire.date() - timedelta(days=1):
+                return _Span(previous.covered_to, "since yesterday", "Since yesterday")
+            since = f"since {format_date(previous.day)}"
+            return _Span(
+                previous.covered_to, since, f"Since the digest of {format_date(previous.day)}"
+            )
+        after = await self.service.recorded_before(fire - FIRST_LOOK_BACK, last_event)
+        if after < last_event:
+            return _Span(after, "in the last 24 hours", "In the last 24 hours")
+        latest = await self.service.latest_events(FIRST_CHANGES, last_event)
+        after = latest[0].id - 1 if latest else 0
+        return _Span(after, f"over the latest {len(latest)} changes", "The latest changes")
+
+    async def _moved(self, day: date, span: _Span, last_event: int) -> tuple[str, ...]:
+        """One line per member whose position moved in the span, from what to what, and the
+        outlet of what it is now: a change undone in the span, or repeated, moves nothing."""
         svc, race = self.service, self.service.race
-        if previous is None:
-            return Section(
-                title="What changed",
-                lines=("This is the first digest; /history shows the log so far.",),
-            )
-        changed = await svc.events_recorded(after_id=previous.covered_to, up_to_id=last_event)
+        was, now = await asyncio.gather(
+            svc.positions(day, span.after), svc.positions(day, last_event)
+        )
         names = svc.candidate_names()
-        lines = [
-            history_line(
-                e,
-                race,
-                names,
-                await svc.event(e.reverts) if e.reverts else None,
-                svc.clock.tz,
-            )
-            for e in changed[:MAX_CHANGES]
-        ]
-        if len(changed) > MAX_CHANGES:
-            lines.append(f"… and {len(changed) - MAX_CHANGES} more; /history shows them.")
-        return Section(
-            title=f"Since the digest of {format_date(previous.day)}",
-            lines=tuple(lines) or ("Nothing new recorded.",),
+        lines = []
+        for member in race.members:
+            old, new = was.get(member.code), now.get(member.code)
+            if _stance(old) != _stance(new):
+                lines.append(moved_line(race.member(member.code).name, old, new, names))
+        if len(lines) > MAX_CHANGES:
+            rest = len(lines) - MAX_CHANGES
+            lines[MAX_CHANGES:] = [f"… and {rest} more; /history shows them."]
+        return tuple(lines)
+
+    async def _ended(self, tally: Tally, last_event: int) -> str | None:
+        """How the race ended, once it has: who met the rule and when, or that the deadline
+        passed without it."""
+        deadline = self.service.race.deadline
+        if any(t.met for t in tally.candidates):
+            return await self.service.countdown(tally, last_event)
+        if tally.as_of <= deadline.on:
+            return None
+        leader = f"; {_count(tally.shown())}" if tally.candidates else ""
+        rule = self.service.race.rule.describe()
+        return (
+            f"{deadline.label[0].upper()}{deadline.label[1:]} on {format_date(deadline.on)} "
+            f"passed with no one reaching {rule}{leader}."
         )
 
     async def _board(self, tally: Tally) -> Attachment | None:
@@ -130,3 +201,58 @@ class DigestBuilder:
         except Exception:  # a picture is not worth losing the digest over
             log.exception("Drawing the board failed; the digest goes without it")
             return None
+
+
+def _stance(event: Event | None) -> tuple[Position, str | None] | None:
+    return None if event is None else (event.position, event.candidate)
+
+
+def _count(t: CandidateTally) -> str:
+    return f"{t.count} of {t.total} back {t.candidate.name}"
+
+
+_WAS = {Position.SUPPORTS: "supported", Position.OPPOSES: "opposed"}
+
+
+def moved_line(member: str, old: Event | None, new: Event | None, names: dict[str, str]) -> str:
+    """'Hungary: opposed → supports Mark Rutte (Reuters)': the old position's candidate is
+    named only when it is not the new one's."""
+    if new is None or new.position is Position.UNDECIDED:
+        now = "no public position"
+    else:
+        now = f"{new.position} {names.get(new.candidate or '', new.candidate)}"
+    if old is None or old.position is Position.UNDECIDED:
+        then = "no position"
+    else:
+        then = _WAS[old.position]
+        if new is None or old.candidate != new.candidate or new.position is Position.UNDECIDED:
+            then += f" {names.get(old.candidate or '', old.candidate)}"
+    outlet = f" ({source_label(new.source)})" if new is not None else ""
+    return f"{member}: {then} → {now}{outlet}"
+
+
+def headline(tally: Tally, before: Tally, since: str, ended: str | None) -> str:
+    """'Mark Rutte 28 → 30 (+2) since yesterday · 2 holdouts · 12 days to the Washington
+    summit'; after the end, how it ended."""
+    if ended is not None:
+        return ended.removesuffix(".")
+    if not tally.candidates:
+        return NO_CANDIDATES
+    leader = tally.shown()
+    then = next((t.count for t in before.candidates if t.candidate.key == leader.candidate.key), 0)
+    if then == leader.count:
+        count = f"{leader.count} of {leader.total}, no change {since}"
+    else:
+        count = f"{then} → {leader.count} ({leader.count - then:+d}) {since}"
+    return f"{leader.candidate.name} {count} · {plural(len(leader.holdouts), 'holdout')} · " + (
+        _days_left(tally.race, tally.as_of)
+    )
+
+
+def _days_left(race: Race, today: date) -> str:
+    days = (race.deadline.on - today).days
+    return (
+        f"{plural(days, 'day')} to {race.deadline.label}"
+        if days
+        else f"{race.deadline.label} is today"
+    )

@@ -13,7 +13,7 @@ class DigestStatus(enum.StrEnum):
     SENDING = "sending"  # claimed; being posted (or its process stopped mid-post)
     SENT = "sent"
     FAILED = "failed"  # every attempt failed; tried again while within the grace
-    SKIPPED = "skipped"  # found too late: not sent
+    SKIPPED = "skipped"  # found too late, or nothing new once the race ended: not sent
     REJECTED = "rejected"  # the platform refused the channel: not tried again that day
 
 

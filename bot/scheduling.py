@@ -341,6 +341,12 @@ class DigestScheduler:
         service, platform = self.service, self.platforms[sub.platform]
         where = f"{sub.platform} channel {sub.channel}"
         reply = digest.reply
+        if reply is None:  # the race has ended, and the last daily digest said so
+            await service.digest_result(
+                key, self.clock.now(), DigestStatus.SKIPPED, "the race has ended; nothing new"
+            )
+            log.info("No digest for %s: the race has ended and nothing new was recorded", where)
+            return None
         text = replace(reply, attachment=None) if reply.attachment else reply
         for attempt in range(1, self.attempts + 1):
             try:

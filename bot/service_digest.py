@@ -9,7 +9,7 @@ from datetime import date, datetime, time
 from bot.clock import Clock, time_of_day, zone_named
 from bot.config import DigestConfig
 from bot.digest_records import DigestKey, DigestSend, DigestStatus, SentDigest, Subscription
-from bot.domain import Actor, Race, TallyError
+from bot.domain import Actor, Event, Race, TallyError
 from bot.store.store import Store
 
 
@@ -131,6 +131,24 @@ class DigestUseCases:
     async def previous_digests(self, keys: Sequence[DigestKey]) -> dict[DigestKey, SentDigest]:
         """For each channel and day, the channel's latest digest sent before that day."""
         return await self.store.previous_sends(keys)
+
+    async def positions(self, day: date, up_to_id: int) -> dict[str, Event]:
+        """Each member's position at the end of `day`, counting what was recorded up to
+        `up_to_id`: what a digest's "what changed" compares."""
+        if up_to_id == 0:
+            return {}  # before the first event (the store reads an id of 0 as "all")
+        members = [m.code for m in self.race.members]
+        return await self.store.as_of(self.race.id, day, members, up_to_id)
+
+    async def recorded_before(self, instant: datetime, up_to_id: int) -> int:
+        """The last event up to `up_to_id` recorded before `instant` (0 if none): where a
+        channel's first digest starts."""
+        events = await self.store.events(self.race.id, up_to_id=up_to_id)
+        return max((e.id for e in events if e.recorded_at < instant), default=0)
+
+    async def latest_events(self, count: int, up_to_id: int) -> list[Event]:
+        """The latest `count` events up to `up_to_id`, in recording order."""
+        return (await self.store.events(self.race.id, up_to_id=up_to_id))[-count:]
 
     async def latest_digest(self, before: date) -> SentDigest | None:
         """The race's latest digest sent, to any channel, before the day `before`."""

@@ -154,7 +154,13 @@ async def test_a_subscribed_channel_gets_the_digest_at_nine_with_what_changed(tm
         text = to_text(reply)
         assert channel == NEWS
         assert reply.title == "NATO Secretary-General 2024: daily digest, 3 April 2024"
-        assert "This is the first digest; /history shows the log so far." in text
+        # The first digest covers the last 24 hours: the whole seeded race, recorded at start.
+        assert reply.summary == (
+            "Mark Rutte 0 → 28 (+28) in the last 24 hours · 4 holdouts · "
+            "97 days to the Washington summit"
+        )
+        assert text.startswith(f"{reply.title}\n\n{reply.summary}\n\nIn the last 24 hours\n")
+        assert "Hungary: no position → opposes Mark Rutte (politico.eu)" in text
         assert "28/32 back Mark Rutte; needs 4 more for unanimity." in text
         assert "Holdouts on Mark Rutte: 4 of 32" in text
         assert "🇭🇺 Hungary: opposes since 2 April 2024" in text
@@ -169,13 +175,13 @@ async def test_a_subscribed_channel_gets_the_digest_at_nine_with_what_changed(tm
         await bot.at(brussels(4, 9))
         reply = bot.slack.posts[-1][1]
         text = to_text(reply)
-        assert "Since the digest of 3 April 2024" in text
-        assert (
-            "#33 2024-04-03: Türkiye supports Mark Rutte · “Erdogan agrees” · "
-            "https://example.org/tr · recorded by Editor (slack)"
-        ) in text
-        assert "#34 2024-04-03: Slovakia opposes Mark Rutte · https://example.org/sk" in text
-        assert "undo of #34 (Slovakia opposes Mark Rutte), by Editor" in text
+        assert reply.summary == (
+            "Mark Rutte 28 → 29 (+1) since yesterday · 3 holdouts · "
+            "96 days to the Washington summit"
+        )
+        # What moved, from what, and its outlet; Slovakia's opposition was undone: no move.
+        changes = text.split("Since yesterday\n")[1].split("\n\n")[0]
+        assert changes == "  Türkiye: no position → supports Mark Rutte (example.org)"
         assert "29/32 back Mark Rutte" in text
         assert reply.footer == "96 days until the Washington summit on 9 July 2024."
 
@@ -248,19 +254,55 @@ async def test_digest_is_a_preview_that_does_not_count_as_the_days_digest(tmp_pa
         assert bot.slack.posts == []
         await bot.at(brussels(3, 9))
         [(_, reply)] = bot.slack.posts
-        assert "This is the first digest" in to_text(reply)  # the preview left no trace
+        assert "In the last 24 hours" in to_text(reply)  # the preview left no trace
 
 
-async def test_once_the_rule_is_met_the_digest_gives_the_day(tmp_path):
-    async with running(tmp_path / "t.db", brussels(20, 10, month=6)) as bot:
+async def test_once_the_rule_is_met_the_digest_says_how_it_ended_and_stops_being_daily(
+    tmp_path,
+):
+    async with running(tmp_path / "t.db", brussels(19, 10, month=6)) as bot:
+        await bot.say("/subscribe")
+        await bot.at(brussels(20, 9, month=6))
         for member in ("Hungary", "Slovakia", "Türkiye", "Romania"):
             await bot.say(f"/endorse {member} Rutte on:2024-06-18")
-        text = await bot.say("/digest")
-        assert "Holdouts on Mark Rutte: 0 of 32" in text
-        assert text.endswith(
+        ended = (
             "Mark Rutte reached unanimity on 18 June 2024, "
             "21 days before the Washington summit on 9 July 2024."
         )
+        text = await bot.say("/digest")
+        assert "Holdouts on Mark Rutte: 0 of 32" in text and ended in text
+        await bot.at(brussels(21, 9, month=6))
+        last = bot.slack.posts[-1][1]
+        assert last.summary == ended.removesuffix(".")
+        assert "Hungary: opposed → supports Mark Rutte (no source)" in to_text(last)
+        assert last.footer == (
+            f"{ended} This is the last daily digest: from now on one comes only on a day "
+            "something new is recorded; /unsubscribe stops them."
+        )
+        await bot.at(brussels(22, 9, month=6))
+        await bot.at(brussels(23, 9, month=6))
+        assert bot.slack.posts[-1][1] is last  # nothing new: nothing posted
+        sends = await bot.sends(date(2024, 6, 22))
+        assert sends[date(2024, 6, 22)].status == "skipped"
+        bot.clock.pinned_at = brussels(23, 12, month=6)
+        await bot.say("/endorse Romania Rutte source:https://example.org/ro")  # a correction
+        await bot.at(brussels(24, 9, month=6))
+        after = bot.slack.posts[-1][1]
+        assert after is not last and after.summary == ended.removesuffix(".")
+        assert after.footer == ended  # said once, in the last daily one
+
+
+async def test_after_the_deadline_the_digest_says_it_passed_not_how_long_ago(tmp_path):
+    async with running(tmp_path / "t.db", brussels(9, 10, month=7)) as bot:
+        await bot.say("/subscribe")
+        await bot.at(brussels(10, 9, month=7))
+        await bot.at(brussels(11, 9, month=7))
+        [(_, reply)] = bot.slack.posts
+        assert reply.summary == (
+            "The Washington summit on 9 July 2024 passed with no one reaching unanimity; "
+            "28 of 32 back Mark Rutte"
+        )
+        assert "ago" not in to_text(reply)
 
 
 async def test_the_board_is_attached_when_configured_and_its_failure_loses_nothing(tmp_path):
@@ -384,7 +426,8 @@ async def test_after_a_missed_day_older_digests_are_skipped_and_logged_not_sent(
             assert reply.title.endswith("5 April 2024")
             text = to_text(reply)
             assert "Since the digest of 3 April 2024" in text  # 4 April's was never built
-            assert "Türkiye supports Mark Rutte · https://example.org/tr" in text
+            assert "Mark Rutte 28 → 29 (+1) since 3 April 2024 · 3 holdouts" in reply.summary
+            assert "Türkiye: no position → supports Mark Rutte (example.org)" in text
             sends = await bot.sends(date(2024, 4, 4), date(2024, 4, 5))
             assert {d.day: s.status for d, s in sends.items()} == {4: "skipped", 5: "sent"}
             await bot.at(brussels(5, 14, 1))
@@ -685,10 +728,9 @@ async def test_what_changed_is_since_that_channels_own_previous_digest(tmp_path)
         texts = [(channel, to_text(reply)) for channel, reply in bot.slack.posts]
         assert [channel for channel, _ in texts] == ["C0TOKYO", NEWS] * 2
         tokyo, brussels_ = texts[2][1], texts[3][1]
-        assert "Since the digest of 3 April 2024" in tokyo
-        assert "Türkiye supports Mark Rutte · https://example.org/tr" in tokyo
-        assert "Since the digest of 3 April 2024" in brussels_
-        assert "Nothing new recorded." in brussels_ and "Türkiye supports" not in brussels_
+        assert "Since yesterday\n  Türkiye: no position → supports Mark Rutte" in tokyo
+        assert "Since yesterday\n  Nothing new recorded." in brussels_
+        assert "29 of 32, no change since yesterday" in brussels_
         sends = await bot.service.store.digest_sends(RACE, [date(2024, 4, 3)])
         covered = {k.channel: s.covered_to for k, s in sends.items()}
         assert covered == {"C0TOKYO": 32, NEWS: 33}  # the seeds are #1-#32

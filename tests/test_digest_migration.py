@@ -49,8 +49,8 @@ async def test_the_first_digest_after_the_upgrade_follows_the_last_one_sent(tmp_
         await bot.say("/endorse Türkiye Rutte source:https://example.org/tr")  # #33
         await bot.at(brussels(4, 9))
         texts = {channel: reply for channel, reply in bot.slack.posts}
-        news = texts[NEWS].sections[0]
-        assert news.title == "Since the digest of 3 April 2024"
-        assert [line.split(":")[0] for line in news.lines] == ["#33 2024-04-04"]
-        # C0DOWN never got a digest: its first one says so.
-        assert texts["C0DOWN"].sections[0].title == "What changed"
+        news = texts[NEWS].sections[1]
+        assert news.title == "Since yesterday"
+        assert news.lines == ("Türkiye: no position → supports Mark Rutte (example.org)",)
+        # C0DOWN never got a digest: its first one looks back 24 hours.
+        assert texts["C0DOWN"].sections[1].title == "In the last 24 hours"
