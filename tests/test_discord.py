@@ -145,6 +145,30 @@ def test_every_command_has_typed_described_options(platform: DiscordPlatform, na
         assert option["type"] == (4 if param.kind is Kind.INT else 3)
         assert option.get("autocomplete", False) == (param.kind in (Kind.MEMBER, Kind.CANDIDATE))
         assert [c["value"] for c in option.get("choices", [])] == list(param.choices)
+        limits = (option.get("min_value"), option.get("max_value"), option.get("max_length"))
+        assert limits == (param.minimum, param.maximum, param.max_length)
+
+
+def test_the_client_is_told_the_limits_and_choices_so_it_refuses_bad_values(
+    platform: DiscordPlatform,
+) -> None:
+    """What Discord's client checks before sending: a reader cannot send limit:0 or a
+    501-character note, and picks a format or a chart kind from a list."""
+
+    def option(command: str, name: str) -> dict[str, Any]:
+        options = slash_command(platform, command).to_dict(platform.tree)["options"]
+        return next(o for o in options if o["name"] == name)
+
+    limit = option("history", "limit")
+    assert (limit["min_value"], limit["max_value"]) == (1, 100)
+    assert all(option(c, "note")["max_length"] == 500 for c in ("endorse", "oppose", "undecided"))
+    assert [c["value"] for c in option("export", "format")["choices"]] == [
+        "csv",
+        "json",
+        "csv.gz",
+        "json.gz",
+    ]
+    assert [c["name"] for c in option("chart", "kind")["choices"]] == ["board", "timeline"]
 
 
 SAMPLES = {

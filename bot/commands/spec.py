@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from bot.charts import KINDS
 from bot.domain import Actor
 from bot.export import EXPORT_FORMATS
-from bot.service import Service
+from bot.service import MAX_HISTORY, Service
+from bot.text import MAX_NOTE, MAX_SOURCE
 
 
 class Kind(enum.StrEnum):
@@ -39,6 +40,10 @@ class Param:
     keyword: bool = False  # typed as name:value
     choices: tuple[str, ...] = ()
     placeholder: str = ""  # what usage shows after name: (default: by kind)
+    # What the service accepts, declared where a platform checks before sending (Discord):
+    minimum: int | None = None  # an INT's least value
+    maximum: int | None = None  # an INT's greatest value
+    max_length: int | None = None  # the most characters of a text, URL or name
 
     @property
     def usage(self) -> str:
@@ -94,8 +99,16 @@ def top_level() -> dict[str, list[Command]]:
 _MEMBER = Param("member", Kind.MEMBER, "a member: name, code or alias", required=True)
 _CANDIDATE = Param("candidate", Kind.CANDIDATE, "a candidate: full or last name", required=True)
 _ON = Param("on", Kind.DATE, "the day it happened (default today)", keyword=True)
-_SOURCE = Param("source", Kind.URL, "an http(s) link to the report", keyword=True)
-_NOTE = Param("note", Kind.TEXT, "a short note, up to 500 characters", keyword=True)
+_SOURCE = Param(
+    "source", Kind.URL, "an http(s) link to the report", keyword=True, max_length=MAX_SOURCE
+)
+_NOTE = Param(
+    "note",
+    Kind.TEXT,
+    f"a short note, up to {MAX_NOTE} characters",
+    keyword=True,
+    max_length=MAX_NOTE,
+)
 _OPTIONAL_CANDIDATE = Param("candidate", Kind.CANDIDATE, "one candidate (default: all)")
 
 _COMMAND_LIST = (
@@ -139,7 +152,14 @@ _COMMAND_LIST = (
         "The log, last recorded first.",
         (
             Param("member", Kind.MEMBER, "only this member"),
-            Param("limit", Kind.INT, "entries to show (default 10, at most 100)", keyword=True),
+            Param(
+                "limit",
+                Kind.INT,
+                f"entries to show (default 10, at most {MAX_HISTORY})",
+                keyword=True,
+                minimum=1,
+                maximum=MAX_HISTORY,
+            ),
         ),
         example="/history Hungary limit:5",
     ),

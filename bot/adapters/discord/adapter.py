@@ -18,7 +18,7 @@ from discord import app_commands
 
 from bot.adapters.discord.settings import DiscordConfig
 from bot.commands.run import answer_within, run_named
-from bot.commands.spec import Command, Context, Kind, top_level
+from bot.commands.spec import Command, Context, Kind, Param, top_level
 from bot.domain import Actor
 from bot.platform import CredentialsError, PostRejected
 from bot.render import DISCORD_MESSAGE, answerable, cut, discord_escape, discord_messages
@@ -67,7 +67,7 @@ def _slash(command: Command, name: str, service: Service, run: Run) -> app_comma
         inspect.Parameter(
             p.name,
             inspect.Parameter.KEYWORD_ONLY,  # keyword-only: required and optional in any order
-            annotation=int if p.kind is Kind.INT else str,  # dates, URLs, names: text
+            annotation=_option_type(p),
             default=inspect.Parameter.empty if p.required else None,
         )
         for p in command.params
@@ -94,6 +94,16 @@ def _slash(command: Command, name: str, service: Service, run: Run) -> app_comma
     return app_commands.Command(
         name=name, description=cut(command.help, DESCRIPTION), callback=callback
     )
+
+
+def _option_type(param: Param) -> Any:
+    """A number or text (dates, URLs, names), within the Param's limits: Discord's client
+    refuses a value outside them before sending the command."""
+    if param.kind is Kind.INT:
+        return app_commands.Range[int, param.minimum, param.maximum]
+    if param.max_length is not None:
+        return app_commands.Range[str, None, param.max_length]
+    return str
 
 
 def _completer(index: Callable[[], Index]) -> Callable[..., Awaitable[list[Any]]]:
