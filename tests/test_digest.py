@@ -117,7 +117,7 @@ async def running(
     **options: Any,
 ) -> AsyncIterator[Bot]:
     clock = Clock(BRUSSELS, at=now)
-    store = await Store.open(db)
+    store = await Store.open(db, clock.now)  # rows are recorded on the test's clock
     service = Service(store, load_race(RACE), clock, digest)
     await service.start(demo=True)
     sleeps: list[float] = []
@@ -187,6 +187,27 @@ async def test_a_subscribed_channel_gets_the_digest_at_nine_with_what_changed(tm
 
         await bot.at(brussels(5, 9))
         assert "Nothing new recorded." in to_text(bot.slack.posts[-1][1])
+
+
+async def test_a_first_digest_after_a_quiet_day_shows_the_latest_ten_changes(tmp_path):
+    async with running(tmp_path / "t.db", brussels(2, 10)) as bot:
+        await bot.say("/endorse Romania Rutte")  # the eleventh latest: left out
+        for member in ("Hungary", "Slovakia", "Türkiye"):
+            await bot.say(f"/endorse {member} Rutte source:https://www.reuters.com/{member}")
+        for verb in ("oppose", "endorse", "oppose", "endorse", "oppose", "endorse", "oppose"):
+            await bot.say(f"/{verb} Canada Rutte")
+        bot.clock.pinned_at = brussels(3, 12)
+        await bot.say("/subscribe")
+        await bot.at(brussels(4, 9))  # nothing recorded in the 24 hours before
+        [(_, reply)] = bot.slack.posts
+        assert reply.summary.startswith("Mark Rutte 29 → 31 (+2) over the latest 10 changes")
+        changes = to_text(reply).split("The latest changes\n")[1].split("\n\n")[0]
+        assert changes.splitlines() == [
+            "  Canada: supported → opposes Mark Rutte (no source)",
+            "  Hungary: opposed → supports Mark Rutte (reuters.com)",
+            "  Slovakia: no position → supports Mark Rutte (reuters.com)",
+            "  Türkiye: no position → supports Mark Rutte (reuters.com)",
+        ]
 
 
 async def test_subscribe_takes_a_time_and_a_zone_and_unsubscribe_stops_it(tmp_path):
