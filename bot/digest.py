@@ -39,7 +39,7 @@ from bot.replies import (
     Section,
     holdout_lines,
     holdouts_title,
-    source_label,
+    outlet,
     tally_section,
 )
 from bot.service import Service
@@ -172,7 +172,7 @@ class DigestBuilder:
         for member in race.members:
             old, new = was.get(member.code), now.get(member.code)
             if _stance(old) != _stance(new):
-                lines.append(moved_line(race.member(member.code).name, old, new, names))
+                lines.append(moved_line(member.name, old, new, names, race))
         if len(lines) > MAX_CHANGES:
             rest = len(lines) - MAX_CHANGES
             lines[MAX_CHANGES:] = [f"… and {rest} more; /history shows them."]
@@ -214,9 +214,11 @@ def _count(t: CandidateTally) -> str:
 _WAS = {Position.SUPPORTS: "supported", Position.OPPOSES: "opposed"}
 
 
-def moved_line(member: str, old: Event | None, new: Event | None, names: dict[str, str]) -> str:
-    """'Hungary: opposed → supports Mark Rutte (Reuters)': the old position's candidate is
-    named only when it is not the new one's."""
+def moved_line(
+    member: str, old: Event | None, new: Event | None, names: dict[str, str], race: Race
+) -> str:
+    """'Hungary: opposed → supports Mark Rutte (Reuters)', the outlet linked where the
+    platform links: the old position's candidate is named only when it is not the new one's."""
     if new is None or new.position is Position.UNDECIDED:
         now = "no public position"
     else:
@@ -227,8 +229,8 @@ def moved_line(member: str, old: Event | None, new: Event | None, names: dict[st
         then = _WAS[old.position]
         if new is None or old.candidate != new.candidate or new.position is Position.UNDECIDED:
             then += f" {names.get(old.candidate or '', old.candidate)}"
-    outlet = f" ({source_label(new.source)})" if new is not None else ""
-    return f"{member}: {then} → {now}{outlet}"
+    source = f" ({outlet(new.source, race)})" if new is not None else ""
+    return f"{member}: {then} → {now}{source}"
 
 
 def headline(tally: Tally, before: Tally, since: str, ended: str | None) -> str:

@@ -182,6 +182,9 @@ async def test_a_subscribed_channel_gets_the_digest_at_nine_with_what_changed(tm
         # What moved, from what, and its outlet; Slovakia's opposition was undone: no move.
         changes = text.split("Since yesterday\n")[1].split("\n\n")[0]
         assert changes == "  Türkiye: no position → supports Mark Rutte (example.org)"
+        # The outlet links to the source where the platform links.
+        assert "Mark Rutte (<https://example.org/tr|example.org>)" in str(to_slack(reply)[1])
+        assert "Mark Rutte ([example.org](https://example.org/tr))" in str(discord_messages(reply))
         assert "29/32 back Mark Rutte" in text
         assert reply.footer == "96 days until the Washington summit on 9 July 2024."
 
@@ -615,7 +618,7 @@ async def test_a_thousand_channels_get_one_digest_built_once(tmp_path):
         _, reply = posts[0]
         _, blocks = to_slack(reply)  # as the Slack adapter posts it
         assert blocks[0]["text"]["text"].endswith("daily digest, 3 April 2024")
-        [embeds] = discord_messages(reply)  # one Discord message of embeds
+        embeds, *_ = discord_messages(reply)  # Discord messages of embeds, the title first
         assert embeds[0]["title"].endswith("daily digest, 3 April 2024")
 
 
