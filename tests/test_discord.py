@@ -22,6 +22,7 @@ from fakes.discord_fake import (
     MEMBER_PERMISSIONS,
     FakeDiscord,
     RecordedRequest,
+    Shown,
     TreeRun,
     autocomplete_interaction,
     guild_payload,
@@ -93,7 +94,7 @@ async def ask(
     return await run_interaction(platform.tree, payload, fake=fake or FakeDiscord(guilds=[GUILD]))
 
 
-def text(req: RecordedRequest) -> str:
+def text(req: RecordedRequest | Shown) -> str:
     """Everything a message's embeds say."""
     parts = []
     for embed in req.embeds:
@@ -103,13 +104,14 @@ def text(req: RecordedRequest) -> str:
     return "\n".join(p for p in parts if p)
 
 
-def answer(run: TreeRun) -> RecordedRequest:
-    """The one immediate response, checked for what every answer must have."""
+def answer(run: TreeRun) -> Shown:
+    """The one message the answer left on screen, checked for what every answer must have:
+    embeds, and nothing sent that could ping anyone."""
     assert run.error is None
-    [reply] = run.replies
-    assert reply.callback_type == 4 and reply.embeds
-    assert reply.message["allowed_mentions"] == NO_MENTIONS
-    return reply
+    [shown] = run.shown
+    assert shown.embeds
+    assert all(r.message["allowed_mentions"] == NO_MENTIONS for r in run.replies if r.embeds)
+    return shown
 
 
 def embed_size(embed: dict[str, Any]) -> int:
@@ -216,15 +218,15 @@ async def test_every_command_answers_with_embeds(platform: DiscordPlatform, name
         answer(await ask(platform, BEFORE[name], required_options(COMMANDS[BEFORE[name]])))
     run = await ask(platform, name, required_options(COMMANDS[name]))
     assert run.error is None
-    assert run.callbacks and run.callbacks[0].callback_type in (4, 5)  # answered or deferred
-    messages = [r for r in run.replies if r.embeds]
-    assert messages
-    for message in messages:
-        assert message.message["allowed_mentions"] == NO_MENTIONS
+    # A recording (an editor's command) defers at once; the rest answer at once here.
+    assert [c.callback_type for c in run.callbacks] == [5 if COMMANDS[name].editor_only else 4]
+    assert run.shown and all(m.embeds for m in run.shown)
+    assert all(r.message["allowed_mentions"] == NO_MENTIONS for r in run.replies if r.embeds)
+    for message in run.shown:
         private = message.embeds[0]["color"] == COLOUR_ERROR or name == "digest"  # a preview
         assert message.ephemeral == private
-    assert messages[0].embeds[0]["color"] != COLOUR_ERROR
-    assert text(messages[0]).startswith(ANSWERS[name])
+    assert run.shown[0].embeds[0]["color"] != COLOUR_ERROR
+    assert text(run.shown[0]).startswith(ANSWERS[name])
 
 
 # --- conversations ----------------------------------------------------------------------------
@@ -388,8 +390,12 @@ async def test_autocomplete_stays_within_25_choices(platform: DiscordPlatform) -
 
 
 async def test_export_attaches_the_file(platform: DiscordPlatform) -> None:
-    reply = answer(await ask(platform, "export", {"format": "json"}, roles=[]))
-    [file] = reply.files
+    run = await ask(platform, "export", {"format": "json"}, roles=[])
+    reply = answer(run)
+    assert [a["filename"] for a in reply.attachments] == [
+        f.filename for r in run.replies for f in r.files
+    ]
+    [file] = [f for r in run.replies for f in r.files]
     assert re.fullmatch(r"nato-sg-2024-events-2024-04-03-\d{6}\.json", file.filename)
     assert file.data.startswith(b"[") or file.data.startswith(b"{")
     assert "The event log: 32 events." in text(reply)
@@ -433,7 +439,7 @@ async def test_echoed_text_never_pings(platform: DiscordPlatform) -> None:
     answer(await ask(platform, "endorse", {"member": "SK", "candidate": "Rutte", "note": note}))
     reply = answer(await ask(platform, "history", {"member": "SK", "limit": 1}))
     assert note in text(reply)
-    assert reply.message["allowed_mentions"] == NO_MENTIONS and not reply.content
+    assert not reply.content  # answer() checked that no message could ping
 
 
 async def test_long_history_is_split_within_discord_limits(platform: DiscordPlatform) -> None:
@@ -471,24 +477,42 @@ async def slow(monkeypatch: pytest.MonkeyPatch) -> FakeDiscord:
     return fake
 
 
-async def test_a_slow_answer_is_deferred_then_followed_up(
+async def test_a_slow_answer_is_deferred_privately_then_posted_for_everyone(
     platform: DiscordPlatform, slow: FakeDiscord
 ) -> None:
-    run = await ask(platform, "tally", fake=slow)
-    deferred, followup = run.replies
-    assert deferred.callback_type == 5 and not deferred.ephemeral
-    assert followup.kind == "followup" and "28/32" in text(followup)
-    assert followup.message["allowed_mentions"] == NO_MENTIONS
-
-
-async def test_a_slow_refusal_still_stays_private(
-    platform: DiscordPlatform, slow: FakeDiscord
-) -> None:
-    run = await ask(platform, "undo", roles=[], fake=slow)
-    deferred, deleted, refusal = run.replies
-    assert deferred.callback_type == 5
+    """Only the caller sees "thinking…"; the channel sees the answer alone."""
+    run = await ask(platform, "tally", fake=slow, roles=[])
+    deferred, settled, posted, deleted = run.replies
+    assert deferred.callback_type == 5 and deferred.ephemeral
+    assert (settled.method, settled.content) == ("PATCH", adapter.POSTED)
+    assert posted.method == "POST" and not posted.ephemeral and "28/32" in text(posted)
     assert (deleted.method, deleted.path.rsplit("/", 1)[-1]) == ("DELETE", "@original")
-    assert refusal.method == "POST" and refusal.ephemeral and "Only editors" in text(refusal)
+    [shown] = run.shown
+    assert not shown.ephemeral and "28/32" in text(shown)
+
+
+async def test_a_slow_refusal_stays_private_and_nothing_public_comes_and_goes(
+    platform: DiscordPlatform, slow: FakeDiscord
+) -> None:
+    run = await ask(platform, "tally", {"candidate": "Ruttte"}, fake=slow, roles=[])
+    deferred, refusal = run.replies
+    assert deferred.callback_type == 5 and deferred.ephemeral
+    assert refusal.method == "PATCH" and "Unknown candidate 'Ruttte'" in text(refusal)
+    [shown] = run.shown
+    assert shown.ephemeral and "Did you mean Mark Rutte?" in text(shown)
+
+
+async def test_a_recording_defers_at_once_and_a_reader_is_refused_privately(
+    platform: DiscordPlatform, service: Service
+) -> None:
+    run = await ask(platform, "undo", roles=[])
+    assert [r.callback_type for r in run.callbacks] == [5]
+    assert run.callbacks[0].ephemeral  # the "thinking…" only the caller sees
+    [shown] = run.shown
+    assert shown.ephemeral and "Only editors" in text(shown)
+    run = await ask(platform, "endorse", {"member": "Slovakia", "candidate": "Rutte"})
+    [shown] = run.shown
+    assert not shown.ephemeral and "Recorded #33: Slovakia supports Mark Rutte" in text(shown)
 
 
 async def test_a_crash_gets_a_private_apology(
@@ -531,6 +555,17 @@ async def running_on(
             yield platform
 
 
+async def answered(fake: FakeDiscord, interaction: dict[str, Any]) -> list[Shown]:
+    """What the channel shows once a recording's answer is done: after the private deferral,
+    the placeholder either became the (private) answer, or was settled, the answer posted and
+    the placeholder deleted."""
+    assert (await fake.wait_for_callback()).callback_type == 5
+    if (await fake.wait_for_followup()).content == adapter.POSTED:
+        while (await fake.wait_for_followup()).method != "DELETE":
+            pass
+    return fake.shown(interaction)
+
+
 def registered_names(commands: list[dict[str, Any]]) -> set[str]:
     names = set()
     for c in commands:
@@ -546,9 +581,10 @@ async def test_end_to_end_endorse_over_the_gateway(
         assert [s.guild_id for s in fake.synced_commands] == [DEFAULT_GUILD_ID]  # not global
         assert registered_names(fake.registered_commands(DEFAULT_GUILD_ID)) == set(COMMANDS)
         endorse = {"member": "Slovakia", "candidate": "Rutte", "on": "2024-04-03"}
-        await fake.send_interaction(slash_interaction("endorse", endorse, roles=[EDITORS_ROLE]))
-        recorded = await fake.wait_for_callback()
-        assert recorded.callback_type == 4 and not recorded.ephemeral
+        interaction = slash_interaction("endorse", endorse, roles=[EDITORS_ROLE])
+        await fake.send_interaction(interaction)
+        [recorded] = await answered(fake, interaction)
+        assert not recorded.ephemeral
         assert "Recorded #33: Slovakia supports Mark Rutte on 3 April 2024" in text(recorded)
         await fake.send_interaction(slash_interaction("tally", {"candidate": "Rutte"}))
         tally = await fake.wait_for_callback()
@@ -594,7 +630,7 @@ async def test_role_names_are_resolved_once_per_configured_server_at_start(
         for roles, recorded in (([later], False), ([twin_a], False), ([EDITORS_ROLE], True)):
             interaction = slash_interaction("undecided", {"member": "Hungary"}, roles=roles)
             await fake.send_interaction(interaction)
-            reply = await fake.wait_for_callback()
+            [reply] = await answered(fake, interaction)
             assert reply.ephemeral is not recorded, roles
     assert len(await service.history(limit=100)) == 33
 
@@ -718,6 +754,7 @@ def test_cli_with_a_rejected_token_prints_one_line_and_exits_2(
 
 
 async def test_digest_preview_is_for_the_caller_alone(platform: DiscordPlatform) -> None:
-    reply = answer(await ask(platform, "digest", roles=[]))
-    assert reply.ephemeral and reply.embeds[0]["color"] != COLOUR_ERROR
-    assert "digest preview, 3 April 2024" in text(reply)
+    run = await ask(platform, "digest", roles=[])
+    assert run.shown and all(m.ephemeral for m in run.shown)
+    assert run.shown[0].embeds[0]["color"] != COLOUR_ERROR
+    assert "digest preview, 3 April 2024" in text(run.shown[0])

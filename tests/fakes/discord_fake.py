@@ -428,6 +428,16 @@ class RecordedRequest:
         return self.json.get("type") if self.kind == "callback" and self.json else None
 
 
+@dataclass(frozen=True)
+class Shown:
+    """A message as people see it: its text, embeds, files, and whether only the caller does."""
+
+    content: str
+    embeds: list[Json]
+    ephemeral: bool
+    attachments: list[Json]
+
+
 @dataclass
 class SyncedCommands:
     guild_id: int | None
@@ -630,6 +640,15 @@ class FakeDiscord:
     @property
     def callbacks(self) -> list[RecordedRequest]:
         return self._of_kind("callback")
+
+    def shown(self, interaction: Json) -> list[Shown]:
+        """The messages an interaction's answer left on screen, after edits and deletions, in
+        the order they were posted."""
+        kept = [m for (token, _), m in self._messages.items() if token == interaction["token"]]
+        return [
+            Shown(m["content"], m["embeds"], bool(m["flags"] & EPHEMERAL), m["attachments"])
+            for m in sorted(kept, key=lambda m: int(m["id"]))
+        ]
 
     @property
     def channel_messages(self) -> list[RecordedRequest]:
@@ -963,7 +982,14 @@ class FakeDiscord:
     @_route("POST", r"/webhooks/(?P<app_id>\d+)/(?P<token>[^/]+)", "followup", False)
     async def _followup(self, req: RecordedRequest, app_id: str, token: str) -> _Reply:
         msg = self._message(req, self._channel_of(token), token=token)
-        self._messages[(token, msg["id"])] = msg
+        original = self._messages.get((token, "@original"))
+        if original is not None and original["flags"] & LOADING:
+            # As Discord does: the first follow-up after a deferral takes the "thinking…"
+            # placeholder's place, private if the deferral was, whatever its own flags say.
+            msg |= {"id": original["id"], "flags": original["flags"] & ~LOADING}
+            self._messages[(token, "@original")] = msg
+        else:
+            self._messages[(token, msg["id"])] = msg
         return _Reply(200, msg) if req.query.get("wait") in ("1", "true", "True") else _Reply(204)
 
     @_route(
@@ -1104,6 +1130,7 @@ class TreeRun:
     interaction: discord.Interaction
     error: app_commands.AppCommandError | None
     requests: list[RecordedRequest]
+    shown: list[Shown]  # what the answer left on screen
 
     @property
     def callbacks(self) -> list[RecordedRequest]:
@@ -1172,4 +1199,5 @@ async def run_interaction(
         del client.http.request
         del tree.on_error
         async_context.reset(token)
-    return TreeRun(interaction, errors[0] if errors else None, fake.requests[start:])
+    error = errors[0] if errors else None
+    return TreeRun(interaction, error, fake.requests[start:], fake.shown(payload))

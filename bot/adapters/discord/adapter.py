@@ -18,7 +18,7 @@ from discord import app_commands
 
 from bot.adapters.discord.settings import DiscordConfig
 from bot.commands.run import answer_within, run_named
-from bot.commands.spec import Command, Context, Kind, Param, top_level
+from bot.commands.spec import COMMANDS, Command, Context, Kind, Param, top_level
 from bot.domain import Actor
 from bot.platform import CredentialsError, PostRejected
 from bot.render import DISCORD_MESSAGE, answerable, cut, discord_escape, discord_messages
@@ -28,7 +28,8 @@ from bot.service import Service
 
 log = logging.getLogger(__name__)
 
-DEFER_AFTER = 2.0  # seconds; Discord drops an interaction not answered within 3
+DEFER_AFTER = 1.0  # seconds; Discord drops an interaction not answered within 3, network included
+POSTED = "Answered in the channel."  # the private placeholder's last words, just before it goes
 DESCRIPTION = 100  # Discord's limit for command and option descriptions
 CHOICE_TEXT = 100  # ... and for an autocomplete choice's name and value
 MAX_CHOICES = 25
@@ -346,23 +347,47 @@ class DiscordPlatform:
         ctx = Context(self.service, self.actor(interaction), str(interaction.channel_id))
 
         async def defer() -> None:
-            await interaction.response.defer(thinking=True)  # public: most answers are
+            # Private, so a refusal stays private and no public "thinking…" vanishes in front
+            # of everyone; `_answer` posts a public answer as follow-ups of its own.
+            await interaction.response.defer(ephemeral=True, thinking=True)
 
         work = run_named(ctx, name, options)
+        if COMMANDS[name].editor_only:  # a recording writes, and may wait on the database
+            await defer()
+            await self._answer(interaction, await work, deferred=True)
+            return
         answer = await answer_within(DEFER_AFTER, f"/{name}", work, defer)
-        await self._answer(interaction, answer.reply)
+        await self._answer(interaction, answer.reply, answer.deferred)
 
-    async def _answer(self, interaction: discord.Interaction, reply: Reply) -> None:
-        """The first message as the response (unless deferred), the rest as follow-ups."""
+    async def _answer(
+        self, interaction: discord.Interaction, reply: Reply, deferred: bool = False
+    ) -> None:
+        """The first message as the response, the rest as follow-ups. After the (private)
+        deferral, a private answer takes the placeholder's place; a public one is posted as
+        follow-ups and the placeholder deleted."""
         reply = answerable(reply, interaction.filesize_limit, "Discord")
         messages = message_kwargs(reply)
-        if not interaction.response.is_done():
-            await interaction.response.send_message(**messages.pop(0), ephemeral=reply.caller_only)
-        elif reply.caller_only:
-            # The deferred "thinking" message is public; drop it so the answer stays private.
-            await interaction.delete_original_response()
+        private = reply.caller_only
+        if not deferred:
+            await interaction.response.send_message(**messages.pop(0), ephemeral=private)
+        elif private:
+            await interaction.edit_original_response(**_edit(messages.pop(0)))
+        else:
+            # A first follow-up would take the placeholder's place, private with it: settle
+            # the placeholder first, so the answer's messages are public ones of their own.
+            await interaction.edit_original_response(content=POSTED)
         for message in messages:
-            await interaction.followup.send(**message, ephemeral=reply.caller_only)
+            await interaction.followup.send(**message, ephemeral=private)
+        if deferred and not private:
+            await interaction.delete_original_response()
+
+
+def _edit(message: dict[str, Any]) -> dict[str, Any]:
+    """`send()` arguments as `edit_original_response()` takes them: a file as an attachment."""
+    edit = {k: v for k, v in message.items() if k != "file"}
+    if "file" in message:
+        edit["attachments"] = [message["file"]]
+    return edit
 
 
 def _log_lost(task: asyncio.Task[None]) -> None:
