@@ -295,17 +295,23 @@ async def test_a_request_from_another_workspace_is_told_it_is_not_set_up(
             assert ack["response_type"] == "in_channel"  # the workspace itself is served
 
 
-async def test_a_slow_command_is_acked_then_answered_via_response_url(
-    service: Service, http: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def gate(service: Service, monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
+    """Commands wait until this is set, before they read anything."""
     gate = asyncio.Event()
-    tally = service.tally
+    refresh = service.refresh
 
-    async def slow_tally(*args: Any, **kwargs: Any) -> Any:
+    async def slow_refresh() -> None:
         await gate.wait()
-        return await tally(*args, **kwargs)
+        await refresh()
 
-    monkeypatch.setattr(service, "tally", slow_tally)
+    monkeypatch.setattr(service, "refresh", slow_refresh)
+    return gate
+
+
+async def test_a_slow_answer_is_posted_and_the_working_placeholder_deleted(
+    service: Service, http: aiohttp.ClientSession, gate: asyncio.Event
+) -> None:
     async with FakeSlack() as fake, slack_bot(service, fake, ack_within=0.05) as bot:
         status, ack = await slash(http, bot, fake, "/tally", response_url=fake.response_url("r1"))
         assert status == 200
@@ -313,8 +319,23 @@ async def test_a_slow_command_is_acked_then_answered_via_response_url(
         assert fake.responses_to("r1") == []
         gate.set()
         answer = await fake.wait_for_response("r1")
-        assert answer["response_type"] == "in_channel"
-        assert "28/32" in shown(answer) and answer["text"].startswith("NATO")
+        assert answer["response_type"] == "in_channel" and not answer.get("replace_original")
+        assert "28/32" in shown(answer) and answer["text"] == "NATO Secretary-General 2024"
+        deleted = await fake.wait_for_response("r1", count=2)
+        assert deleted.get("delete_original") is True  # "Working on it…" does not stay
+
+
+async def test_a_slow_refusal_replaces_the_working_placeholder(
+    service: Service, http: aiohttp.ClientSession, gate: asyncio.Event
+) -> None:
+    async with FakeSlack() as fake, slack_bot(service, fake, ack_within=0.05) as bot:
+        url = fake.response_url("r1")
+        _, ack = await slash(http, bot, fake, "/tally Ruttte", response_url=url)
+        assert ack == {"text": WORKING, "response_type": "ephemeral"}
+        gate.set()
+        refusal = await fake.wait_for_response("r1")
+        assert refusal["response_type"] == "ephemeral" and refusal["replace_original"] is True
+        assert refusal["text"] == "Error: Unknown candidate 'Ruttte'. Did you mean Mark Rutte?"
 
 
 async def test_user_text_is_escaped_for_mrkdwn(
