@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from bot.digest_records import SentDigest
@@ -29,10 +29,12 @@ from bot.domain import (
     Event,
     Position,
     Race,
+    Stance,
     Tally,
     format_date,
     plural,
 )
+from bot.render import cut
 from bot.replies import (
     Attachment,
     Reply,
@@ -51,6 +53,7 @@ BoardMaker = Callable[[Tally], Awaitable[Attachment | None]]
 MAX_CHANGES = 25  # lines of "what changed"; /history has the rest
 FIRST_LOOK_BACK = timedelta(hours=24)  # what a channel's first digest covers ...
 FIRST_CHANGES = 10  # ... or, if nothing moved in that time, the latest this many events
+MAX_ALT = 1_000  # characters of alt text: Slack's limit, within Discord's
 MAX_BUILT = 16  # digests kept for the fan-out: a few fire instants and previous digests
 
 
@@ -194,13 +197,29 @@ class DigestBuilder:
         )
 
     async def _board(self, tally: Tally) -> Attachment | None:
+        """The board picture, described for screen readers (see `board_alt`)."""
         if self.attach_board is None:
             return None
         try:
-            return await self.attach_board(tally)
+            board = await self.attach_board(tally)
         except Exception:  # a picture is not worth losing the digest over
             log.exception("Drawing the board failed; the digest goes without it")
             return None
+        return replace(board, alt=board_alt(tally)) if board is not None else None
+
+
+def board_alt(tally: Tally) -> str:
+    """'Board: 30 of 32 back Mark Rutte; Romania backs Klaus Iohannis; Slovakia no position':
+    what the board shows, the leader's holdouts grouped by what they do."""
+    if not tally.candidates:
+        return f"Board: {NO_CANDIDATES}"
+    leader = tally.shown()
+    groups: dict[str, list[str]] = {}
+    for h in leader.holdouts:
+        reason = "no position" if h.stance is Stance.NO_POSITION else h.reason
+        groups.setdefault(reason, []).append(h.member.name)
+    parts = [_count(leader)] + [f"{', '.join(names)} {what}" for what, names in groups.items()]
+    return cut(f"Board: {'; '.join(parts)}", MAX_ALT)
 
 
 def _stance(event: Event | None) -> tuple[Position, str | None] | None:

@@ -47,6 +47,7 @@ class DigestSend:
     updated_at: datetime
     sent_at: datetime | None
     covered_to: int | None = None  # once sent: the last event the digest covered
+    posted: int = 0  # messages of it the platform accepted: a retry resumes after them
 
 
 @dataclass(frozen=True)

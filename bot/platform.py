@@ -28,6 +28,9 @@ class PostRejected(Exception):
         self.what_to_do = what_to_do
 
 
+Posted = Callable[[int], Awaitable[None]]
+
+
 class Platform(Protocol):
     name: str  # its registry entry's name
 
@@ -37,9 +40,16 @@ class Platform(Protocol):
         Raises CredentialsError, with one clear line, when a token is missing or rejected.
         """
 
-    async def post(self, channel: str, reply: Reply) -> None:
-        """Post a reply (and its attachment) to a channel; raise on failure so callers retry,
-        or PostRejected when the platform says the channel cannot take posts for good."""
+    async def post(
+        self, channel: str, reply: Reply, skip: int = 0, posted: Posted | None = None
+    ) -> None:
+        """Post a reply to a channel as one post, its attachment with it (an image shown in
+        it, described by the attachment's `alt`); raise on failure so callers retry, or
+        PostRejected when the platform says the channel cannot take posts for good.
+
+        A reply long enough for several messages leaves out its first `skip` (an earlier
+        attempt's), and awaits `posted(n)` once the platform has accepted its first n, so a
+        retry resumes where the post stopped."""
 
     async def close(self) -> None: ...
 

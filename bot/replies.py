@@ -47,6 +47,7 @@ class Attachment:
     content_type: str
     data: bytes = b""
     path: Path | None = None
+    alt: str = ""  # what an image shows, for screen readers: "Board: 30 of 32 back ..."
 
     @property
     def size(self) -> int:

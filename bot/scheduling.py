@@ -8,7 +8,8 @@ file, finds the row and posts nothing. A failed post is retried with exponential
 attempt counted and its error recorded; after the last one the row stays 'failed' and is
 logged at ERROR. A post the platform refuses for good (the bot is not in the channel, the
 channel is gone: `PostRejected`) is not retried: the row says 'rejected' for that day, and one
-ERROR says what to do.
+ERROR says what to do. A digest long enough for several messages counts in its row those the
+platform accepted, so a retry, or a later run after a crash, resumes after them.
 
 One window no database can close: a crash after the platform accepted a post and before the
 row says 'sent'. There we choose at-least-once. A row still 'sending' and untouched for `lease`
@@ -29,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
@@ -43,7 +43,6 @@ from bot.digest import BoardMaker, Digest, DigestBuilder
 from bot.digest_records import DigestKey, DigestStatus, SentDigest, Subscription
 from bot.platform import Platform, PostRejected
 from bot.render import cut
-from bot.replies import Reply, Section
 from bot.service import Service
 
 log = logging.getLogger(__name__)
@@ -116,9 +115,9 @@ def in_words(span: timedelta) -> str:
     return " ".join(parts) or "no time"
 
 
-_Due = tuple[
-    DigestKey, datetime, DigestStatus | None
-]  # a channel's due digest, its fire, its row's status
+# A channel's due digest: its key, its fire, its row's status, and how many messages of it
+# an earlier attempt posted.
+_Due = tuple[DigestKey, datetime, DigestStatus | None, int]
 
 
 class DigestScheduler:
@@ -260,7 +259,7 @@ class DigestScheduler:
         for sub, fire in due:
             key = DigestKey(race, sub.platform, sub.channel, fire.date())
             record = records.get(key)
-            prior = record.status if record is not None else None
+            prior, posted = (record.status, record.posted) if record else (None, 0)
             # A row left 'sending' was abandoned by a stopped process; a 'failed' one is tried
             # again while within the grace. Either only once untouched for the lease.
             retry = (
@@ -270,7 +269,7 @@ class DigestScheduler:
                 continue  # failed for good; logged when it failed
             if (prior is None or retry) and sub.platform in self.platforms:
                 channels.setdefault((sub.platform, sub.channel), (sub, []))[1].append(
-                    (key, fire, prior)
+                    (key, fire, prior, posted)
                 )
         # Each channel's "what changed" starts after its previous digest: asked for all at once.
         previous = await service.previous_digests([todo[0][0] for _, todo in channels.values()])
@@ -287,8 +286,10 @@ class DigestScheduler:
         self, sub: Subscription, todo: list[_Due], now: datetime, previous: SentDigest | None
     ) -> None:
         # Yesterday's before today's, so today's "what changed" follows yesterday's if it went.
-        for key, fire, prior in todo:
-            previous = await self._deliver(sub, key, fire, now, prior, previous) or previous
+        for key, fire, prior, posted in todo:
+            previous = (
+                await self._deliver(sub, key, fire, now, (prior, posted), previous) or previous
+            )
 
     async def _deliver(
         self,
@@ -296,11 +297,12 @@ class DigestScheduler:
         key: DigestKey,
         fire: datetime,
         now: datetime,
-        prior: DigestStatus | None,
+        row: tuple[DigestStatus | None, int],
         previous: SentDigest | None,
     ) -> SentDigest | None:
-        """Post one channel's digest of one day if this run can claim it; what it sent, if so."""
-        service = self.service
+        """Post one channel's digest of one day if this run can claim it; what it sent, if so.
+        `row`: the status of its row, and how many messages of it were posted."""
+        service, (prior, posted) = self.service, row
         where = f"{sub.platform} channel {sub.channel}"
         if now - fire > self.grace:
             late = f"due {fire:%Y-%m-%d %H:%M %Z}, over {in_words(self.grace)} ago"
@@ -326,18 +328,25 @@ class DigestScheduler:
                 return None  # another run, here or in another process, has it
             if prior is DigestStatus.SENDING:
                 log.warning(
-                    "Resuming the digest for %s left mid-send; it may be posted twice", where
+                    "Resuming the digest for %s left mid-send after %d message(s); the next "
+                    "may be posted twice",
+                    where,
+                    posted,
                 )
             elif prior is DigestStatus.FAILED:
                 log.warning("Trying the digest for %s again after it failed", where)
             self._in_flight.add(key)
             try:
-                return await self._send(sub, key, await self.builder.fired(fire, previous))
+                digest = await self.builder.fired(fire, previous)
+                return await self._send(sub, key, digest, posted)
             finally:
                 self._in_flight.discard(key)
 
-    async def _send(self, sub: Subscription, key: DigestKey, digest: Digest) -> SentDigest | None:
-        """The text, retried until it is sent; then the board, which never resends the text."""
+    async def _send(
+        self, sub: Subscription, key: DigestKey, digest: Digest, posted: int
+    ) -> SentDigest | None:
+        """One post, the board in it, retried until it is sent; each retry resumes after the
+        messages already `posted` (counted in its row), so none is posted twice."""
         service, platform = self.service, self.platforms[sub.platform]
         where = f"{sub.platform} channel {sub.channel}"
         reply = digest.reply
@@ -347,10 +356,17 @@ class DigestScheduler:
             )
             log.info("No digest for %s: the race has ended and nothing new was recorded", where)
             return None
-        text = replace(reply, attachment=None) if reply.attachment else reply
+
+        async def progress(count: int) -> None:
+            nonlocal posted
+            posted = count
+            await service.digest_posted(key, self.clock.now(), count)
+
         for attempt in range(1, self.attempts + 1):
             try:
-                await asyncio.wait_for(platform.post(sub.channel, text), self.post_timeout)
+                await asyncio.wait_for(
+                    platform.post(sub.channel, reply, posted, progress), self.post_timeout
+                )
             except PostRejected as exc:  # retrying cannot help: fail the day at once
                 await service.digest_result(key, self.clock.now(), DigestStatus.REJECTED, str(exc))
                 log.error(
@@ -388,11 +404,5 @@ class DigestScheduler:
                     key, self.clock.now(), DigestStatus.SENT, covered_to=digest.covered_to
                 )
                 log.info("Posted the digest of %s to %s", key.day.isoformat(), where)
-                break
-        if reply.attachment is not None:
-            board = Reply(sections=(Section(lines=("The board:",)),), attachment=reply.attachment)
-            try:
-                await asyncio.wait_for(platform.post(sub.channel, board), self.post_timeout)
-            except Exception as exc:  # the digest is out; a missing picture is not worth a repeat
-                log.warning("The digest's board did not reach %s: %s", where, exc)
-        return SentDigest(key.day, digest.covered_to)
+                return SentDigest(key.day, digest.covered_to)
+        return None

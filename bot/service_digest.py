@@ -122,6 +122,10 @@ class DigestUseCases:
     ) -> None:
         await self.store.digest_result(key, now, status, error, covered_to)
 
+    async def digest_posted(self, key: DigestKey, now: datetime, posted: int) -> None:
+        """The first `posted` messages of the channel's digest that day are out."""
+        await self.store.digest_posted(key, now, posted)
+
     async def digest_covers(self, fire: datetime) -> int:
         """The last event the digest that fired at `fire` covers, fixed by its first build in
         any process, so a retry or a second process posts the same digest."""

@@ -26,6 +26,7 @@ from bot.commands.spec import Context
 from bot.config import DigestChannel, DigestConfig
 from bot.digest_records import DigestKey, DigestSend, Subscription
 from bot.domain import Actor, Tally
+from bot.platform import Posted
 from bot.racefile import load_race
 from bot.render import discord_messages, to_slack, to_text
 from bot.replies import Attachment, Reply
@@ -58,7 +59,7 @@ class FakePlatform:
 
     async def start(self) -> None: ...
 
-    async def post(self, channel: str, reply: Reply) -> None:
+    async def post(self, channel: str, reply: Reply, *_: Any) -> None:
         await asyncio.sleep(0)  # let another process's run interleave here
         if self.failures:
             self.failures -= 1
@@ -75,7 +76,7 @@ class StuckPlatform(FakePlatform):
         super().__init__("slack")
         self.started = asyncio.Event()
 
-    async def post(self, channel: str, reply: Reply) -> None:
+    async def post(self, channel: str, reply: Reply, *_: Any) -> None:
         self.started.set()
         await asyncio.Event().wait()
 
@@ -343,10 +344,15 @@ async def test_the_board_is_attached_when_configured_and_its_failure_loses_nothi
         assert "digest preview" in await bot.say("/digest")  # a preview draws no board
         await bot.at(brussels(3, 9))
         await bot.at(brussels(4, 9))
-        # The board follows the text as its own post, so a failed upload never repeats the text.
-        first, board, second = (reply for _, reply in bot.slack.posts)
-        assert first.attachment is None and "daily digest, 3 April 2024" in first.title
-        assert board.attachment == Attachment("board.png", "image/png", b"\x89PNG")
+        # One post a day, the board in it, described for screen readers.
+        first, second = (reply for _, reply in bot.slack.posts)
+        assert first.attachment == Attachment(
+            "board.png",
+            "image/png",
+            b"\x89PNG",
+            alt="Board: 28 of 32 back Mark Rutte; Hungary opposes; Romania backs Klaus Iohannis; "
+            "Slovakia, Türkiye no position",
+        )
         assert drawn[0].candidates[0].count == 28
         assert second.attachment is None and second.footer.startswith("96 days")
 
@@ -542,7 +548,9 @@ async def test_a_send_cut_short_by_a_crash_is_resumed_after_the_lease(tmp_path, 
             assert len(bot.slack.posts) == 1
             send = (await bot.sends(date(2024, 4, 3)))[date(2024, 4, 3)]
             assert (send.status, send.attempts) == ("sent", 1)
-    assert any("it may be posted twice" in r.getMessage() for r in caplog.records)
+    assert any(
+        "after 0 message(s); the next may be posted twice" in r.getMessage() for r in caplog.records
+    )
 
 
 async def test_a_send_cut_short_and_found_after_the_grace_is_failed_and_logged(tmp_path, caplog):
@@ -630,7 +638,7 @@ class GatedPlatform(FakePlatform):
         self.gates: dict[str, asyncio.Event] = {}
         self.entered = asyncio.Event()
 
-    async def post(self, channel: str, reply: Reply) -> None:
+    async def post(self, channel: str, reply: Reply, *_: Any) -> None:
         self.entered.set()
         await self.gates.setdefault(channel, asyncio.Event()).wait()
         self.posts.append((channel, reply))
@@ -660,31 +668,45 @@ async def test_a_channel_queued_past_the_lease_is_not_taken_over_mid_send(tmp_pa
         assert posts == ["C1", "C2"]
 
 
-class AttachmentsFail(FakePlatform):
-    async def post(self, channel: str, reply: Reply) -> None:
-        if reply.attachment is not None:
-            raise ConnectionError("files:write missing")
-        await super().post(channel, reply)
+class ByMessages(FakePlatform):
+    """Posts a reply as Discord does, message by message; the `fail_at`-th message it is
+    sent fails once, as a 503 would."""
+
+    def __init__(self, fail_at: int) -> None:
+        super().__init__("discord")
+        self.fail_at = fail_at
+        self.messages: list[str] = []  # each message as the channel shows it: its text
+
+    async def post(
+        self, channel: str, reply: Reply, skip: int = 0, posted: Posted | None = None
+    ) -> None:
+        self.posts.append((channel, reply))  # each attempt: what it was asked to post
+        for n, embeds in enumerate(discord_messages(reply)[skip:], start=skip + 1):
+            await asyncio.sleep(0)
+            if n == self.fail_at:
+                self.fail_at = 0
+                raise ConnectionError("503 Service Unavailable")
+            self.messages.append(str(embeds))
+            if posted is not None:
+                await posted(n)
 
 
-async def test_a_failed_board_upload_never_repeats_the_text(tmp_path):
-    async def board(tally: Tally) -> Attachment:
-        return Attachment("board.png", "image/png", b"\x89PNG")
-
-    uploads_fail = AttachmentsFail("slack")
-    async with running(
-        tmp_path / "t.db", brussels(3, 8), slack=uploads_fail, attach_board=board
-    ) as bot:
-        await bot.say("/subscribe")
-        await bot.at(brussels(3, 9))
-        await bot.at(brussels(3, 9, 10))
-        assert len(uploads_fail.posts) == 1 and uploads_fail.posts[0][1].attachment is None
-        send = (await bot.sends(date(2024, 4, 3)))[date(2024, 4, 3)]
-        assert (send.status, send.attempts) == ("sent", 1)
+async def test_a_long_digest_that_fails_partway_resumes_where_it_stopped(tmp_path):
+    platform = ByMessages(fail_at=2)
+    async with running(tmp_path / "t.db", brussels(3, 8), discord=platform) as bot:
+        await bot.say("/subscribe", DISCORD_EDITOR, channel="D0NEWS")
+        await bot.at(brussels(3, 9))  # the whole seeded race: a digest of several messages
+        (_, first), (_, retried) = platform.posts
+        assert retried is first and bot.sleeps == [2.0]  # one failure, one retry
+        whole = [str(embeds) for embeds in discord_messages(first)]
+        assert len(whole) >= 2
+        assert platform.messages == whole  # each message once, in order
+        [send] = (await bot.service.store.digest_sends(RACE, [date(2024, 4, 3)])).values()
+        assert (send.status, send.attempts, send.posted) == ("sent", 2, len(whole))
 
 
 class OneChannelBreaks(FakePlatform):
-    async def post(self, channel: str, reply: Reply) -> None:
+    async def post(self, channel: str, reply: Reply, *_: Any) -> None:
         if channel == "C-BROKEN":
             raise KeyError("a bug, not a platform error")
         await super().post(channel, reply)

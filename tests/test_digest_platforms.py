@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import date, timedelta
 
@@ -21,7 +21,7 @@ from fakes.discord_fake import DEFAULT_GUILD_ID, DEFAULT_TOKEN, FakeDiscord
 from fakes.slack_fake import FakeSlack
 from test_digest import DISCORD_EDITOR, NEWS, RACE, brussels, running
 
-from bot.adapters.discord.adapter import DiscordPlatform
+from bot.adapters.discord.adapter import DiscordPlatform, message_kwargs
 from bot.adapters.discord.settings import DiscordConfig
 from bot.adapters.slack.adapter import SlackPlatform
 from bot.adapters.slack.settings import SlackConfig
@@ -29,6 +29,7 @@ from bot.app import run_platforms
 from bot.config import Config
 from bot.digest_records import Subscription
 from bot.domain import Actor
+from bot.replies import Attachment
 from bot.store.store import Store
 
 APRIL_3 = date(2024, 4, 3)
@@ -125,6 +126,67 @@ async def test_a_discord_channel_that_refuses_the_bot_fails_the_day_at_once(
         [line] = errors(caplog)
         assert f"discord channel {CHANNEL} was refused ({status} {message}): " in line
         assert what_to_do in line
+
+
+@contextlib.asynccontextmanager
+async def on_discord(bot) -> AsyncIterator[tuple[FakeDiscord, DiscordPlatform]]:
+    """The bot's digests go to the real Discord adapter, against the fake."""
+    async with FakeDiscord() as fake:
+        with fake.patch_discord():
+            platform = DiscordPlatform(
+                bot.service,
+                DiscordConfig(guilds=(DEFAULT_GUILD_ID,)),
+                DEFAULT_TOKEN,
+                guild_ready_timeout=0.05,  # the fake sends its servers at once
+            )
+            await platform.start()
+            bot.scheduler.platforms["discord"] = platform
+            try:
+                yield fake, platform
+            finally:
+                await platform.close()
+
+
+async def a_board(tally) -> Attachment:
+    return Attachment("board.png", "image/png", b"\x89PNG")
+
+
+async def test_a_discord_digest_shows_its_board_in_its_own_post_with_alt_text(tmp_path):
+    async with running(tmp_path / "t.db", brussels(3, 10), attach_board=a_board) as bot:
+        async with on_discord(bot) as (fake, _):
+            await bot.say("/subscribe", DISCORD_EDITOR, CHANNEL)
+            bot.clock.pinned_at = brussels(4, 8)
+            await bot.say("/endorse Hungary Rutte source:https://www.reuters.com/hu")
+            await bot.at(brussels(5, 9))  # 4 April's is skipped (after the grace)
+        [post] = [r for r in fake.channel_messages if r.params["channel_id"] == CHANNEL]
+        assert post.content == (
+            "Mark Rutte 23 → 29 (+6) over the latest 10 changes · 3 holdouts · "
+            "95 days to the Washington summit"
+        )  # what the notification says: nothing was recorded in the last 24 hours
+        [file] = post.files
+        assert file.filename == "board.png"
+        assert post.embeds[-1]["image"] == {"url": "attachment://board.png"}
+        assert post.message["attachments"][0]["description"] == (
+            "Board: 29 of 32 back Mark Rutte; Romania backs Klaus Iohannis; "
+            "Slovakia, Türkiye no position"
+        )
+
+
+async def test_a_discord_post_resumed_after_its_first_messages_sends_only_the_rest(tmp_path):
+    async with running(tmp_path / "t.db", brussels(3, 8)) as bot:
+        async with on_discord(bot) as (fake, platform):
+            reply = await bot.scheduler.builder.preview(APRIL_3)  # the whole seeded race
+            counted: list[int] = []
+
+            async def posted(count: int) -> None:
+                counted.append(count)
+
+            whole = len(message_kwargs(reply))
+            await platform.post(CHANNEL, reply, 1, posted)
+        posts = [r for r in fake.channel_messages if r.params["channel_id"] == CHANNEL]
+        assert whole >= 2 and len(posts) == whole - 1
+        assert counted == list(range(2, whole + 1))
+        assert posts[0].content is None  # the summary went with the first, posted before
 
 
 async def a_database_with_a_digest_due(db) -> None:

@@ -411,18 +411,24 @@ async def test_post_sends_blocks_and_retries_a_429(
     monkeypatch.setattr(builtin_async_handlers, "random", SimpleNamespace(random=lambda: 0.0))
     async with FakeSlack() as fake, slack_bot(service, fake) as bot:
         fake.rate_limit_next("chat.postMessage", retry_after=0, times=2)
-        attachment = Attachment("board.png", "image/png", b"\x89PNG-bytes")
+        attachment = Attachment("board.png", "image/png", b"\x89PNG-bytes", alt="Board: 28 of 32")
         await bot.post("C9", Reply.text("Good morning: 28/32 back Rutte.", title="Digest"))
-        await bot.post("C9", replace(Reply.text("The board."), attachment=attachment))
+        await bot.post(
+            "C9", replace(Reply.text("<The> board.", title="Day"), attachment=attachment)
+        )
         statuses = [c.status for c in fake.calls_to("chat.postMessage", include_rate_limited=True)]
-        assert statuses == [429, 429, 200, 200]
-        first, second = fake.calls_to("chat.postMessage")
+        assert statuses == [429, 429, 200]
+        [first] = fake.calls_to("chat.postMessage")
         assert first.params["channel"] == "C9" and first.params["text"] == "Digest"
         assert first.params["blocks"][0]["text"]["text"] == "Digest"
         assert "28/32 back Rutte" in shown(first.params)
+        # A reply with a file is one message: the file, the reply its message, and alt text.
         (upload,) = fake.uploads.values()
         assert (upload.filename, upload.data) == ("board.png", b"\x89PNG-bytes")
         assert upload.complete_params["channel_id"] == "C9"
+        assert upload.complete_params["initial_comment"] == "*Day*\n\n&lt;The&gt; board."
+        [asked] = fake.calls_to("files.getUploadURLExternal")
+        assert asked.params["alt_txt"] == "Board: 28 of 32"
 
 
 # --- credentials ------------------------------------------------------------------------------

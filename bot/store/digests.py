@@ -144,13 +144,23 @@ class DigestRows(Database):
             )
         )
 
+    async def digest_posted(self, key: DigestKey, now: datetime, posted: int) -> None:
+        """The platform accepted the digest's first `posted` messages; the claim is fresh."""
+        await self._write(
+            lambda: self.db.execute(
+                "UPDATE digest_sends SET posted = ?, updated_at = ?"
+                " WHERE race = ? AND platform = ? AND channel = ? AND day = ?",
+                (posted, utc(now), *_key(key)),
+            )
+        )
+
     async def digest_sends(self, race: str, days: Iterable[date]) -> dict[DigestKey, DigestSend]:
         days = sorted({d.isoformat() for d in days})
         if not days:
             return {}
         rows = await self.reader.execute_fetchall(
             "SELECT race, platform, channel, day, status, attempts, last_error, claimed_at,"
-            " updated_at, sent_at, covered_to FROM digest_sends"
+            " updated_at, sent_at, covered_to, posted FROM digest_sends"
             f" WHERE race = ? AND day IN ({', '.join('?' * len(days))})",
             (race, *days),
         )
@@ -164,6 +174,7 @@ class DigestRows(Database):
                 datetime.fromisoformat(r[8]),
                 datetime.fromisoformat(r[9]) if r[9] else None,
                 r[10],
+                r[11],
             )
             for r in rows
         )

@@ -194,6 +194,11 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (race, fire_at)
     );
     """,
+    # 7: a digest long enough for several messages counts those the platform accepted, so a
+    # retry (in this process or after a crash) resumes after them instead of repeating them.
+    """
+    ALTER TABLE digest_sends ADD COLUMN posted INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 

@@ -20,7 +20,7 @@ from bot.adapters.discord.settings import DiscordConfig
 from bot.commands.run import answer_within, run_named
 from bot.commands.spec import COMMANDS, Command, Context, Kind, Param, top_level
 from bot.domain import Actor
-from bot.platform import CredentialsError, PostRejected
+from bot.platform import CredentialsError, Posted, PostRejected
 from bot.render import DISCORD_MESSAGE, answerable, cut, discord_escape, discord_messages
 from bot.replies import Reply
 from bot.roster import Index
@@ -33,6 +33,7 @@ POSTED = "Answered in the channel."  # the private placeholder's last words, jus
 DESCRIPTION = 100  # Discord's limit for command and option descriptions
 CHOICE_TEXT = 100  # ... and for an autocomplete choice's name and value
 MAX_CHOICES = 25
+ALT_TEXT = 1_024  # characters of an attachment's description (its alt text)
 NO_MENTIONS = discord.AllowedMentions.none()
 
 Run = Callable[[discord.Interaction, str, dict[str, Any]], Awaitable[None]]
@@ -232,11 +233,22 @@ class DiscordPlatform:
         50013: "give the bot's role Send Messages, Embed Links and Attach Files in the channel",
     }
 
-    async def post(self, channel: str, reply: Reply) -> None:
+    async def post(
+        self, channel: str, reply: Reply, skip: int = 0, posted: Posted | None = None
+    ) -> None:
+        """The reply's messages after the first `skip`; an image attached is shown in the last
+        embed (`attachment://`), its alt text as the file's description."""
         target = self.client.get_partial_messageable(int(channel))
+        messages = message_kwargs(reply)
+        image = reply.attachment
+        if image is not None and image.content_type.startswith("image/"):
+            messages[-1]["embeds"][-1].set_image(url=f"attachment://{image.filename}")
+            messages[-1]["file"].description = cut(image.alt, ALT_TEXT) or None
         try:
-            for message in message_kwargs(reply):
+            for n, message in enumerate(messages[skip:], start=skip + 1):
                 await target.send(**message)
+                if posted is not None:
+                    await posted(n)
         except (discord.NotFound, discord.Forbidden) as exc:
             if exc.code in self._REFUSALS:
                 raise PostRejected(f"{exc.status} {exc.text}", self._REFUSALS[exc.code]) from None
