@@ -27,8 +27,8 @@ from bot.adapters.slack.settings import SlackConfig
 from bot.commands.run import answer_within, run_line
 from bot.commands.spec import Context, top_level
 from bot.domain import Actor
-from bot.platform import CredentialsError, PostRejected
-from bot.render import answerable, to_slack
+from bot.platform import CredentialsError, Posted, PostRejected
+from bot.render import answerable, cut, slack_escape, to_slack
 from bot.replies import Attachment, Reply
 from bot.service import Service
 
@@ -41,6 +41,7 @@ EDITOR_GROUP_STALE = 600.0  # seconds past the last good read after which the gr
 EDITOR_GROUP_RETRY = (5.0, 60.0)  # pause after a failed read: first, doubling up to the last
 CLOSE_GRACE = 5.0  # seconds close() lets commands in flight finish
 UPLOAD_LIMIT = 1_000_000_000  # bytes: Slack's limit for one file
+ALT_TEXT = 1_000  # characters of a file's alt text
 RATE_LIMIT_RETRIES = 3  # slack_sdk retries a 429 once unless told otherwise
 
 
@@ -52,6 +53,19 @@ def message(reply: Reply) -> dict[str, Any]:
         "blocks": blocks,
         "response_type": "ephemeral" if reply.caller_only else "in_channel",
     }
+
+
+def as_text(blocks: list[dict[str, Any]]) -> str:
+    """Blocks as one mrkdwn text, for where Slack takes no blocks (a file's message)."""
+    lines = []
+    for block in blocks:
+        if block["type"] == "header":
+            lines.append(f"*{slack_escape(block['text']['text'])}*")
+        elif block["type"] == "context":
+            lines += [e["text"] for e in block["elements"]]
+        elif "text" in block:
+            lines.append(block["text"]["text"])
+    return "\n\n".join(lines)
 
 
 def unescape(text: str) -> str:
@@ -224,28 +238,42 @@ class SlackPlatform:
         "[[digest.channels]]",
     }
 
-    async def post(self, channel: str, reply: Reply) -> None:
+    async def post(
+        self, channel: str, reply: Reply, skip: int = 0, posted: Posted | None = None
+    ) -> None:
+        """One message: the blocks, or with an attachment the file, the reply its message
+        (files_upload_v2 takes no blocks: their text, as mrkdwn) and its alt text."""
+        if skip:  # the one message is out
+            return
         body = message(reply)
         try:
-            await self.client.chat_postMessage(
-                channel=channel, text=body["text"], blocks=body["blocks"]
-            )
-            if reply.attachment is not None:
-                await self._upload(channel, reply.attachment)
+            if reply.attachment is None:
+                await self.client.chat_postMessage(
+                    channel=channel, text=body["text"], blocks=body["blocks"]
+                )
+            else:
+                await self._upload(channel, reply.attachment, as_text(body["blocks"]))
         except SlackApiError as exc:
             error = str(exc.response.get("error"))
             if error in self._REFUSALS:
                 raise PostRejected(error, self._REFUSALS[error]) from None
             raise
+        if posted is not None:
+            await posted(1)
 
-    async def _upload(self, channel: str, attachment: Attachment) -> None:
-        """Upload a file to the channel; one on disk (an export) is removed, sent or not."""
+    async def _upload(
+        self, channel: str, attachment: Attachment, comment: str | None = None
+    ) -> None:
+        """Upload a file to the channel, with `comment` as its message; one on disk (an
+        export) is removed, sent or not."""
         try:
             await self.client.files_upload_v2(
                 channel=channel,
                 filename=attachment.filename,
                 title=attachment.filename,
                 file=str(attachment.path) if attachment.path is not None else attachment.data,
+                alt_txt=cut(attachment.alt, ALT_TEXT) or None,
+                initial_comment=comment,
             )
         finally:
             attachment.discard()
