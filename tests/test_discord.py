@@ -753,6 +753,26 @@ def test_cli_with_a_rejected_token_prints_one_line_and_exits_2(
     assert "wrong-secret-token" not in err
 
 
+async def test_help_on_discord_names_fields_not_key_value(platform: DiscordPlatform) -> None:
+    """On Discord options are fields to fill, not key:value typed on a line."""
+
+    def read(run: TreeRun) -> str:  # as Discord shows it: markdown escapes gone
+        return re.sub(r"\\(.)", r"\1", text(answer(run)))
+
+    listing = read(await ask(platform, "help", roles=[]))
+    assert "/endorse <member> <candidate> [on] [source] [note]: Record that" in listing
+    assert "/export [format] [since] [until]: The event log" in listing
+    assert listing.endswith(
+        "Pick a command after /, then fill in its fields; the optional "
+        "ones (in brackets) are offered as you type."
+    )
+    assert "on:" not in listing and "key:value" not in listing
+    detail = read(await ask(platform, "help", {"command": "history"}, roles=[]))
+    assert detail.startswith("/history\n/history [member] [limit]: The log")
+    assert "  limit: entries to show (default 10, at most 100)" in detail
+    assert "limit:5" not in detail  # the typed example is for the console and Slack
+
+
 async def test_digest_preview_is_for_the_caller_alone(platform: DiscordPlatform) -> None:
     run = await ask(platform, "digest", roles=[])
     assert run.shown and all(m.ephemeral for m in run.shown)

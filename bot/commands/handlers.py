@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.charts import chart_reply
 from bot.commands.grammar import find_command
-from bot.commands.spec import COMMANDS, Context
+from bot.commands.spec import COMMANDS, Context, Style
 from bot.digest import DigestBuilder
 from bot.domain import Position
 from bot.replies import (
@@ -136,7 +136,16 @@ async def _chart(ctx: Context, args: dict[str, Any]) -> Reply:
     return await chart_reply(ctx.service, kind, args.get("candidate"), args.get("as_of"))
 
 
+_HOW_TO_TYPE = {
+    Style.LINE: "Options are written key:value, e.g. on:2024-04-02.",
+    Style.FIELDS: "Pick a command after /, then fill in its fields; the optional ones (in "
+    "brackets) are offered as you type.",
+}
+
+
 async def _help(ctx: Context, args: dict[str, Any]) -> Reply:
+    """The commands as the caller's platform has them typed (`Context.style`)."""
+    style = ctx.style
     name = args.get("command", "").lstrip("/").lower()
     if name:
         matches = [c for c in COMMANDS.values() if c.name == name or c.name.startswith(f"{name} ")]
@@ -144,18 +153,20 @@ async def _help(ctx: Context, args: dict[str, Any]) -> Reply:
             find_command([name])  # raises with "did you mean"
         lines = []
         for c in matches:
-            lines.append(f"{c.usage}: {c.help}" + (" (editors only)" if c.editor_only else ""))
+            editors = " (editors only)" if c.editor_only else ""
+            lines.append(f"{c.usage_in(style)}: {c.help}{editors}")
             lines.extend(f"  {p.name}: {p.help}" for p in c.params)
-            if c.example:
+            if c.example and style is Style.LINE:  # examples are typed lines
                 lines.append(f"  e.g. {c.example}")
         return Reply(title=f"/{name}", sections=(Section(lines=tuple(lines)),))
     lines = tuple(
-        f"{c.usage}: {c.help}" + (" (editors)" if c.editor_only else "") for c in COMMANDS.values()
+        f"{c.usage_in(style)}: {c.help}" + (" (editors)" if c.editor_only else "")
+        for c in COMMANDS.values()
     )
     return Reply(
         title="tallybot commands",
         sections=(Section(lines=lines),),
-        footer="/help <command> for details. Options are written key:value, e.g. on:2024-04-02.",
+        footer=f"/help <command> for details. {_HOW_TO_TYPE[style]}",
     )
 
 

@@ -28,6 +28,14 @@ class Kind(enum.StrEnum):
     CHOICE = "choice"
 
 
+class Style(enum.Enum):
+    """How a platform has options typed: on one line as key:value (the console, Slack), or
+    as fields the platform shows for each option (Discord)."""
+
+    LINE = "line"
+    FIELDS = "fields"
+
+
 _PLACEHOLDER = {Kind.DATE: "YYYY-MM-DD", Kind.URL: "URL", Kind.TEXT: "TEXT", Kind.INT: "N"}
 
 
@@ -47,11 +55,16 @@ class Param:
 
     @property
     def usage(self) -> str:
-        inner = (
-            f"{self.name}:{self.placeholder or _PLACEHOLDER.get(self.kind, self.name)}"
-            if self.keyword
-            else ("|".join(self.choices) if self.choices else self.name)
-        )
+        return self.usage_in(Style.LINE)
+
+    def usage_in(self, style: Style) -> str:
+        """`[on:YYYY-MM-DD]` typed on a line; `[on]`, a field's name, where fields are filled."""
+        if style is Style.FIELDS:
+            inner = self.name
+        elif self.keyword:
+            inner = f"{self.name}:{self.placeholder or _PLACEHOLDER.get(self.kind, self.name)}"
+        else:
+            inner = "|".join(self.choices) if self.choices else self.name
         return f"<{inner}>" if self.required else f"[{inner}]"
 
 
@@ -62,6 +75,7 @@ class Context:
     service: Service
     actor: Actor
     channel: str = ""  # the platform's channel id; empty in the console
+    style: Style = Style.LINE  # how the platform has options typed
 
 
 @dataclass(frozen=True)
@@ -74,7 +88,10 @@ class Command:
 
     @property
     def usage(self) -> str:
-        return " ".join([f"/{self.name}", *(p.usage for p in self.params)])
+        return self.usage_in(Style.LINE)
+
+    def usage_in(self, style: Style) -> str:
+        return " ".join([f"/{self.name}", *(p.usage_in(style) for p in self.params)])
 
     @property
     def positional(self) -> tuple[Param, ...]:

@@ -18,7 +18,7 @@ from discord import app_commands
 
 from bot.adapters.discord.settings import DiscordConfig
 from bot.commands.run import answer_within, run_named
-from bot.commands.spec import COMMANDS, Command, Context, Kind, Param, top_level
+from bot.commands.spec import COMMANDS, Command, Context, Kind, Param, Style, top_level
 from bot.domain import Actor
 from bot.platform import CredentialsError, Posted, PostRejected
 from bot.render import DISCORD_MESSAGE, answerable, cut, discord_escape, discord_messages
@@ -356,7 +356,8 @@ class DiscordPlatform:
             log.info("Discord: refused /%s from %s (not in [discord] guilds)", name, where)
             await self._answer(interaction, Reply.refusal(refusal))
             return
-        ctx = Context(self.service, self.actor(interaction), str(interaction.channel_id))
+        actor, channel = self.actor(interaction), str(interaction.channel_id)
+        ctx = Context(self.service, actor, channel, Style.FIELDS)
 
         async def defer() -> None:
             # Private, so a refusal stays private and no public "thinking…" vanishes in front
