@@ -1,10 +1,16 @@
-"""The console: the same commands as Slack, typed in a terminal or piped in from a script."""
+"""The console: the same commands as Slack, typed in a terminal or piped in from a script.
+
+A file (a chart, an export) is saved and its path printed; at a terminal the console offers to
+open it the desktop's way (open on macOS, xdg-open elsewhere), never when input is piped.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import shutil
+import subprocess
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -18,6 +24,28 @@ from bot.text import safe_filename
 
 CONSOLE_ACTOR = Actor("console", "console", "console user", is_editor=True)
 QUIT = {"exit", "quit", "/exit", "/quit"}
+YES = {"y", "yes"}
+
+Opener = Callable[[Path], None]
+Prompt = Callable[[str], Awaitable[str]]
+
+
+def desktop_opener() -> Opener | None:
+    """How this desktop opens a file (open on macOS, xdg-open elsewhere); None without one."""
+    command = shutil.which("open" if sys.platform == "darwin" else "xdg-open")
+    if command is None:
+        return None
+
+    def open_file(path: Path) -> None:
+        subprocess.Popen(  # the viewer outlives nothing of ours: no wait, no output here
+            [command, str(path)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+    return open_file
 
 
 class Console:
@@ -28,19 +56,28 @@ class Console:
         stdin: TextIO = sys.stdin,
         stdout: TextIO = sys.stdout,
         actor: Actor = CONSOLE_ACTOR,
+        opener: Opener | None = None,
     ) -> None:
+        """`opener`: how a saved file is opened at a terminal (default: `desktop_opener`)."""
         self.context = Context(service, actor)
         self.files_dir = files_dir
         self.stdin = stdin
         self.stdout = stdout
+        self.opener = opener or desktop_opener()
 
     async def handle(self, line: str) -> str:
         """One typed line to the text printed back."""
+        text, _ = await self.answer(line)
+        return text
+
+    async def answer(self, line: str) -> tuple[str, Path | None]:
+        """The text printed back, and where a file that came with the reply was saved."""
         reply = await run_line(self.context, line)
         text = to_text(reply)
-        if reply.attachment is not None:
-            text += f"\nSaved to {self.save(reply)}"
-        return text
+        if reply.attachment is None:
+            return text, None
+        path = self.save(reply)
+        return f"{text}\nSaved to {path}", path
 
     def save(self, reply: Reply) -> Path:
         """Files the console cannot show (exports, charts) go to a folder; the path is printed."""
@@ -78,14 +115,24 @@ class Console:
         )
         race = self.context.service.race
         print(f"tallybot: {race.title}. /help lists the commands; Ctrl-D quits.")
+        await self.converse(session.prompt_async)
+
+    async def converse(self, prompt: Prompt) -> None:
+        """At a terminal: each line typed at `prompt` answered, and a saved file offered to
+        open, until Ctrl-D or exit."""
         while True:
             try:
-                line = (await session.prompt_async("tally> ")).strip()
+                line = (await prompt("tally> ")).strip()
+                if line in QUIT:
+                    return
+                if not line:
+                    continue
+                text, path = await self.answer(line)
+                print(text, file=self.stdout, flush=True)
+                if path is not None and self.opener is not None:
+                    if (await prompt(f"Open {path.name}? [y/N] ")).strip().lower() in YES:
+                        self.opener(path)
             except KeyboardInterrupt:
                 continue
             except EOFError:
                 return
-            if line in QUIT:
-                return
-            if line:
-                print(await self.handle(line), flush=True)
