@@ -171,3 +171,20 @@ async def test_offline_autocomplete_and_errors() -> None:
         tree, slash_interaction("race", {"candidate": "x"}, subcommand="backs")
     )
     assert isinstance(run.error, app_commands.CommandSignatureMismatch)  # "who" is missing
+
+
+async def test_the_first_follow_up_after_a_deferral_takes_the_placeholders_place() -> None:
+    """As Discord does: after a private "thinking…", the first follow-up is that message,
+    private whatever it asks; the next ones are messages of their own."""
+    client = discord.Client(intents=discord.Intents.default())
+    tree = app_commands.CommandTree(client)
+
+    @tree.command(description="Defers privately, then follows up twice in public")
+    async def slow(interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await interaction.followup.send("first", ephemeral=False)
+        await interaction.followup.send("second", ephemeral=False)
+
+    run = await run_interaction(tree, slash_interaction("slow"))
+    assert run.error is None
+    assert [(m.content, m.ephemeral) for m in run.shown] == [("first", True), ("second", False)]
