@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import re
 import tempfile
 import threading
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -415,6 +417,15 @@ async def test_a_long_answer_posts_at_most_five_messages_and_attaches_the_rest(
     assert file.filename.endswith(".txt")
     assert all(f"{i:03d} " in file.data.decode() for i in range(100))
     assert "more lines in the attached" in text(run.replies[-1])
+
+
+async def test_an_exported_file_is_closed_once_sent(platform: DiscordPlatform) -> None:
+    """discord.py leaves an initial response's file open; an open export per answer adds up."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        answer(await ask(platform, "export", roles=[]))
+        gc.collect()
+    assert [w.message for w in caught if issubclass(w.category, ResourceWarning)] == []
 
 
 async def test_an_export_over_the_upload_limit_is_one_private_line(

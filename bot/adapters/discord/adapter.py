@@ -380,19 +380,24 @@ class DiscordPlatform:
         follow-ups and the placeholder deleted."""
         reply = answerable(reply, interaction.filesize_limit, "Discord")
         messages = message_kwargs(reply)
+        files = [m["file"] for m in messages if "file" in m]
         private = reply.caller_only
-        if not deferred:
-            await interaction.response.send_message(**messages.pop(0), ephemeral=private)
-        elif private:
-            await interaction.edit_original_response(**_edit(messages.pop(0)))
-        else:
-            # A first follow-up would take the placeholder's place, private with it: settle
-            # the placeholder first, so the answer's messages are public ones of their own.
-            await interaction.edit_original_response(content=POSTED)
-        for message in messages:
-            await interaction.followup.send(**message, ephemeral=private)
-        if deferred and not private:
-            await interaction.delete_original_response()
+        try:
+            if not deferred:
+                await interaction.response.send_message(**messages.pop(0), ephemeral=private)
+            elif private:
+                await interaction.edit_original_response(**_edit(messages.pop(0)))
+            else:
+                # A first follow-up would take the placeholder's place, private with it: settle
+                # the placeholder first, so the answer's messages are public ones of their own.
+                await interaction.edit_original_response(content=POSTED)
+            for message in messages:
+                await interaction.followup.send(**message, ephemeral=private)
+            if deferred and not private:
+                await interaction.delete_original_response()
+        finally:
+            for file in files:  # an initial response leaves its file open, sent or not
+                file.close()
 
 
 def _edit(message: dict[str, Any]) -> dict[str, Any]:
