@@ -129,7 +129,8 @@ class DigestBuilder:
         sections += [tally_section(t, race) for t in tally.candidates]
         if tally.candidates:
             leader = tally.shown()
-            sections.append(Section(title=holdouts_title(leader), lines=holdout_lines(leader)))
+            holdouts = holdout_lines(leader, race)
+            sections.append(Section(title=holdouts_title(leader), lines=holdouts))
         else:
             sections.append(Section(lines=(NO_CANDIDATES,)))
         footer = ended or await svc.countdown(tally, last_event)

@@ -23,6 +23,7 @@ from bot.domain import (
     Member,
     Position,
     Race,
+    Stance,
     Tally,
     TallyError,
     format_date,
@@ -138,11 +139,6 @@ def outlet(source: str | None, race: Race) -> str:
     return f"{LINK_START}{one_line(host)}{LINK_URL}{url}{LINK_END}"
 
 
-def source_label(url: str | None) -> str:
-    """The host of a source, unlinked (kept until the digest uses `outlet`)."""
-    return (urlsplit(url).hostname or url).removeprefix("www.") if url else "no source"
-
-
 def link_labels(text: str) -> str:
     """`text` with each link as its label alone, as plain text shows it."""
     return LINK.sub(r"\1", text)
@@ -167,12 +163,29 @@ def backing_line(t: CandidateTally) -> str:
 
 
 def tally_section(t: CandidateTally, race: Race) -> Section:
-    lines = [backing_line(t)]
+    """The candidate's bars (the count), what it needs, and who stands where: a candidate
+    backed by half or more names its holdouts; one backed by fewer names its own backers and
+    opponents, and counts the rest ('The rest: 28 back Mark Rutte, ...')."""
+    needs = t.needs()
+    lines = [f"{needs[0].upper()}{needs[1:]}."]
     groups: dict[str, list[str]] = defaultdict(list)
-    for h in t.holdouts:
-        groups[h.reason].append(h.member.name)
+    if t.count * 2 >= t.total:
+        for h in t.holdouts:
+            groups[h.reason].append(h.member.name)
+    else:
+        if t.backers:
+            groups["backs"] = [m.name for m in t.backers]
+        rest: dict[str, int] = defaultdict(int)
+        for h in t.holdouts:
+            if h.stance is Stance.OPPOSES:
+                groups[h.reason].append(h.member.name)
+            else:
+                rest[h.reason] += 1
     for reason, names in groups.items():
         lines.append(f"{reason[0].upper()}{reason[1:]} ({len(names)}): {', '.join(names)}")
+    if t.count * 2 < t.total and rest:
+        counted = ", ".join(f"{n} {_plural_verb(reason, n)}" for reason, n in rest.items())
+        lines.append(f"The rest: {counted}.")
     if t.candidate.withdrawn_on:
         lines.append(f"Withdrew on {format_date(t.candidate.withdrawn_on)}.")
     return Section(
@@ -182,21 +195,42 @@ def tally_section(t: CandidateTally, race: Race) -> Section:
     )
 
 
+def _plural_verb(reason: str, n: int) -> str:
+    """A holdout's reason said of `n` members: 'back Mark Rutte', 'have no public position'."""
+    if reason.startswith(("backs ", "opposes ")):
+        verb, _, rest = reason.partition(" ")
+        return reason if n == 1 else f"{verb[:-1]} {rest}"
+    return f"{'has' if n == 1 else 'have'} {reason}"
+
+
 def tally_reply(tally: Tally, countdown_line: str, as_of_asked: bool) -> Reply:
     title = tally.race.title
     if as_of_asked:
         title += f", as of {format_date(tally.as_of)}"
     sections = tuple(tally_section(t, tally.race) for t in tally.candidates)
     if not sections:
-        sections = (Section(lines=(NO_CANDIDATES,)),)
-    return Reply(title=title, sections=sections, footer=countdown_line)
+        return Reply(
+            title=title, sections=(Section(lines=(NO_CANDIDATES,)),), summary=NO_CANDIDATES
+        )
+    leader = tally.shown()
+    summary = f"{leader.candidate.name} {leader.count}/{leader.total}, {leader.needs()}"
+    return Reply(
+        title=title,
+        sections=sections,
+        footer=countdown_line,
+        summary=f"{summary} · {countdown_line}",
+    )
 
 
 def holdouts_reply(t: CandidateTally, race: Race) -> Reply:
+    names = ", ".join(h.member.name for h in t.holdouts[:5])
+    more = f" and {len(t.holdouts) - 5} more" if len(t.holdouts) > 5 else ""
+    summary = f"{holdouts_title(t)}" + (f": {names}{more}" if names else "")
     return Reply(
         title=holdouts_title(t),
-        sections=(Section(lines=holdout_lines(t)),),
-        footer=backing_line(t),
+        sections=(Section(lines=holdout_lines(t, race)),),
+        footer=f"{t.candidate.name} {t.needs()}.",
+        summary=summary,
     )
 
 
@@ -204,13 +238,13 @@ def holdouts_title(t: CandidateTally) -> str:
     return f"Holdouts on {t.candidate.name}: {len(t.holdouts)} of {t.total}"
 
 
-def holdout_lines(t: CandidateTally) -> tuple[str, ...]:
-    """Each member not backing the candidate, with its position and latest source."""
+def holdout_lines(t: CandidateTally, race: Race) -> tuple[str, ...]:
+    """Each member not backing the candidate, with its position and latest source's outlet."""
     lines = []
     for h in t.holdouts:
         line = f"{h.member.flag} {h.member.name}: {h.reason}"
         if h.event is not None:
-            line += f" since {format_date(h.event.happened_on)}: {h.event.source or 'no source'}"
+            line += f" since {format_date(h.event.happened_on)} ({outlet(h.event.source, race)})"
         lines.append(line)
     if not lines:
         lines.append(f"None: all {t.total} members back {t.candidate.name}.")
@@ -227,13 +261,13 @@ def history_line(
         what = f"undo of #{event.reverts}"
         if reverted is not None:
             what += f" ({member} {describe(reverted, names)})"
-        undone_on = event.recorded_at.astimezone(zone)
-        return f"#{event.id} {undone_on:%Y-%m-%d}: {what}, by {event.actor.name}"
-    parts = [f"#{event.id} {event.happened_on.isoformat()}: {member} {describe(event, names)}"]
+        undone_on = format_date(event.recorded_at.astimezone(zone).date())
+        return f"#{event.id} {undone_on}: {what}, by {one_line(event.actor.name)}"
+    parts = [f"#{event.id} {format_date(event.happened_on)}: {member} {describe(event, names)}"]
     if event.note:  # one line even if it was stored before notes were checked
         parts.append(f"“{one_line(event.note)}”")
-    parts.append(event.source or "no source")
-    parts.append(f"recorded by {one_line(event.actor.name)} ({event.actor.platform})")
+    parts.append(outlet(event.source, race))
+    parts.append(f"recorded by {one_line(event.actor.name)}")
     return " · ".join(parts)
 
 

@@ -243,7 +243,7 @@ async def test_tally_is_an_embed_with_bars_holdouts_and_countdown(
     assert embed["title"] == "NATO Secretary-General 2024"
     rutte = embed["fields"][0]
     assert rutte["name"] == "Mark Rutte (Netherlands)"
-    assert rutte["value"].startswith("██████████████░░ 28/32\n28/32 back Mark Rutte")
+    assert rutte["value"].startswith("██████████████░░ 28/32\nNeeds 4 more for unanimity.")
     assert "Opposes (1): Hungary" in rutte["value"]
     assert "No public position (2): Slovakia, Türkiye" in rutte["value"]
     assert embed["footer"]["text"] == "97 days until the Washington summit on 9 July 2024."
@@ -599,7 +599,7 @@ async def test_end_to_end_endorse_over_the_gateway(
         assert "Recorded #33: Slovakia supports Mark Rutte on 3 April 2024" in text(recorded)
         await fake.send_interaction(slash_interaction("tally", {"candidate": "Rutte"}))
         tally = await fake.wait_for_callback()
-    assert "29/32 back Mark Rutte; needs 3 more" in text(tally)
+    assert "29/32\nNeeds 3 more" in text(tally)
     assert (await service.tally()).candidates[0].count == 29
     assert fake.unhandled == []
 

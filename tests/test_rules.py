@@ -173,7 +173,7 @@ async def test_a_weighted_rule_with_a_veto_needs_no_change_outside_its_class(ser
     assert rutte.needs() == "is vetoed by HU"  # 28 of 32 and 37 of 41 would do, but Hungary
     text = to_text(tally_reply(tally, await vetoed.countdown(tally), as_of_asked=False))
     assert "28/32\n" in text and "37/41 weight\n" in text  # a bar for each measure
-    assert "28/32 back Mark Rutte; is vetoed by HU." in text
+    assert "37/41 weight\n  Is vetoed by HU." in text
     assert "97 days until the Washington summit" in text
     candidates = vetoed.roster.candidate_list
     assert (

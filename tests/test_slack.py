@@ -122,7 +122,10 @@ async def test_tally_answered_in_the_ack_for_the_channel(
         assert "██████████████░░ 28/32" in text
         assert "No public position (2): Slovakia, Türkiye" in text
         assert "97 days until the Washington summit on 9 July 2024." in text
-        assert ack["text"] == "NATO Secretary-General 2024"  # the fallback: one line, no bars
+        assert ack["text"] == (  # the fallback: the one-line summary, no bars
+            "Mark Rutte 28/32, needs 4 more for unanimity · "
+            "97 days until the Washington summit on 9 July 2024."
+        )
 
         status, ack = await slash(http, bot, fake, "/digest")
         assert ack["response_type"] == "ephemeral"  # a preview is for the caller alone
@@ -320,7 +323,7 @@ async def test_a_slow_answer_is_posted_and_the_working_placeholder_deleted(
         gate.set()
         answer = await fake.wait_for_response("r1")
         assert answer["response_type"] == "in_channel" and not answer.get("replace_original")
-        assert "28/32" in shown(answer) and answer["text"] == "NATO Secretary-General 2024"
+        assert "28/32" in shown(answer) and answer["text"].startswith("Mark Rutte 28/32, needs")
         deleted = await fake.wait_for_response("r1", count=2)
         assert deleted.get("delete_original") is True  # "Working on it…" does not stay
 
