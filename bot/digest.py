@@ -114,15 +114,14 @@ class DigestBuilder:
         # Before the first event nothing is counted (the store reads an id of 0 as "all").
         before = await svc.digest_tally(day, span.after) if span.after else Tally(race, day)
         ended = await self._ended(tally, last_event)
-        if ended and previous is not None and not preview:
+        last = ended is not None  # the last daily digest: the first after the end
+        if ended and previous is not None:
             was_over = await self._ended(
                 await svc.digest_tally(previous.day, previous.covered_to), previous.covered_to
             )
-            if was_over and last_event == previous.covered_to:
+            if was_over and last_event == previous.covered_to and not preview:
                 return None  # said how it ended already, and nothing new since
             last = not was_over
-        else:
-            last = ended is not None
         moved = await self._moved(day, span, last_event)
         sections = [Section(lines=(headline(tally, before, span.since, ended),))]
         sections.append(Section(title=span.title, lines=moved or ("Nothing new recorded.",)))

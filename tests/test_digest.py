@@ -305,6 +305,8 @@ async def test_once_the_rule_is_met_the_digest_says_how_it_ended_and_stops_being
             "something new is recorded; /unsubscribe stops them."
         )
         await bot.at(brussels(22, 9, month=6))
+        preview = await bot.say("/digest")  # after the last daily one: how it ended, no more
+        assert ended in preview and "last daily digest" not in preview
         await bot.at(brussels(23, 9, month=6))
         assert bot.slack.posts[-1][1] is last  # nothing new: nothing posted
         sends = await bot.sends(date(2024, 6, 22))
