@@ -208,12 +208,41 @@ def stance_words(
     return silent
 
 
+class Standing(NamedTuple):
+    """A position as it stands after repeats: the first day of its unbroken run (a repeat
+    confirms it), and the latest source recorded in that run."""
+
+    since: date
+    source: str | None
+
+
+def standing(positions: Iterable[Event]) -> Standing | None:
+    """The standing of a member's latest position, from its active positions newest first
+    (None when it has none): a repeat of the same position keeps the run's first day."""
+    run: list[Event] = []
+    for event in positions:
+        if run and (event.position, event.candidate) != (run[0].position, run[0].candidate):
+            break
+        run.append(event)
+    if not run:
+        return None
+    return Standing(run[-1].happened_on, next((e.source for e in run if e.source), None))
+
+
 @dataclass(frozen=True)
 class Holdout:
     member: Member
     stance: Stance  # any but BACKS
     reason: str  # "opposes", "backs Klaus Iohannis", "no public position"
     event: Event | None
+    confirmed: Standing | None = None  # set by Service.confirmed; else the event's own
+
+    @property
+    def standing(self) -> Standing | None:
+        """Since when it holds its position, and the latest source for it."""
+        if self.confirmed is not None or self.event is None:
+            return self.confirmed
+        return Standing(self.event.happened_on, self.event.source)
 
 
 @dataclass(frozen=True)

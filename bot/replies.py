@@ -24,6 +24,7 @@ from bot.domain import (
     Position,
     Race,
     Stance,
+    Standing,
     Tally,
     TallyError,
     format_date,
@@ -243,8 +244,9 @@ def holdout_lines(t: CandidateTally, race: Race) -> tuple[str, ...]:
     lines = []
     for h in t.holdouts:
         line = f"{h.member.flag} {h.member.name}: {h.reason}"
-        if h.event is not None:
-            line += f" since {format_date(h.event.happened_on)} ({outlet(h.event.source, race)})"
+        if h.standing is not None:
+            since, source = h.standing
+            line += f" since {format_date(since)} ({outlet(source, race)})"
         lines.append(line)
     if not lines:
         lines.append(f"None: all {t.total} members back {t.candidate.name}.")
@@ -287,7 +289,12 @@ def candidates_reply(candidates: list[Candidate], tally: Tally, race: Race) -> R
 
 
 def recorded_reply(
-    event: Event, previous: Event | None, race: Race, names: dict[str, str], tally: Tally
+    event: Event,
+    previous: Event | None,
+    race: Race,
+    names: dict[str, str],
+    tally: Tally,
+    standing: Standing | None = None,
 ) -> Reply:
     """What /endorse, /oppose and /undecided say: the event, what it replaces (or that it
     fills in the history behind a later position), and the candidate's count now."""
@@ -298,8 +305,11 @@ def recorded_reply(
     )
     backfill = previous is not None and previous.happened_on > event.happened_on
     if previous is not None and not backfill:
-        if (previous.position, previous.candidate) == (event.position, event.candidate):
-            line += " No change: it already did."
+        if standing is not None:  # a repeat confirms the position
+            line += (
+                f" No change: it already did, since {format_date(standing.since)} "
+                f"({outlet(standing.source, race)})."
+            )
         else:
             line += f" It replaces #{previous.id}: {member.name} {describe(previous, names)}."
     lines = [line]

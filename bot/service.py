@@ -21,11 +21,13 @@ from bot.domain import (
     Member,
     Position,
     Race,
+    Standing,
     Tally,
     TallyError,
     compute_tally,
     countdown,
     format_date,
+    standing,
 )
 from bot.export import Export, content_type, write_export
 from bot.roster import Roster, fold
@@ -44,6 +46,7 @@ _NOT_IN_KEY = re.compile(r"[\W_]+")  # a candidate's key keeps letters and digit
 class Recorded:
     event: Event
     previous: Event | None  # the member's position before this one
+    standing: Standing | None = None  # a repeat: since when, and the latest source
 
 
 @dataclass(frozen=True)
@@ -142,7 +145,12 @@ class Service(DigestUseCases):
         if appended is None:  # the candidate was not in the race that day: the log decides
             assert candidate is not None
             raise TallyError(await self._not_in_race(candidate, day))
-        return Recorded(*appended)
+        event, previous = appended
+        repeat = previous is not None and previous.happened_on <= event.happened_on
+        if repeat and (previous.position, previous.candidate) == (event.position, event.candidate):
+            positions = await self.store.positions(self.race.id, [member.code], event.happened_on)
+            return Recorded(event, previous, standing(positions.get(member.code, ())))
+        return Recorded(event, previous)
 
     async def _not_in_race(self, candidate: Candidate, day: date) -> str:
         await self.refresh()
@@ -278,7 +286,7 @@ class Service(DigestUseCases):
         """A digest's tally: the end of its channel's local `day`, which may be after today
         here (Auckland is ahead of Brussels), counting what was recorded up to `up_to_id`.
         Only the scheduler asks, for a digest whose time has come; no one types this day."""
-        return await self._tally_on(day, up_to_id=up_to_id)
+        return await self.confirmed(await self._tally_on(day, up_to_id=up_to_id), up_to_id)
 
     async def _tally_on(
         self, day: date, candidate: Candidate | None = None, up_to_id: int | None = None
@@ -289,6 +297,25 @@ class Service(DigestUseCases):
         )
         candidates = [candidate] if candidate else await self.active_candidates(day)
         return compute_tally(self.race, candidates, latest, day, self.candidate_names())
+
+    async def confirmed(self, tally: Tally, up_to_id: int | None = None) -> Tally:
+        """The tally with each holdout's standing: a repeated position keeps its first day
+        and shows the latest source there is. Reads the holdouts' logs, so /tally skips it."""
+        codes = {h.member.code for t in tally.candidates for h in t.holdouts}
+        positions = await self.store.positions(self.race.id, sorted(codes), tally.as_of, up_to_id)
+        confirm = {code: standing(events) for code, events in positions.items()}
+        return replace(
+            tally,
+            candidates=tuple(
+                replace(
+                    t,
+                    holdouts=tuple(
+                        replace(h, confirmed=confirm.get(h.member.code)) for h in t.holdouts
+                    ),
+                )
+                for t in tally.candidates
+            ),
+        )
 
     def candidate_names(self) -> dict[str, str]:
         return {

@@ -34,7 +34,8 @@ async def test_endorse_then_tally_counts_the_new_backer(chat):
     assert "It replaces #32: Türkiye has no public position." in reply
     assert "Mark Rutte: 29/32; needs 3 more for unanimity." in reply
     assert "29/32\n  Needs" in await chat("/tally Rutte")
-    assert "No change: it already did." in await chat("/endorse Turkey Mark Rutte")
+    repeat = await chat("/endorse Turkey Mark Rutte")
+    assert "No change: it already did, since 3 April 2024 (example.org)." in repeat
 
 
 async def test_typo_in_member_gets_a_suggestion_and_writes_nothing(chat, service):

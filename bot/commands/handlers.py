@@ -46,7 +46,8 @@ async def _record(ctx: Context, args: dict[str, Any], position: Position) -> Rep
         args.get("note"),
     )
     names = svc.candidate_names()
-    return recorded_reply(done.event, done.previous, svc.race, names, await svc.tally())
+    tally = await svc.tally()
+    return recorded_reply(done.event, done.previous, svc.race, names, tally, done.standing)
 
 
 async def _endorse(ctx: Context, args: dict[str, Any]) -> Reply:
@@ -68,7 +69,7 @@ async def _tally(ctx: Context, args: dict[str, Any]) -> Reply:
 
 
 async def _holdouts(ctx: Context, args: dict[str, Any]) -> Reply:
-    tally = await ctx.service.tally(args.get("candidate"))
+    tally = await ctx.service.confirmed(await ctx.service.tally(args.get("candidate")))
     return holdouts_reply(tally.shown(), ctx.service.race)
 
 

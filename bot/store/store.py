@@ -324,6 +324,24 @@ class Store(DigestRows):
         )
         return [_event(r) for r in rows]
 
+    async def positions(
+        self, race: str, members: Sequence[str], day: date, up_to_id: int | None = None
+    ) -> dict[str, list[Event]]:
+        """Each member's active positions (not undone) that happened by `day` (and were recorded
+        by `up_to_id`), newest first, as the latest position is chosen."""
+        rows = await self.reader.execute_fetchall(
+            f"SELECT {_EVENT_COLUMNS} FROM events AS e"
+            " WHERE race = ? AND member IN (SELECT value FROM json_each(?))"
+            "   AND position != 'undo' AND happened_on <= ? AND id <= ?"
+            "   AND NOT EXISTS (SELECT 1 FROM events AS u WHERE u.reverts = e.id AND u.id <= ?)"
+            " ORDER BY member, happened_on DESC, id DESC",
+            (race, json.dumps(list(members)), day.isoformat(), *[up_to_id or _MAX_ID] * 2),
+        )
+        found: dict[str, list[Event]] = {}
+        for row in rows:
+            found.setdefault(row[2], []).append(_event(row))
+        return found
+
     async def events(
         self, race: str, after_id: int = 0, up_to_id: int | None = None
     ) -> list[Event]:
