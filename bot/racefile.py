@@ -9,6 +9,7 @@ from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pycountry
 
@@ -143,6 +144,29 @@ def _rule(table: dict[str, Any], members: tuple[Member, ...]) -> Rule:
     return RULE_KINDS[kind](table, members)
 
 
+def _sources(
+    table: dict[str, Any],
+) -> tuple[dict[str, str], tuple[tuple[str, str], ...]]:
+    """[sources]: each short name to its URL, and the outlets' short names by host. An entry is
+    a URL, or a table naming its outlet, which every source on that host is then shown as:
+    politico = { url = "https://www.politico.eu/...", outlet = "Politico" }."""
+    urls: dict[str, str] = {}
+    outlets: dict[str, str] = {}
+    for key, entry in table.items():
+        if isinstance(entry, dict):
+            where = f"[sources] {key}"
+            _unknown(entry, {"url", "outlet"}, where)
+            urls[key] = _need(entry, "url", str, where)
+            outlet = one_line(_need(entry, "outlet", str, where))
+            host = urlsplit(urls[key]).hostname
+            if not outlet or not host:
+                raise ValueError(f"{where} needs a web address and an outlet's name")
+            outlets[host.removeprefix("www.")] = outlet
+        else:
+            urls[key] = entry
+    return urls, tuple(outlets.items())
+
+
 def parse_race(data: dict[str, Any]) -> Race:
     """A race from a parsed race file; a ValueError names the first mistake and its place."""
     _unknown(data, _TOP_KEYS, "the race file")
@@ -184,7 +208,7 @@ def parse_race(data: dict[str, Any]) -> Race:
     rule = _rule(data.get("rule", {}), members)
     deadline = _need(data, "deadline", dict, "the race file")
     _unknown(deadline, {"on", "label"}, "[deadline]")
-    sources = data.get("sources", {})
+    sources, outlets = _sources(data.get("sources", {}))
     seed = []
     for i, entry in enumerate(data.get("seed", ()), start=1):
         where = f"[[seed]] #{i}"
@@ -228,6 +252,7 @@ def parse_race(data: dict[str, Any]) -> Race:
         ),
         timezone=timezone,
         seed=tuple(seed),
+        outlets=outlets,
     )
     roster = Roster(race)
     for index in (roster.members, roster.candidates):

@@ -3,17 +3,26 @@ console; only an address that passed the source check becomes a link."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
 import aiohttp
+from conftest import ARTICLES_DAY
 from fakes.slack_fake import FakeSlack
 from test_discord import answer, ask, platform, text  # noqa: F401 (fixtures)
 from test_slack import http, shown, slack_bot, slash  # noqa: F401 (fixtures)
 
+from bot.adapters.console import Console
 from bot.adapters.discord.adapter import DiscordPlatform
+from bot.clock import Clock
+from bot.racefile import load_race
 from bot.render import to_discord, to_slack, to_text
 from bot.replies import Reply
 from bot.service import Service
+from bot.store.store import Store
 from bot.text import check_note
 
+NATO = (Path(__file__).resolve().parent.parent / "bot/races/nato-sg-2024.toml").read_text()
 # An address with the characters that would end a Slack <url|label> or a Discord [label](url).
 POLITICO = "https://www.politico.eu/article/rutte-(nato)|x"
 
@@ -51,3 +60,24 @@ def test_typed_text_cannot_carry_a_link() -> None:
     assert to_text(reply) == "Note: see Reutershttps://evil.example"
     assert "<https://evil.example|" not in str(to_slack(reply))
     assert "[Reuters]" not in str(to_discord(reply))
+
+
+async def test_a_sources_entry_may_name_its_outlet(tmp_path):
+    """Every source on the outlet's host is shown by its short name, typed ones too."""
+    path = tmp_path / "race.toml"
+    old = 'estonia = "https://www.politico.eu/article/estonia-prime-minister-kaja-kallas-backs-'
+    new = 'estonia = { url = "https://www.politico.eu/article/estonia/", outlet = "Politico" }\n#'
+    path.write_text(NATO.replace(old, new, 1))
+    race = load_race(str(path))
+    assert race.outlets == (("politico.eu", "Politico"),)
+    clock = Clock(ZoneInfo(race.timezone), ARTICLES_DAY)
+    service = Service(await Store.open(tmp_path / "t.db", clock.now), race, clock)
+    try:
+        await service.start(demo=True)
+        chat = Console(service, tmp_path / "files").handle
+        assert "Hungary: opposes since 2 April 2024 (Politico)" in await chat("/holdouts")
+        typed = await chat("/endorse Slovakia Rutte source:https://europe.politico.eu/sk")
+        assert "on 3 April 2024 (Politico)." in typed
+        assert "· belgium.postsen.com ·" in await chat("/history Romania")  # none: the host
+    finally:
+        await service.store.close()
