@@ -535,6 +535,7 @@ def test_the_manifest_has_one_slash_command_per_first_word_within_slack_limits()
         "chat:write",
         "files:write",
         "usergroups:read",
+        "users:read",
     ]
     assert len(manifest()["display_information"]["name"]) <= 35
     assert len(manifest()["display_information"]["description"]) <= 140

@@ -23,6 +23,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncSlackResponse, AsyncWebClient
 
+from bot.adapters.slack.names import DisplayNames
 from bot.adapters.slack.settings import SlackConfig
 from bot.commands.run import answer_within, run_line
 from bot.commands.spec import Context, top_level
@@ -31,6 +32,7 @@ from bot.platform import CredentialsError, Posted, PostRejected
 from bot.render import answerable, cut, slack_escape, to_slack
 from bot.replies import Attachment, Reply
 from bot.service import Service
+from bot.text import one_line
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +171,7 @@ class SlackPlatform:
             self.app.command(f"/{word}")(self._on_command)
         self._tasks: set[asyncio.Task[Reply]] = set()
         self._group = EditorGroup(self.client, config.editor_group)
+        self._names = DisplayNames(self._display_name)
         self._team: tuple[str, str | None] | None = None  # (team_id, enterprise_id) once started
         self._runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
@@ -342,8 +345,20 @@ class SlackPlatform:
 
     async def _actor(self, command: dict[str, Any]) -> Actor:
         user = command.get("user_id", "")
-        name = command.get("user_name") or user
+        name = await self._names.name(user, command.get("user_name") or user, self.clock())
         return Actor("slack", user, name, is_editor=await self._is_editor(user))
+
+    async def _display_name(self, user: str) -> str | None:
+        """users.info's display name (else real name) for the user; None when it cannot say."""
+        try:
+            found = (await self.client.users_info(user=user))["user"]
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+            error = exc.response.get("error") if isinstance(exc, SlackApiError) else exc
+            if error != "user_not_found":
+                log.warning("Slack: users.info failed (%s); the app needs users:read", error)
+            return None
+        profile = found.get("profile", {})
+        return one_line(profile.get("display_name") or profile.get("real_name") or "") or None
 
     async def _is_editor(self, user: str) -> bool:
         if user in self.config.editors:

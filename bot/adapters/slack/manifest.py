@@ -11,7 +11,7 @@ from typing import Any
 from bot.commands.spec import Command, top_level
 from bot.render import cut
 
-SCOPES = ("commands", "chat:write", "files:write", "usergroups:read")
+SCOPES = ("commands", "chat:write", "files:write", "usergroups:read", "users:read")
 # Slack's app manifest limits
 MANIFEST_COMMANDS = 50
 MANIFEST_COMMAND = 32  # characters, with the slash
