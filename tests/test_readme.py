@@ -39,3 +39,13 @@ def test_config_snippets_are_valid_config():
     assert snippets
     for snippet in snippets:
         parse_config(tomllib.loads(snippet))
+
+
+async def test_the_console_sample_is_what_the_bot_says(chat):
+    """Each `tally> ` line of the README's console sample, typed in order into the seeded race
+    on 3 April 2024, prints the lines under it."""
+    (block,) = [b for b in re.findall(r"```text\n(.*?)```", README, re.DOTALL) if "tally> " in b]
+    said = []
+    for typed in re.findall(r"^tally> (.*)$", block, re.MULTILINE):
+        said += [f"tally> {typed}", await chat(typed)]
+    assert "\n".join(said) + "\n" == block
