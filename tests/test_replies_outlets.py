@@ -3,6 +3,7 @@ console; only an address that passed the source check becomes a link."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -17,7 +18,7 @@ from bot.adapters.discord.adapter import DiscordPlatform
 from bot.clock import Clock
 from bot.racefile import load_race
 from bot.render import to_discord, to_slack, to_text
-from bot.replies import Reply
+from bot.replies import Reply, outlet
 from bot.service import Service
 from bot.store.store import Store
 from bot.text import check_note
@@ -81,3 +82,31 @@ async def test_a_sources_entry_may_name_its_outlet(tmp_path):
         assert "· belgium.postsen.com ·" in await chat("/history Romania")  # none: the host
     finally:
         await service.store.close()
+
+
+HUNGARY_SOURCE = "https://www.politico.eu/article/estonia-prime-minister-kaja-kallas-backs-mark-rutte-nato-top-job/"
+
+
+async def test_holdouts_link_each_outlet_on_slack_and_discord(
+    service: Service,
+    http: aiohttp.ClientSession,  # noqa: F811
+    platform: DiscordPlatform,  # noqa: F811
+) -> None:
+    async with FakeSlack() as fake, slack_bot(service, fake) as bot:
+        _, ack = await slash(http, bot, fake, "/holdouts")
+        assert f"🇭🇺 Hungary: opposes since 2 April 2024 (<{HUNGARY_SOURCE}|politico.eu>)" in shown(
+            ack
+        )
+        assert ack["text"] == "Holdouts on Mark Rutte: 4 of 32: Hungary, Romania, Slovakia, Türkiye"
+    reply = answer(await ask(platform, "holdouts", roles=[]))
+    assert f"Hungary: opposes since 2 April 2024 ([politico.eu]({HUNGARY_SOURCE}))" in text(reply)
+
+
+def test_an_outlets_name_is_escaped_in_its_link() -> None:
+    race = replace(load_race("nato-sg-2024"), outlets=(("example.org", "<!here> *Ex_*"),))
+    reply = Reply.text(f"Source: {outlet('https://example.org/a', race)}")
+    _, blocks = to_slack(reply)
+    assert blocks[0]["text"]["text"] == "Source: <https://example.org/a|&lt;!here&gt; *Ex_*>"
+    [embed] = to_discord(reply)
+    assert embed["description"] == r"Source: [<!here> \*Ex\_\*](https://example.org/a)"
+    assert to_text(reply) == "Source: <!here> *Ex_*"
