@@ -128,16 +128,14 @@ def outlet(source: str | None, race: Race) -> str:
         return "no source"
     try:
         url = check_source(source)
-    except TallyError:
-        return one_line(source)[:80]
+    except TallyError:  # stored before sources were checked: neither shown nor linked
+        return "unchecked source"
     host = (urlsplit(url).hostname or "").removeprefix("www.")
     names = dict(race.outlets)
     parts = host.split(".")
-    for i in range(len(parts) - 1):
-        if ".".join(parts[i:]) in names:
-            host = names[".".join(parts[i:])]
-            break
-    return f"{LINK_START}{one_line(host)}{LINK_URL}{url}{LINK_END}"
+    above = (".".join(parts[i:]) for i in range(len(parts)))
+    label = next((names[h] for h in above if h in names), host)
+    return f"{LINK_START}{one_line(label)}{LINK_URL}{url}{LINK_END}"
 
 
 def link_labels(text: str) -> str:

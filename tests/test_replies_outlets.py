@@ -110,3 +110,10 @@ def test_an_outlets_name_is_escaped_in_its_link() -> None:
     [embed] = to_discord(reply)
     assert embed["description"] == r"Source: [<!here> \*Ex\_\*](https://example.org/a)"
     assert to_text(reply) == "Source: <!here> *Ex_*"
+
+
+def test_a_source_stored_unchecked_is_neither_shown_nor_linked() -> None:
+    race = load_race("nato-sg-2024")
+    reply = Reply.text(f"Source: {outlet('javascript:alert(1) https://x.example', race)}")
+    assert to_text(reply) == "Source: unchecked source"
+    assert "x.example" not in str(to_slack(reply)) + str(to_discord(reply))
