@@ -216,19 +216,6 @@ class Standing(NamedTuple):
     source: str | None
 
 
-def standing(positions: Iterable[Event]) -> Standing | None:
-    """The standing of a member's latest position, from its active positions newest first
-    (None when it has none): a repeat of the same position keeps the run's first day."""
-    run: list[Event] = []
-    for event in positions:
-        if run and (event.position, event.candidate) != (run[0].position, run[0].candidate):
-            break
-        run.append(event)
-    if not run:
-        return None
-    return Standing(run[-1].happened_on, next((e.source for e in run if e.source), None))
-
-
 @dataclass(frozen=True)
 class Holdout:
     member: Member

@@ -27,7 +27,6 @@ from bot.domain import (
     compute_tally,
     countdown,
     format_date,
-    standing,
 )
 from bot.export import Export, content_type, write_export
 from bot.roster import Roster, fold
@@ -148,8 +147,8 @@ class Service(DigestUseCases):
         event, previous = appended
         repeat = previous is not None and previous.happened_on <= event.happened_on
         if repeat and (previous.position, previous.candidate) == (event.position, event.candidate):
-            positions = await self.store.positions(self.race.id, [member.code], event.happened_on)
-            return Recorded(event, previous, standing(positions.get(member.code, ())))
+            standings = await self.store.standings(self.race.id, [member.code], event.happened_on)
+            return Recorded(event, previous, standings.get(member.code))
         return Recorded(event, previous)
 
     async def _not_in_race(self, candidate: Candidate, day: date) -> str:
@@ -302,8 +301,7 @@ class Service(DigestUseCases):
         """The tally with each holdout's standing: a repeated position keeps its first day
         and shows the latest source there is. Reads the holdouts' logs, so /tally skips it."""
         codes = {h.member.code for t in tally.candidates for h in t.holdouts}
-        positions = await self.store.positions(self.race.id, sorted(codes), tally.as_of, up_to_id)
-        confirm = {code: standing(events) for code, events in positions.items()}
+        confirm = await self.store.standings(self.race.id, sorted(codes), tally.as_of, up_to_id)
         return replace(
             tally,
             candidates=tuple(

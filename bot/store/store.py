@@ -23,6 +23,7 @@ from bot.domain import (
     EventKind,
     Position,
     Recording,
+    Standing,
 )
 from bot.store.digests import DigestRows
 
@@ -324,23 +325,59 @@ class Store(DigestRows):
         )
         return [_event(r) for r in rows]
 
-    async def positions(
+    async def standings(
         self, race: str, members: Sequence[str], day: date, up_to_id: int | None = None
-    ) -> dict[str, list[Event]]:
-        """Each member's active positions (not undone) that happened by `day` (and were recorded
-        by `up_to_id`), newest first, as the latest position is chosen."""
-        rows = await self.reader.execute_fetchall(
-            f"SELECT {_EVENT_COLUMNS} FROM events AS e"
-            " WHERE race = ? AND member IN (SELECT value FROM json_each(?))"
-            "   AND position != 'undo' AND happened_on <= ? AND id <= ?"
-            "   AND NOT EXISTS (SELECT 1 FROM events AS u WHERE u.reverts = e.id AND u.id <= ?)"
-            " ORDER BY member, happened_on DESC, id DESC",
-            (race, json.dumps(list(members)), day.isoformat(), *[up_to_id or _MAX_ID] * 2),
+    ) -> dict[str, Standing]:
+        """Each member's standing on `day` (counting what was recorded by `up_to_id`): the first
+        day of its latest position's unbroken run of repeats, and the run's latest source. Index
+        seeks over events_by_member bounded by the run itself, never the member's whole log:
+        the latest active event, the latest one before it that differs (the run's edge), then
+        the run's first event and its latest with a source. Undone events do not count."""
+        active = (
+            "x.race = :race AND x.member = l.member AND x.happened_on <= :day AND x.id <= :up"
+            " AND x.position != 'undo'"
+            " AND NOT EXISTS (SELECT 1 FROM events AS u WHERE u.reverts = x.id AND u.id <= :up)"
         )
-        found: dict[str, list[Event]] = {}
-        for row in rows:
-            found.setdefault(row[2], []).append(_event(row))
-        return found
+        # after the edge: its own day with a later id, or a later day (two index ranges, as
+        # SQLite ranges over one column of a row value only)
+        edge_day = f"{active} AND x.happened_on = b.happened_on AND x.id > b.id"
+        later = f"{active} AND x.happened_on > coalesce(b.happened_on, '')"
+        with_source = "x.source IS NOT NULL AND x.source != ''"
+        rows = await self.reader.execute_fetchall(
+            "WITH l AS ("
+            "  SELECT e.member, e.position, e.candidate FROM json_each(:members) AS m"
+            "  JOIN events AS e ON e.id = ("
+            "    SELECT x.id FROM events AS x"
+            "    WHERE x.race = :race AND x.member = m.value AND x.happened_on <= :day"
+            "      AND x.id <= :up AND x.position != 'undo' AND NOT EXISTS"
+            "        (SELECT 1 FROM events AS u WHERE u.reverts = x.id AND u.id <= :up)"
+            "    ORDER BY x.happened_on DESC, x.id DESC LIMIT 1)"
+            "), r AS ("
+            "  SELECT l.member, b.happened_on, b.id FROM l LEFT JOIN events AS b ON b.id = ("
+            f"    SELECT x.id FROM events AS x WHERE {active}"
+            "      AND (x.position IS NOT l.position OR x.candidate IS NOT l.candidate)"
+            "    ORDER BY x.happened_on DESC, x.id DESC LIMIT 1)"
+            ") SELECT l.member, coalesce("
+            f"  (SELECT x.happened_on FROM events AS x WHERE {edge_day} ORDER BY x.id LIMIT 1),"
+            f"  (SELECT x.happened_on FROM events AS x WHERE {later}"
+            "    ORDER BY x.happened_on, x.id LIMIT 1)"
+            "), coalesce("
+            f"  (SELECT x.source FROM events AS x WHERE {later} AND {with_source}"
+            "    ORDER BY x.happened_on DESC, x.id DESC LIMIT 1),"
+            f"  (SELECT x.source FROM events AS x WHERE {edge_day} AND {with_source}"
+            "    ORDER BY x.id DESC LIMIT 1)"
+            ")"
+            " FROM l JOIN r AS b ON b.member = l.member",
+            {
+                "race": race,
+                "members": json.dumps(list(members)),
+                "day": day.isoformat(),
+                "up": up_to_id or _MAX_ID,
+            },
+        )
+        return {
+            member: Standing(date.fromisoformat(since), source) for member, since, source in rows
+        }
 
     async def events(
         self, race: str, after_id: int = 0, up_to_id: int | None = None
