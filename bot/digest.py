@@ -160,7 +160,7 @@ class DigestBuilder:
         if after < last_event:
             return _Span(after, "in the last 24 hours", "In the last 24 hours")
         latest = await self.service.latest_events(FIRST_CHANGES, last_event)
-        after = latest[0].id - 1 if latest else 0
+        after = latest[0] - 1 if latest else 0
         return _Span(after, f"over the latest {len(latest)} changes", "The latest changes")
 
     async def _moved(self, day: date, span: _Span, last_event: int) -> tuple[str, ...]:

@@ -147,12 +147,11 @@ class DigestUseCases:
     async def recorded_before(self, instant: datetime, up_to_id: int) -> int:
         """The last event up to `up_to_id` recorded before `instant` (0 if none): where a
         channel's first digest starts."""
-        events = await self.store.events(self.race.id, up_to_id=up_to_id)
-        return max((e.id for e in events if e.recorded_at < instant), default=0)
+        return await self.store.recorded_before(self.race.id, instant, up_to_id)
 
-    async def latest_events(self, count: int, up_to_id: int) -> list[Event]:
-        """The latest `count` events up to `up_to_id`, in recording order."""
-        return (await self.store.events(self.race.id, up_to_id=up_to_id))[-count:]
+    async def latest_events(self, count: int, up_to_id: int) -> list[int]:
+        """The ids of the latest `count` events up to `up_to_id`, in recording order."""
+        return await self.store.latest_event_ids(self.race.id, count, up_to_id)
 
     async def latest_digest(self, before: date) -> SentDigest | None:
         """The race's latest digest sent, to any channel, before the day `before`."""

@@ -223,6 +223,26 @@ class DigestRows(Database):
         )
         return SentDigest(date.fromisoformat(rows[0][0]), rows[0][1]) if rows else None
 
+    async def recorded_before(self, race: str, instant: datetime, up_to_id: int) -> int:
+        """The last event up to `up_to_id` recorded before `instant` (0 if none): ids grow
+        with recording, so a walk back by id stops at the first such event, never reading the
+        older log."""
+        rows = await self.reader.execute_fetchall(
+            "SELECT id FROM events WHERE race = ? AND id <= ? AND recorded_at < ?"
+            " ORDER BY id DESC LIMIT 1",
+            (race, up_to_id, utc(instant)),
+        )
+        return rows[0][0] if rows else 0
+
+    async def latest_event_ids(self, race: str, count: int, up_to_id: int) -> list[int]:
+        """The ids of the latest `count` events up to `up_to_id`, in recording order: one
+        LIMIT query."""
+        rows = await self.reader.execute_fetchall(
+            "SELECT id FROM events WHERE race = ? AND id <= ? ORDER BY id DESC LIMIT ?",
+            (race, up_to_id, count),
+        )
+        return [r[0] for r in reversed(rows)]
+
 
 def _key(key: DigestKey) -> tuple[str, str, str, str]:
     return (key.race, key.platform, key.channel, key.day.isoformat())
