@@ -97,6 +97,7 @@ def board(tally: CandidateTally, race: Race, candidates: Iterable[Candidate], as
     labels = {
         Stance.BACKS: f"Backs {name}",
         Stance.OPPOSES: f"Opposes {name}",
+        Stance.ABSTAINS: "Abstains",
         Stance.BACKS_ANOTHER: "Backs another candidate",
         Stance.NO_POSITION: "No position",
     }
@@ -105,7 +106,12 @@ def board(tally: CandidateTally, race: Race, candidates: Iterable[Candidate], as
         day=format_date(as_of),
         subtitle=f"{race.title} · {_rule_and_deadline(race)}",
         tiles=tuple(tiles),
-        legend=tuple((s, f"{labels[s]} ({counts[s]})") for s in Stance),
+        # abstaining is rare (most races have no such position), so it is listed when seen
+        legend=tuple(
+            (s, f"{labels[s]} ({counts[s]})")
+            for s in Stance
+            if counts[s] or s is not Stance.ABSTAINS
+        ),
     )
 
 

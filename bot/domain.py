@@ -22,6 +22,7 @@ class TallyError(Exception):
 class Position(enum.StrEnum):
     SUPPORTS = "supports"
     OPPOSES = "opposes"
+    ABSTAINS = "abstains"  # on a candidate: neither for nor against (counts as not in favour)
     UNDECIDED = "undecided"
 
 
@@ -46,6 +47,7 @@ class Stance(enum.StrEnum):
 
     BACKS = "backs"
     OPPOSES = "opposes"
+    ABSTAINS = "abstains"
     BACKS_ANOTHER = "backs another"
     NO_POSITION = "no position"
 
@@ -181,6 +183,7 @@ _STANCES = {
     (Position.SUPPORTS, True): Stance.BACKS,
     (Position.SUPPORTS, False): Stance.BACKS_ANOTHER,
     (Position.OPPOSES, True): Stance.OPPOSES,
+    (Position.ABSTAINS, True): Stance.ABSTAINS,
 }
 
 
@@ -201,8 +204,8 @@ def stance_words(
     other = names.get(other, other)
     if held is Stance.BACKS_ANOTHER:
         return f"backs {other}"
-    if held is Stance.OPPOSES:
-        return "opposes"
+    if held in (Stance.OPPOSES, Stance.ABSTAINS):
+        return held.value
     if event is not None and event.position == Position.OPPOSES:
         return f"opposes {other}"
     return silent

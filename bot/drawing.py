@@ -49,10 +49,12 @@ _STYLE = {
 COLOURS = {
     Stance.BACKS: BLUE,
     Stance.OPPOSES: VERMILLION,
+    Stance.ABSTAINS: SKY,
     Stance.BACKS_ANOTHER: ORANGE,
     Stance.NO_POSITION: GREY,
 }
-HATCHES = {Stance.OPPOSES: "//"}  # so 'opposes' never relies on colour alone
+# so 'opposes' and 'abstains' never rely on colour alone
+HATCHES = {Stance.OPPOSES: "//", Stance.ABSTAINS: ".."}
 TEXT_COLOURS = {Stance.BACKS: "white"}
 LINE_COLOURS = (BLUE, ORANGE, GREEN, PURPLE, SKY, VERMILLION)
 LINE_MARKERS = "os^DvP"

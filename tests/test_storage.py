@@ -10,9 +10,9 @@ from datetime import date, timedelta
 import pytest
 from conftest import make_service
 
-from bot.domain import Actor, Event, EventKind, Position, TallyError
+from bot.domain import Actor, Candidate, Event, EventKind, Position, TallyError
 from bot.store.schema import MIGRATIONS, StorageError, split_statements
-from bot.store.store import Store
+from bot.store.store import NewEvent, Store
 
 EDITOR = Actor("test", "ed", "Editor", is_editor=True)
 
@@ -226,3 +226,40 @@ async def test_concurrent_recordings_each_see_the_position_they_replace(service)
     previous = sorted(d.previous.id for d in done)
     assert previous == sorted([d.event.id for d in done][:-1] + [done[0].previous.id])
     assert len(set(previous)) == 10 and done[0].previous.position == "supports"
+
+
+async def test_a_version_7_log_keeps_every_event_and_id_and_can_record_abstentions(tmp_path):
+    """Version 8 copies the log to a table that allows 'abstains': nothing is lost or
+    renumbered, undos still point at what they reverted, and the log stays append-only."""
+    path = tmp_path / "v7.db"
+    with sqlite3.connect(path) as db:
+        for step in MIGRATIONS[:7]:
+            for statement in split_statements(step):
+                db.execute(statement)
+        db.execute("PRAGMA user_version = 7")
+        row = "INSERT INTO events (id, race, member, position, candidate, happened_on,"
+        row += " recorded_at, actor_platform, actor_id, actor_name, reverts)"
+        row += " VALUES (?, 'r', ?, ?, ?, ?, '2024-04-02T10:00:00', 't', 'ed', 'Ed', ?)"
+        db.executemany(
+            row,
+            [
+                (3, "EE", "supports", "rutte", "2024-04-01", None),
+                (7, "HU", "opposes", "rutte", "2024-04-01", None),
+                (9, "HU", "undo", "rutte", "2024-04-01", 7),
+            ],
+        )
+    store = await Store.open(path)
+    assert await user_version(store) == len(MIGRATIONS)
+    assert [(e.id, e.member, e.reverts) for e in await store.events("r")] == [
+        (3, "EE", None), (7, "HU", None), (9, "HU", 7),
+    ]  # fmt: skip
+    assert set(await store.current("r")) == {"EE"}  # HU's opposition stays undone
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        await store.db.execute("DELETE FROM events")
+    await store.add_candidate("r", Candidate("rutte", "Mark Rutte"), None, EDITOR)
+    event, _ = await store.append(
+        NewEvent("r", "IT", "abstains", "rutte", date(2024, 4, 2), EDITOR)
+    )
+    assert event.position is Position.ABSTAINS and event.id == 10
+    assert (await store.current("r"))["IT"].id == 10
+    await store.close()

@@ -62,8 +62,8 @@ class Database:
             await db.execute(f"PRAGMA busy_timeout = {_OPEN_BUSY_MS}")
             await db.execute("PRAGMA journal_mode = WAL")
             await db.execute("PRAGMA synchronous = NORMAL")
-            await db.execute("PRAGMA foreign_keys = ON")
             await migrate(db, path)
+            await db.execute("PRAGMA foreign_keys = ON")  # after: a migration copies tables
             await db.execute(f"PRAGMA busy_timeout = {_WRITE_BUSY_MS}")
             reader = await _connect(path)
             await reader.execute("PRAGMA query_only = ON")

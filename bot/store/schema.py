@@ -199,6 +199,67 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE digest_sends ADD COLUMN posted INTEGER NOT NULL DEFAULT 0;
     """,
+    # 8: the position 'abstains' (a CHECK constraint cannot be altered, so the log is copied
+    # to a table that allows it, ids and all, and its indexes and triggers are made again);
+    # and each channel's default race, for an instance that follows several.
+    """
+    CREATE TABLE events_8 (
+        id INTEGER PRIMARY KEY,
+        race TEXT NOT NULL,
+        member TEXT NOT NULL,
+        position TEXT NOT NULL
+            CHECK (position IN ('supports', 'opposes', 'abstains', 'undecided', 'undo')),
+        candidate TEXT,
+        happened_on TEXT NOT NULL,
+        recorded_at TEXT NOT NULL,
+        actor_platform TEXT NOT NULL,
+        actor_id TEXT NOT NULL,
+        actor_name TEXT NOT NULL,
+        source TEXT,
+        note TEXT,
+        reverts INTEGER UNIQUE REFERENCES events (id)
+    );
+    INSERT INTO events_8 SELECT id, race, member, position, candidate, happened_on, recorded_at,
+        actor_platform, actor_id, actor_name, source, note, reverts FROM events ORDER BY id;
+    DROP TABLE events;
+    ALTER TABLE events_8 RENAME TO events;
+    CREATE INDEX events_by_member ON events (race, member, happened_on, id);
+    CREATE INDEX events_by_actor ON events (actor_platform, actor_id, race, id);
+    CREATE INDEX events_by_race ON events (race, id);
+    CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+        BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+    CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+        BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+    CREATE TRIGGER events_no_replace BEFORE INSERT ON events
+        WHEN EXISTS (SELECT 1 FROM events WHERE id = NEW.id)
+        BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+    CREATE TRIGGER events_position AFTER INSERT ON events WHEN NEW.position != 'undo'
+    BEGIN
+        INSERT INTO current_positions (race, member, event_id, happened_on)
+        VALUES (NEW.race, NEW.member, NEW.id, NEW.happened_on)
+        ON CONFLICT (race, member) DO UPDATE
+            SET event_id = excluded.event_id, happened_on = excluded.happened_on
+            WHERE excluded.happened_on >= current_positions.happened_on;
+    END;
+    CREATE TRIGGER events_undo AFTER INSERT ON events WHEN NEW.position = 'undo'
+    BEGIN
+        DELETE FROM current_positions WHERE race = NEW.race AND member = NEW.member;
+        INSERT INTO current_positions (race, member, event_id, happened_on)
+        SELECT race, member, id, happened_on FROM events AS e
+        WHERE e.race = NEW.race AND e.member = NEW.member AND e.position != 'undo'
+          AND NOT EXISTS (SELECT 1 FROM events AS u WHERE u.reverts = e.id)
+        ORDER BY e.happened_on DESC, e.id DESC LIMIT 1;
+    END;
+    CREATE TABLE channel_races (
+        platform TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        race TEXT NOT NULL,
+        set_at TEXT NOT NULL,
+        actor_platform TEXT NOT NULL,
+        actor_id TEXT NOT NULL,
+        PRIMARY KEY (platform, channel)
+    );
+    """,
 ]
 
 
@@ -257,6 +318,10 @@ async def migrate(db: aiosqlite.Connection, path: Path) -> None:
             # executescript would COMMIT first; run each statement in this transaction.
             for statement in split_statements(step):
                 await db.execute(statement)
+        # Foreign keys are off while migrating (a table is copied and dropped), so their
+        # check runs once before the commit, as SQLite's own procedure for it says.
+        if await db.execute_fetchall("PRAGMA foreign_key_check"):
+            raise StorageError(f"Cannot migrate {path}: it fails its foreign-key check.")
         await db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
         await db.execute("COMMIT")
     except BaseException:
