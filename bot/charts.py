@@ -77,14 +77,18 @@ class Timeline:
 
 
 def board_data(tally: CandidateTally, race: Race, candidates: Iterable[Candidate]) -> list[Tile]:
-    """One tile per member, in the race's order, so each keeps its place from day to day."""
+    """One tile per member of the tally's day, in the race's order, so each keeps its place
+    from day to day (one that had not joined yet has none)."""
     last_names = {c.key: c.last_name for c in candidates}
     holdouts = {h.member.code: h for h in tally.holdouts}
+    backers = {m.code for m in tally.backers}
     tiles = []
     for member in race.members:
         status, detail = Stance.BACKS, ""
         if (h := holdouts.get(member.code)) is not None:
             status, detail = h.stance, stance_words(h.stance, h.event, last_names, "no position")
+        elif member.code not in backers:
+            continue
         tiles.append(Tile(member.code, member.name, status, COLOURS[status], detail))
     return tiles
 

@@ -4,8 +4,9 @@ a candidate needs is in bot/rules.py."""
 
 from __future__ import annotations
 
+import bisect
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property
@@ -82,6 +83,46 @@ class Candidate:
 class Deadline:
     on: date
     label: str  # "the Washington summit"
+    since: date | None = None  # the day it became the target (None: from the start)
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class Tenure:
+    """A member that joined or left during the race: a member from `joined` (None: from the
+    start) until the day before `left` (None: to the end)."""
+
+    member: str  # its code
+    joined: date | None
+    left: date | None
+    source: str
+
+    def holds(self, day: date) -> bool:
+        return (self.joined is None or self.joined <= day) and (
+            self.left is None or day < self.left
+        )
+
+
+class Ballots(NamedTuple):
+    """One candidate's counts in an anonymous round: in favour ("encourage"), against
+    ("discourage"), and no opinion."""
+
+    candidate: str  # its key
+    encourage: int
+    discourage: int
+    no_opinion: int
+
+
+@dataclass(frozen=True)
+class Round:
+    """A published round of anonymous counts (a UN straw poll), with the veto members'
+    ballots apart when they were coloured."""
+
+    on: date
+    name: str  # "sixth straw poll"
+    source: str
+    counts: tuple[Ballots, ...]
+    veto_counts: tuple[Ballots, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -98,15 +139,22 @@ class SeedEvent:
 class Race:
     id: str
     title: str
-    members: tuple[Member, ...]
+    members: tuple[Member, ...]  # everyone who is a member at some time in the race
     candidates: tuple[Candidate, ...]
-    rule: Rule
-    deadline: Deadline
+    rule: Rule  # over the members at the end of the race
+    deadline: Deadline  # the current one
     timezone: str = "UTC"
     seed: tuple[SeedEvent, ...] = ()
     # The race file's short names for outlets: (host without www., name), e.g.
     # ("politico.eu", "Politico"); a source on that host or under it is shown by that name.
     outlets: tuple[tuple[str, str], ...] = ()
+    # Members that joined or left during the race; the rule over some day's members, which
+    # a race whose membership changes is built with (else `rule` is every day's).
+    tenures: tuple[Tenure, ...] = ()
+    rule_over: Callable[[tuple[Member, ...]], Rule] | None = field(default=None, compare=False)
+    earlier_deadlines: tuple[Deadline, ...] = ()  # oldest first
+    rounds: tuple[Round, ...] = ()  # by date
+    entries: tuple[CandidateEntry, ...] = ()  # the race file's dated entries and withdrawals
 
     def member(self, code: str) -> Member:
         return self.members_by_code[code]
@@ -114,6 +162,81 @@ class Race:
     @cached_property
     def members_by_code(self) -> Mapping[str, Member]:
         return {m.code: m for m in self.members}
+
+    @cached_property
+    def turns(self) -> tuple[date, ...]:
+        """The days the membership changes, in order."""
+        days = {d for t in self.tenures for d in (t.joined, t.left) if d is not None}
+        return tuple(sorted(days))
+
+    def members_on(self, day: date) -> tuple[Member, ...]:
+        """The members on `day`, in the race's order."""
+        if not self.tenures:
+            return self.members
+        return self._electorate(self._era(day))[0]
+
+    def codes_on(self, day: date) -> frozenset[str]:
+        return self._electorate(self._era(day))[1] if self.tenures else self._all_codes
+
+    def rule_on(self, day: date) -> Rule:
+        """The rule over the members of `day`."""
+        if not self.tenures or self.rule_over is None:
+            return self.rule
+        return self._electorate(self._era(day))[2]
+
+    def tenure(self, code: str) -> Tenure | None:
+        return next((t for t in self.tenures if t.member == code), None)
+
+    @cached_property
+    def _all_codes(self) -> frozenset[str]:
+        return frozenset(self.members_by_code)
+
+    def _era(self, day: date) -> int:
+        """How many membership changes came by `day`: the same number, the same members."""
+        return bisect.bisect_right(self.turns, day)
+
+    def _electorate(self, era: int) -> tuple[tuple[Member, ...], frozenset[str], Rule]:
+        """The members, their codes and the rule over them in an era (built once each)."""
+        if era not in self._eras:
+            day = self.turns[era - 1] if era else date.min
+            held = {t.member: t.holds(day) for t in self.tenures}
+            members = tuple(m for m in self.members if held.get(m.code, True))
+            rule = self.rule_over(members) if self.rule_over is not None else self.rule
+            self._eras[era] = members, frozenset(m.code for m in members), rule
+        return self._eras[era]
+
+    @cached_property
+    def _eras(self) -> dict[int, tuple[tuple[Member, ...], frozenset[str], Rule]]:
+        return {}
+
+    def deadline_on(self, day: date) -> Deadline:
+        """The deadline that was the target on `day`: the latest set by then."""
+        current = self.deadline
+        for earlier in (*reversed(self.earlier_deadlines),):
+            if current.since is None or current.since <= day:
+                break
+            current = earlier
+        return current
+
+    def deadline_before(self, deadline: Deadline) -> Deadline | None:
+        """The deadline `deadline` replaced, if any."""
+        order = (*self.earlier_deadlines, self.deadline)
+        at = order.index(deadline)
+        return order[at - 1] if at else None
+
+    def round_on(self, day: date) -> Round | None:
+        """The latest round held by the end of `day`."""
+        held = [r for r in self.rounds if r.on <= day]
+        return held[-1] if held else None
+
+
+@dataclass(frozen=True)
+class CandidateEntry:
+    """A candidate's dated entry or withdrawal, as the race file gives it."""
+
+    candidate: str  # its key
+    action: CandidateAction
+    on: date
 
 
 @dataclass(frozen=True)
@@ -248,10 +371,12 @@ class CandidateTally:
         return len(self.backers)
 
     @cached_property
-    def _sides(self) -> tuple[frozenset[str], frozenset[str]]:
-        """The codes of the members backing and of those opposing, as the rule reads them."""
-        opposers = (h.member.code for h in self.holdouts if h.stance is Stance.OPPOSES)
-        return frozenset(m.code for m in self.backers), frozenset(opposers)
+    def _sides(self) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+        """The codes of the members backing, opposing and abstaining, as the rule reads them."""
+        held = {s: frozenset(h.member.code for h in self.holdouts if h.stance is s)
+                for s in (Stance.OPPOSES, Stance.ABSTAINS)}  # fmt: skip
+        backers = frozenset(m.code for m in self.backers)
+        return backers, held[Stance.OPPOSES], held[Stance.ABSTAINS]
 
     @property
     def progress(self) -> Progress:
@@ -263,6 +388,10 @@ class CandidateTally:
 
     def needs(self) -> str:
         return self.rule.needs(*self._sides)
+
+    def status(self) -> str:
+        """The count in the rule's own terms: '28/32; needs 4 more for unanimity'."""
+        return self.rule.status(*self._sides)
 
 
 @dataclass(frozen=True)
@@ -295,30 +424,30 @@ def compute_tally(
     `names` maps every candidate key to a name, for holdouts backing one not tallied here.
     """
     candidates = tuple(candidates)
+    members, rule = race.members_on(as_of), race.rule_on(as_of)
     tallies = []
     for cand in candidates:
         backers: list[Member] = []
         holdouts: list[Holdout] = []
-        for member in race.members:
+        for member in members:
             event = latest.get(member.code)
             held = stance(event, cand.key)
             if held is Stance.BACKS:
                 backers.append(member)
             else:
                 holdouts.append(Holdout(member, held, stance_words(held, event, names), event))
-        tallies.append(
-            CandidateTally(cand, tuple(backers), tuple(holdouts), len(race.members), race.rule)
-        )
+        tallies.append(CandidateTally(cand, tuple(backers), tuple(holdouts), len(members), rule))
     return Tally(race, as_of, tuple(tallies))
 
 
 def countdown(race: Race, today: date, met: tuple[str, date] | None = None) -> str:
-    """One line: days to the deadline, how long ago it passed, or who met the rule and when."""
-    deadline = race.deadline
+    """One line: days to the deadline of `today` (or of the day the rule was met), how long
+    ago it passed, or who met the rule and when."""
+    deadline = race.deadline_on(met[1] if met else today)
     when = f"{deadline.label} on {format_date(deadline.on)}"
     if met is not None:
         name, met_on = met
-        head = f"{name} reached {race.rule.describe()} on {format_date(met_on)}"
+        head = f"{name} reached {race.rule_on(met_on).describe()} on {format_date(met_on)}"
         before = (deadline.on - met_on).days
         if before > 0:
             return f"{head}, {plural(before, 'day')} before {when}."
@@ -327,10 +456,22 @@ def countdown(race: Race, today: date, met: tuple[str, date] | None = None) -> s
         return f"{head}, {plural(-before, 'day')} after {when}."
     days = (deadline.on - today).days
     if days > 0:
-        return f"{plural(days, 'day')} until {when}."
-    if days == 0:
-        return f"Today is {when}."
-    return f"{when[0].upper()}{when[1:]} was {plural(-days, 'day')} ago."
+        line = f"{plural(days, 'day')} until {when}."
+    elif days == 0:
+        line = f"Today is {when}."
+    else:
+        line = f"{when[0].upper()}{when[1:]} was {plural(-days, 'day')} ago."
+    return line
+
+
+def moved(race: Race, deadline: Deadline) -> str:
+    """What /countdown adds while the rule is not met: ' The target moved on 2 April 2024
+    from the NATO foreign ministers' meeting (3 April 2024).' (nothing if none moved)."""
+    before = race.deadline_before(deadline)
+    if before is None:
+        return ""
+    moved_on = f" on {format_date(deadline.since)}" if deadline.since else ""
+    return f" The target moved{moved_on} from {before.label} ({format_date(before.on)})."
 
 
 def plural(n: int, word: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import tomllib
 from collections.abc import Callable
@@ -15,16 +16,29 @@ import pycountry
 
 from bot.clock import zone_named
 from bot.domain import (
+    Ballots,
     Candidate,
+    CandidateAction,
+    CandidateEntry,
     Deadline,
     Member,
     Position,
     Race,
+    Round,
     SeedEvent,
     TallyError,
+    Tenure,
 )
 from bot.roster import Roster, fold
-from bot.rules import Majority, Rule, Threshold, Unanimity
+from bot.rules import (
+    Majority,
+    QualifiedMajority,
+    Rule,
+    SecurityCouncil,
+    Threshold,
+    TwoThirds,
+    Unanimity,
+)
 from bot.text import check_note, check_source, one_line
 
 
@@ -78,6 +92,9 @@ _TOP_KEYS = {
     "candidates",
     "sources",
     "seed",
+    "membership",
+    "weights",
+    "rounds",
 }
 
 
@@ -117,31 +134,201 @@ def _member(code: str, names: dict[str, str], aliases: dict[str, list[str]]) -> 
     )
 
 
-def _threshold(table: dict[str, Any], members: tuple[Member, ...]) -> Threshold:
+def _threshold(table: dict[str, Any], members: tuple[Member, ...], weights: Weights) -> Threshold:
     backers = int(table.get("threshold", 0))
     if not 1 <= backers <= len(members):
         raise ValueError(f"[rule] threshold = {backers} must be 1 to {len(members)}")
     return Threshold(len(members), backers)
 
 
-# Each kind of rule a race file may name, and how its [rule] table builds it for the race's
-# members (a rule that weighs members or gives some a veto reads their codes there).
-RULE_KINDS: dict[str, Callable[[dict[str, Any], tuple[Member, ...]], Rule]] = {
-    "unanimity": lambda table, members: Unanimity(len(members)),
-    "majority": lambda table, members: Majority(len(members)),
+def _qualified_majority(
+    table: dict[str, Any], members: tuple[Member, ...], weights: Weights
+) -> QualifiedMajority:
+    missing = [m.code for m in members if m.code not in weights]
+    if missing:
+        raise ValueError(f"[weights] needs a weight for {', '.join(missing)}")
+    return QualifiedMajority(
+        tuple((m.code, weights[m.code]) for m in members),
+        member_share=table.get("member_share", 0.55),
+        weight_share=table.get("weight_share", 0.65),
+        blocking_minority=table.get("blocking_minority"),
+        weight=table.get("weight", "population"),
+    )
+
+
+def _security_council(
+    table: dict[str, Any], members: tuple[Member, ...], weights: Weights
+) -> SecurityCouncil:
+    veto = table.get("veto", [])
+    if not isinstance(veto, list) or not all(isinstance(code, str) for code in veto):
+        raise ValueError("[rule] veto must be a list of member codes")
+    return SecurityCouncil(
+        tuple((m.code, m.name) for m in members),
+        needed=_need(table, "needed", int, "[rule]"),
+        veto=frozenset(code.upper() for code in veto),
+    )
+
+
+Weights = dict[str, int]  # a member's weight in a qualified majority (its population)
+
+# Each kind of rule a race file may name, and how its [rule] table builds it over some day's
+# members (a rule that weighs members reads their [weights]).
+RULE_KINDS: dict[str, Callable[[dict[str, Any], tuple[Member, ...], Weights], Rule]] = {
+    "unanimity": lambda table, members, weights: Unanimity(len(members)),
+    "majority": lambda table, members, weights: Majority(len(members)),
+    "two-thirds": lambda table, members, weights: TwoThirds(len(members)),
     "threshold": _threshold,
+    "qualified-majority": _qualified_majority,
+    "security-council": _security_council,
 }
 # The keys of [rule]; one that only another kind reads is ignored, as it always was.
-_RULE_KEYS = {"kind", "threshold"}
+_RULE_KEYS = {
+    "kind",
+    "threshold",
+    "member_share",
+    "weight_share",
+    "blocking_minority",
+    "weight",
+    "weights_source",
+    "needed",
+    "veto",
+}
 
 
-def _rule(table: dict[str, Any], members: tuple[Member, ...]) -> Rule:
+def _rule_over(table: dict[str, Any], weights: Weights) -> Callable[[tuple[Member, ...]], Rule]:
+    """What builds the race's rule over some day's members."""
     _unknown(table, _RULE_KEYS, "[rule]")
     kind = table.get("kind", "unanimity")
     if not isinstance(kind, str) or kind not in RULE_KINDS:
         *most, last = (f"'{k}'" for k in RULE_KINDS)
         raise ValueError(f"[rule] kind must be {', '.join(most)} or {last}")
-    return RULE_KINDS[kind](table, members)
+    build = RULE_KINDS[kind]
+    return lambda members: build(table, members, weights)
+
+
+def _weights(table: dict[str, Any], codes: set[str]) -> Weights:
+    weights = {}
+    for code, weight in table.items():
+        if code not in codes:
+            raise ValueError(f"[weights] lists '{code}', which is not in members")
+        if not isinstance(weight, int) or isinstance(weight, bool) or weight <= 0:
+            raise ValueError(f"[weights] {code} = {weight!r} must be a whole number above 0")
+        weights[code] = weight
+    return weights
+
+
+def _tenures(table: dict[str, Any], codes: set[str], sources: dict[str, str]) -> list[Tenure]:
+    tenures = []
+    for code, entry in table.items():
+        where = f"[membership] {code}"
+        if code not in codes:
+            raise ValueError(f"{where}: '{code}' is not in members")
+        if not isinstance(entry, dict):
+            raise ValueError(
+                f"{where} must be a table, e.g. {{ joined = 2024-03-07, source = ... }}"
+            )
+        _unknown(entry, {"joined", "left", "source"}, where)
+        joined = _need(entry, "joined", date, where) if "joined" in entry else None
+        left = _need(entry, "left", date, where) if "left" in entry else None
+        if joined is None and left is None:
+            raise ValueError(f"{where} needs joined = or left = (a date)")
+        if joined is not None and left is not None and left <= joined:
+            raise ValueError(f"{where}: left = {left} must come after joined = {joined}")
+        tenures.append(Tenure(code, joined, left, _source(entry, sources, where)))
+    return tenures
+
+
+def _source(entry: dict[str, Any], sources: dict[str, str], where: str) -> str:
+    """A required `source =`: a short name from [sources] or a URL, checked as any typed one."""
+    source = sources.get(_need(entry, "source", str, where), entry["source"])
+    try:
+        return check_source(source) or ""
+    except TallyError as exc:
+        if "://" not in source:
+            raise ValueError(
+                f"{where} source = '{source}' is neither a URL nor in [sources]"
+            ) from None
+        raise ValueError(f"{where}: {exc}") from None
+
+
+def _deadline(table: dict[str, Any], where: str, sources: dict[str, str]) -> Deadline:
+    _unknown(table, {"on", "label", "since", "source", "earlier"}, where)
+    return Deadline(
+        _need(table, "on", date, where),
+        one_line(_need(table, "label", str, where)),
+        _need(table, "since", date, where) if "since" in table else None,
+        _source(table, sources, where) if "source" in table else None,
+    )
+
+
+def _deadlines(
+    table: dict[str, Any], sources: dict[str, str]
+) -> tuple[Deadline, tuple[Deadline, ...]]:
+    """The current deadline and the earlier ones, oldest first, each set after the last."""
+    current = _deadline(table, "[deadline]", sources)
+    earlier = tuple(
+        _deadline(entry, f"[[deadline.earlier]] #{i}", sources)
+        for i, entry in enumerate(
+            _need(table, "earlier", list, "[deadline]") if "earlier" in table else (), 1
+        )
+    )
+    sets = [d.since for d in (*earlier, current)]
+    if earlier and any(
+        a is not None and b is not None and b <= a for a, b in itertools.pairwise(sets)
+    ):
+        raise ValueError(
+            "[deadline] and [[deadline.earlier]]: each since = must follow the one before"
+        )
+    return current, earlier
+
+
+def _ballots(table: dict[str, Any], keys: set[str], seats: int, where: str) -> tuple[Ballots, ...]:
+    counts = []
+    for key, entry in table.items():
+        if key not in keys:
+            raise ValueError(f"{where} names unknown candidate '{key}'")
+        if not isinstance(entry, dict):
+            raise ValueError(
+                f"{where} {key} must be {{ encourage = N, discourage = N, no_opinion = N }}"
+            )
+        _unknown(entry, {"encourage", "discourage", "no_opinion"}, f"{where} {key}")
+        numbers = [
+            _need(entry, k, int, f"{where} {key}")
+            for k in ("encourage", "discourage", "no_opinion")
+        ]
+        if min(numbers) < 0 or sum(numbers) > seats:
+            raise ValueError(
+                f"{where} {key}: counts must be 0 or more and add up to at most {seats}"
+            )
+        counts.append(Ballots(key, *numbers))
+    return tuple(counts)
+
+
+def _rounds(
+    entries: list[Any], keys: set[str], members: int, veto: int, sources: dict[str, str]
+) -> tuple[Round, ...]:
+    rounds = []
+    for i, entry in enumerate(entries, 1):
+        where = f"[[rounds]] #{i}"
+        _unknown(entry, {"on", "name", "source", "counts", "veto_counts"}, where)
+        if "veto_counts" in entry and not veto:
+            raise ValueError(f"{where} has veto_counts, but the rule gives no member a veto")
+        rounds.append(
+            Round(
+                on=_need(entry, "on", date, where),
+                name=one_line(entry.get("name", f"round {i}")),
+                source=_source(entry, sources, where),
+                counts=_ballots(
+                    _need(entry, "counts", dict, where), keys, members, f"{where} counts"
+                ),
+                veto_counts=_ballots(
+                    entry.get("veto_counts", {}), keys, veto, f"{where} veto_counts"
+                ),
+            )
+        )
+    if any(b.on < a.on for a, b in itertools.pairwise(rounds)):
+        raise ValueError("[[rounds]] must be listed by date, earliest first")
+    return tuple(rounds)
 
 
 def _sources(
@@ -191,10 +378,14 @@ def parse_race(data: dict[str, Any]) -> Race:
     if len(codes) != len(members) or not members:
         raise ValueError("members must list each member once")
 
+    sources, outlets = _sources(data.get("sources", {}))
+    tenures = _tenures(data.get("membership", {}), codes, sources)
+
     candidates: list[Candidate] = []
+    entries: list[CandidateEntry] = []
     for i, c in enumerate(data.get("candidates", ()), start=1):
         where = f"[[candidates]] #{i}"
-        _unknown(c, {"key", "name", "member", "aliases"}, where)
+        _unknown(c, {"key", "name", "member", "aliases", "entered", "withdrew", "source"}, where)
         key = _need(c, "key", str, where)
         if key in {x.key for x in candidates}:
             raise ValueError(f"{where} repeats key = '{key}'")
@@ -203,12 +394,24 @@ def parse_race(data: dict[str, Any]) -> Race:
             raise ValueError(f"{where} member = '{member}' is not in members")
         name = one_line(_need(c, "name", str, where))
         candidates.append(Candidate(key, name, member, tuple(c.get("aliases", ()))))
+        for field, action in (
+            ("entered", CandidateAction.ADD),
+            ("withdrew", CandidateAction.WITHDRAW),
+        ):
+            if field in c:
+                entries.append(CandidateEntry(key, action, _need(c, field, date, where)))
+        if len(entries) >= 2 and entries[-1].candidate == entries[-2].candidate == key:
+            if entries[-1].on < entries[-2].on:
+                raise ValueError(f"{where}: withdrew = must not come before entered =")
+        if any(e.candidate == key for e in entries):
+            _source(c, sources, where)  # a dated entry or withdrawal is sourced
     keys = {c.key for c in candidates}
 
-    rule = _rule(data.get("rule", {}), members)
-    deadline = _need(data, "deadline", dict, "the race file")
-    _unknown(deadline, {"on", "label"}, "[deadline]")
-    sources, outlets = _sources(data.get("sources", {}))
+    weights = _weights(data.get("weights", {}), codes)
+    rule_over = _rule_over(data.get("rule", {}), weights)
+    last = Race("", "", members, (), Unanimity(1), Deadline(date.max, ""), tenures=tuple(tenures))
+    rule = rule_over(last.members_on(date.max))  # over the members at the race's end
+    deadline, earlier = _deadlines(_need(data, "deadline", dict, "the race file"), sources)
     seed = []
     for i, entry in enumerate(data.get("seed", ()), start=1):
         where = f"[[seed]] #{i}"
@@ -216,21 +419,17 @@ def parse_race(data: dict[str, Any]) -> Race:
         try:
             position = Position(_need(entry, "position", str, where))
         except ValueError:
-            raise ValueError(f"{where} position must be supports, opposes or undecided") from None
+            words = ", ".join(p.value for p in Position)
+            raise ValueError(f"{where} position must be one of {words}") from None
         candidate = entry.get("candidate")
         if candidate is not None and candidate not in keys:
             raise ValueError(f"{where} names unknown candidate '{candidate}'")
         if (candidate is None) != (position is Position.UNDECIDED):
-            raise ValueError(f"{where}: supports and opposes need a candidate, undecided none")
-        source = sources.get(_need(entry, "source", str, where), entry["source"])
-        try:  # the rule every source typed in a command follows
-            source = check_source(source)
+            raise ValueError(f"{where}: a position on a candidate needs one, undecided none")
+        source = _source(entry, sources, where)
+        try:  # the rule every note typed in a command follows
             note = check_note(entry.get("note")) or ""
         except TallyError as exc:
-            if "://" not in source:
-                raise ValueError(
-                    f"{where} source = '{source}' is neither a URL nor in [sources]"
-                ) from None
             raise ValueError(f"{where}: {exc}") from None
         on = _need(entry, "on", date, where)
         listed = _need(entry, "members", list, where)
@@ -239,7 +438,11 @@ def parse_race(data: dict[str, Any]) -> Race:
         for code in listed:
             if code not in codes:
                 raise ValueError(f"{where} lists '{code}', which is not in members")
+            if code not in last.codes_on(on):
+                raise ValueError(f"{where} lists '{code}', which was not a member on {on}")
             seed.append(SeedEvent(code, position, candidate, on, source, note))
+    veto = getattr(rule, "veto", ())
+    rounds = _rounds(data.get("rounds", []), keys, len(members), len(veto), sources)
 
     race = Race(
         id=race_id,
@@ -247,12 +450,15 @@ def parse_race(data: dict[str, Any]) -> Race:
         members=members,
         candidates=tuple(candidates),
         rule=rule,
-        deadline=Deadline(
-            _need(deadline, "on", date, "[deadline]"), _need(deadline, "label", str, "[deadline]")
-        ),
+        deadline=deadline,
         timezone=timezone,
         seed=tuple(seed),
         outlets=outlets,
+        tenures=tuple(tenures),
+        rule_over=rule_over if tenures else None,
+        earlier_deadlines=earlier,
+        rounds=rounds,
+        entries=tuple(entries),
     )
     roster = Roster(race)
     for index in (roster.members, roster.candidates):

@@ -27,6 +27,7 @@ from bot.domain import (
     compute_tally,
     countdown,
     format_date,
+    moved,
 )
 from bot.export import Export, content_type, write_export
 from bot.roster import Roster, fold
@@ -80,7 +81,7 @@ class Service(DigestUseCases):
 
     async def start(self, demo: bool = False) -> int:
         """Prepare the database for the race; with `demo`, load its seed events once."""
-        await self.store.ensure_candidates(self.race.id, self.race.candidates)
+        await self._enter_candidates()
         await self.refresh()
         if not demo:
             return 0
@@ -100,6 +101,21 @@ class Service(DigestUseCases):
                 for s in self.race.seed
             ),
         )
+
+    async def _enter_candidates(self) -> None:
+        """Add the race file's candidates the database does not know yet, on the days they
+        entered, with the withdrawals it dates. Only a candidate added now gets them, so an
+        editor's later change (a return) is never undone by a restart."""
+        entries = {(e.candidate, e.action): e.on for e in self.race.entries}
+        for candidate in self.race.candidates:
+            entered = entries.get((candidate.key, CandidateAction.ADD))
+            if not await self.store.add_candidate(self.race.id, candidate, entered, SEED_ACTOR):
+                continue
+            withdrew = entries.get((candidate.key, CandidateAction.WITHDRAW))
+            if withdrew is not None:
+                await self.store.candidate_change(
+                    self.race.id, candidate.key, CandidateAction.WITHDRAW, withdrew, SEED_ACTOR
+                )
 
     async def refresh(self) -> None:
         """Follow what any process changed: the candidates are kept in the roster, so they are
@@ -130,6 +146,7 @@ class Service(DigestUseCases):
         elif candidate is None:
             raise TallyError(f"Say which candidate {member.name} {position.value}.")
         day = self.check_day(on or self.today())
+        self._check_member_on(member, day)
         new = NewEvent(
             race=self.race.id,
             member=member.code,
@@ -150,6 +167,21 @@ class Service(DigestUseCases):
             standings = await self.store.standings(self.race.id, [member.code], event.happened_on)
             return Recorded(event, previous, standings.get(member.code))
         return Recorded(event, previous)
+
+    def _check_member_on(self, member: Member, day: date) -> None:
+        """A position is a member's: refused on a day it was not one (before it joined)."""
+        if member.code in self.race.codes_on(day):
+            return
+        tenure = self.race.tenure(member.code)
+        assert tenure is not None, "only a member with a tenure is ever out"
+        if tenure.joined is not None and day < tenure.joined:
+            when = f"it joined on {format_date(tenure.joined)}; date the position from then on"
+        else:
+            assert tenure.left is not None
+            when = f"it left on {format_date(tenure.left)}; date the position before then"
+        raise TallyError(
+            f"{member.name} was not a member of {self.race.title} on {format_date(day)}: {when}."
+        )
 
     async def _not_in_race(self, candidate: Candidate, day: date) -> str:
         await self.refresh()
@@ -321,8 +353,11 @@ class Service(DigestUseCases):
             for c in self.roster.candidate_list
         }
 
-    async def countdown(self, tally: Tally | None = None, up_to_id: int | None = None) -> str:
-        """The countdown line; once a candidate meets the rule, the day it did.
+    async def countdown(
+        self, tally: Tally | None = None, up_to_id: int | None = None, moves: bool = False
+    ) -> str:
+        """The countdown line; once a candidate meets the rule, the day it did; with `moves`,
+        until then, when the deadline moved (if it did).
 
         `up_to_id` bounds the log to the events a tally was computed from (a digest's).
         """
@@ -332,7 +367,8 @@ class Service(DigestUseCases):
                 day = await self._met_on(t, tally.as_of, up_to_id)
                 if day is not None:
                     return countdown(self.race, tally.as_of, (t.candidate.name, day))
-        return countdown(self.race, tally.as_of)
+        line = countdown(self.race, tally.as_of)
+        return line + moved(self.race, self.race.deadline_on(tally.as_of)) if moves else line
 
     async def _met_on(self, t: CandidateTally, as_of: date, up_to_id: int | None) -> date | None:
         """Replaying the whole log costs O(history), so a replay is kept per candidate and day
@@ -352,14 +388,14 @@ class Service(DigestUseCases):
                 )
                 if folds:
                     new.sort(key=lambda r: (r.happened_on, r.id))
-                    replay.fold(r.change for r in new)
+                    replay.fold((r.change for r in new), until=as_of)
                     seen = max((r.id for r in recorded), default=seen)
                 else:
                     replay = None
             if replay is None:
                 seen = up_to_id or await self.store.last_event_id(race)
-                replay = RuleReplay(t.candidate.key, self.race.rule)
-                replay.fold(await self.store.changes(race, as_of, seen))
+                replay = RuleReplay(t.candidate.key, self.race)
+                replay.fold(await self.store.changes(race, as_of, seen), until=as_of)
                 if len(self._replays) >= 16:
                     self._replays.clear()
             self._replays[key] = (replay, seen)

@@ -123,8 +123,10 @@ async def test_as_of_replays_by_the_day_events_happened(chat):
     # Recorded today, but it happened in February: it counts from then on.
     await chat("/endorse Poland Rutte on:2024-02-23 source:https://example.org/pl")
     earlier = await chat("/tally Rutte as_of:2024-02-22")
-    assert "as of 22 February 2024" in earlier and "4/32\n  Needs" in earlier
-    assert "5/32\n  Needs" in await chat("/tally Rutte as_of:2024-02-23")
+    # Sweden joined on 7 March 2024: before that day there were 31 allies, not 32
+    assert "as of 22 February 2024" in earlier and "4/31\n  Needs" in earlier
+    assert "5/31\n  Needs" in await chat("/tally Rutte as_of:2024-02-23")
+    assert "5/32\n  Needs" in await chat("/tally Rutte as_of:2024-03-07")
     assert "28/32\n  Needs" in await chat("/tally Rutte")
 
 
@@ -263,7 +265,10 @@ async def test_piped_console_prints_each_reply_and_survives_errors(service, tmp_
     stdin = io.StringIO("/countdown\n\n# a comment\n/endorse Nowhere Rutte\n/candidates\n")
     await Console(service, tmp_path, stdin=stdin, stdout=out).run()
     lines = out.getvalue().splitlines()
-    assert lines[0] == "97 days until the Washington summit on 9 July 2024."
+    assert lines[0] == (
+        "97 days until the Washington summit on 9 July 2024. The target moved on 2 April 2024"
+        " from the NATO foreign ministers' meeting (3 April 2024)."
+    )
     assert lines[1].startswith("Error: Unknown member 'Nowhere'")
     assert "Mark Rutte (Netherlands): 28/32 backers" in out.getvalue()
 

@@ -206,7 +206,7 @@ async def test_a_weighted_rule_with_a_veto_needs_no_change_outside_its_class(ser
 
     weights = {m.code: 10 if m.code == "US" else 1 for m in RACE.members}  # 41 in all
     rule = TwoThirdsNoVeto(weights, frozenset({"HU"}))
-    vetoed = Service(service.store, replace(RACE, rule=rule), service.clock)
+    vetoed = Service(service.store, replace(RACE, rule=rule, rule_over=None), service.clock)
     await vetoed.start()
     tally = await vetoed.tally()
     rutte = tally.shown()

@@ -82,7 +82,7 @@ async def _history(ctx: Context, args: dict[str, Any]) -> Reply:
 
 
 async def _countdown(ctx: Context, args: dict[str, Any]) -> Reply:
-    return Reply.text(await ctx.service.countdown())
+    return Reply.text(await ctx.service.countdown(moves=True))
 
 
 async def _subscribe(ctx: Context, args: dict[str, Any]) -> Reply:

@@ -14,7 +14,6 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from bot.domain import (
-    SEED_ACTOR,
     Actor,
     Candidate,
     CandidateAction,
@@ -154,11 +153,6 @@ class Store(DigestRows):
             )
         )
         return _event(rows[0]) if rows else None
-
-    async def ensure_candidates(self, race: str, candidates: Iterable[Candidate]) -> None:
-        """Add the race file's candidates that the database does not know yet."""
-        for candidate in candidates:
-            await self.add_candidate(race, candidate, None, SEED_ACTOR)
 
     async def add_candidate(
         self, race: str, candidate: Candidate, on: date | None, actor: Actor
