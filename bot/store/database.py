@@ -2,6 +2,8 @@
 
 Two aiosqlite connections in autocommit mode: `db` writes, `reader` only reads, so a write
 waiting for another process's lock never holds up a read (WAL lets reads go on meanwhile).
+Long reads (a replay's input, a timeline's) go through `heavy`, on a third, plain sqlite3
+connection in a thread of its own, so a short read never queues behind them.
 Writes go through `_write`: one at a time, and retried while another process holds the lock,
 up to BUSY_WAIT; writes that span statements use `BEGIN IMMEDIATE` (`_transaction`).
 """
@@ -10,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Self, TypeVar
@@ -46,6 +49,9 @@ class Database:
         self.path = path
         self.clock = clock or (lambda: datetime.now(UTC))
         self._write_lock = asyncio.Lock()
+        self._heavy = ThreadPoolExecutor(1, thread_name_prefix="tallybot-heavy")
+        self._heavy_db: sqlite3.Connection | None = None  # opened in that thread, on first use
+        self._tasks: set[asyncio.Task] = set()
 
     @classmethod
     async def open(cls, path: str | Path, clock: Callable[[], datetime] | None = None) -> Self:
@@ -78,8 +84,37 @@ class Database:
         return cls(db, reader, path, clock)
 
     async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.get_running_loop().run_in_executor(self._heavy, self._close_heavy)
+        self._heavy.shutdown()
         await self.reader.close()
         await self.db.close()
+
+    def background(self, work: Coroutine) -> asyncio.Task:
+        """Run `work` as a task that `close` cancels (a warm-up no one waits for)."""
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def heavy(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run a long read, `work(connection)`, in the heavy-read thread: it converts its rows
+        there, so neither the event loop nor `reader`'s queue waits while it runs."""
+        return await asyncio.get_running_loop().run_in_executor(self._heavy, self._run_heavy, work)
+
+    def _run_heavy(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        if self._heavy_db is None:
+            self._heavy_db = sqlite3.connect(self.path, isolation_level=None)
+            self._heavy_db.execute("PRAGMA query_only = ON")
+            self._heavy_db.execute(f"PRAGMA busy_timeout = {_READ_BUSY_MS}")
+        return work(self._heavy_db)
+
+    def _close_heavy(self) -> None:
+        if self._heavy_db is not None:
+            self._heavy_db.close()
+            self._heavy_db = None
 
     async def _write(self, work: Callable[[], Awaitable[T]]) -> T:
         """Run a write on `db`, one at a time in this process, retrying while another process

@@ -35,6 +35,37 @@ _MAX_ID = 2**63 - 1  # "no upper bound" for id ranges
 _EXPORT_BATCH = 500  # rows an export reads at a time
 
 
+# Each member's last active position of each day: the members, then each one's days, found
+# by index seeks (events_by_member), then that day's latest event not undone by `up`.
+_CHANGES = """
+WITH RECURSIVE m(member) AS (
+  SELECT (SELECT member FROM events WHERE race = :race ORDER BY member LIMIT 1)
+  UNION ALL
+  SELECT (SELECT member FROM events WHERE race = :race AND member > m.member
+          ORDER BY member LIMIT 1)
+  FROM m WHERE m.member IS NOT NULL
+), d(member, day) AS (
+  SELECT member, (SELECT happened_on FROM events WHERE race = :race AND member = m.member
+                  AND happened_on >= :since AND happened_on <= :until
+                  ORDER BY happened_on LIMIT 1)
+  FROM m WHERE m.member IS NOT NULL
+  UNION ALL
+  SELECT member, (SELECT happened_on FROM events WHERE race = :race AND member = d.member
+                  AND happened_on > d.day AND happened_on <= :until
+                  ORDER BY happened_on LIMIT 1)
+  FROM d WHERE d.day IS NOT NULL
+)
+SELECT d.member, e.position, e.candidate, d.day FROM d JOIN events AS e ON e.id = (
+  SELECT x.id FROM events AS x
+  WHERE x.race = :race AND x.member = d.member AND x.happened_on = d.day AND x.id <= :up
+    AND x.position != 'undo'
+    AND NOT EXISTS (SELECT 1 FROM events AS u WHERE u.reverts = x.id AND u.id <= :up)
+  ORDER BY x.id DESC LIMIT 1)
+WHERE d.day IS NOT NULL
+ORDER BY d.day, e.id
+"""
+
+
 @dataclass(frozen=True)
 class NewEvent:
     race: str
@@ -281,17 +312,27 @@ class Store(DigestRows):
         )
         return {row[2]: _event(row) for row in rows}
 
-    async def changes(self, race: str, as_of: date, up_to_id: int | None = None) -> list[Change]:
-        """(member, position, candidate, day) of the active position events up to `as_of`, in
-        the order they happened: a replay's input, without building an Event per row."""
-        rows = await self.reader.execute_fetchall(
-            "SELECT member, position, candidate, happened_on FROM events AS e"
-            " WHERE race = ? AND position != 'undo' AND happened_on <= ? AND id <= ?"
-            "   AND NOT EXISTS (SELECT 1 FROM events AS u WHERE u.reverts = e.id AND u.id <= ?)"
-            " ORDER BY happened_on, id",
-            (race, as_of.isoformat(), *[up_to_id or _MAX_ID] * 2),
-        )
-        return [Change(m, _POSITIONS[p], c, date.fromisoformat(d)) for m, p, c, d in rows]
+    async def changes(
+        self, race: str, as_of: date, up_to_id: int | None = None, since: date | None = None
+    ) -> list[Change]:
+        """(member, position, candidate, day) of each member's last active position of each
+        day from `since` to `as_of`, in the order they happened: a replay's and a timeline's
+        input, as both read the state at the end of each day. A skip-scan of events_by_member,
+        so it reads one row per member and day, however many events those days hold; on its
+        own connection and thread, rows converted there."""
+        params = {
+            "race": race,
+            "since": (since or date.min).isoformat(),
+            "until": as_of.isoformat(),
+            "up": up_to_id or _MAX_ID,
+        }
+
+        def read(db: sqlite3.Connection) -> list[Change]:
+            rows = db.execute(_CHANGES, params)
+            fromiso, positions = date.fromisoformat, _POSITIONS
+            return [Change(m, positions[p], c, fromiso(d)) for m, p, c, d in rows]
+
+        return await self.heavy(read)
 
     async def changes_after(self, race: str, after_id: int) -> list[Recording]:
         """The events recorded after `after_id`, undos included: what a kept replay has not
