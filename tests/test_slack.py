@@ -20,7 +20,8 @@ from fakes.slack_fake import FakeSlack
 from slack_sdk.http_retry import builtin_async_handlers
 
 from bot.__main__ import main
-from bot.adapters.slack.adapter import WORKING, SlackPlatform
+from bot.adapters.slack import adapter as slack_adapter
+from bot.adapters.slack.adapter import BUSY, WORKING, SlackPlatform
 from bot.adapters.slack.manifest import (
     MANIFEST_COMMAND,
     MANIFEST_COMMANDS,
@@ -341,6 +342,104 @@ async def test_a_slow_refusal_replaces_the_working_placeholder(
         assert refusal["text"] == "Error: Unknown candidate 'Ruttte'. Did you mean Mark Rutte?"
 
 
+async def test_every_command_answers_and_no_other(
+    service: Service, http: aiohttp.ClientSession
+) -> None:
+    """One listener serves every command Slack may send; a command tallybot lacks is not
+    answered as one of its own."""
+    async with FakeSlack() as fake, slack_bot(service, fake) as bot:
+        for word in top_level():
+            status, ack = await slash(http, bot, fake, f"/{word}", user="UX")
+            assert status == 200 and ack["response_type"] in ("in_channel", "ephemeral"), word
+            assert ack["text"] and "Unknown command" not in ack["text"], word
+        for other in ("/hello", "/tallyx", "/xtally"):
+            body, headers = fake.signed_slash_request(other)
+            async with http.post(bot.url, data=body, headers=headers) as resp:
+                assert resp.status == 404, other
+        assert await log_length(service) == 32
+
+
+class SetWhenLogged(logging.Handler):
+    """Sets `event` when a record holding `text` is logged: to act at a given point."""
+
+    def __init__(self, text: str, event: asyncio.Event) -> None:
+        super().__init__()
+        self.text, self.event = text, event
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.text in record.getMessage():
+            self.event.set()
+
+
+async def test_closing_sends_the_answers_and_files_still_in_flight(
+    service: Service,
+    http: aiohttp.ClientSession,
+    gate: asyncio.Event,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A restart while an export is still being made: its answer and file still arrive, and
+    nothing is logged as a failure."""
+    caplog.set_level(logging.INFO)
+    opener = SetWhenLogged("Slack: closing; waiting for 1 commands", gate)
+    logging.getLogger("bot.adapters.slack.adapter").addHandler(opener)
+    try:
+        async with FakeSlack() as fake:
+            async with slack_bot(service, fake, ack_within=0.05) as bot:
+                url = fake.response_url("r1")
+                _, ack = await slash(http, bot, fake, "/export", channel_id="C42", response_url=url)
+                assert ack == {"text": WORKING, "response_type": "ephemeral"}
+                assert not gate.is_set()
+            # closed: the export was let through only once close() had begun
+            answer, deleted = fake.responses_to("r1")
+            assert "The event log: 32 events." in shown(answer)
+            assert deleted.get("delete_original") is True
+            (upload,) = fake.uploads.values()
+            assert upload.completed and upload.complete_params["channel_id"] == "C42"
+    finally:
+        logging.getLogger("bot.adapters.slack.adapter").removeHandler(opener)
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+async def test_closing_gives_up_on_a_stuck_command_with_one_warning(
+    service: Service,
+    http: aiohttp.ClientSession,
+    gate: asyncio.Event,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(slack_adapter, "CLOSE_GRACE", 0.05)
+    caplog.set_level(logging.INFO)
+    async with FakeSlack() as fake:
+        async with slack_bot(service, fake, ack_within=0.05) as bot:
+            _, ack = await slash(http, bot, fake, "/tally", response_url=fake.response_url("r1"))
+            assert ack == {"text": WORKING, "response_type": "ephemeral"}
+        assert fake.responses_to("r1") == []
+    problems = [
+        (r.levelname, r.getMessage()) for r in caplog.records if r.levelno >= logging.WARNING
+    ]
+    assert problems == [("WARNING", "Slack: closed with 1 commands unanswered after 0.05 s")]
+
+
+async def test_past_the_bound_of_commands_in_flight_a_command_is_told_to_retry(
+    service: Service,
+    http: aiohttp.ClientSession,
+    gate: asyncio.Event,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(slack_adapter, "IN_FLIGHT", 1)
+    async with FakeSlack() as fake, slack_bot(service, fake, ack_within=0.05) as bot:
+        _, ack = await slash(http, bot, fake, "/tally", response_url=fake.response_url("r1"))
+        assert ack == {"text": WORKING, "response_type": "ephemeral"}
+        _, ack = await slash(http, bot, fake, "/holdouts")
+        assert ack["response_type"] == "ephemeral" and ack["text"] == f"Error: {BUSY}"
+        gate.set()
+        assert "28/32" in shown(await fake.wait_for_response("r1"))
+        await fake.wait_for_response("r1", count=2)  # the placeholder deleted
+        await asyncio.wait(set(bot._tasks))  # the first command's task ends just after that
+        _, ack = await slash(http, bot, fake, "/holdouts")
+        assert ack["response_type"] == "in_channel"
+
+
 async def test_user_text_is_escaped_for_mrkdwn(
     service: Service, http: aiohttp.ClientSession
 ) -> None:
@@ -498,6 +597,21 @@ async def test_socket_mode_acks_each_command(
         assert ack["response_type"] == "ephemeral" and "Only editors" in ack["text"]
     assert "Socket Mode" in caplog.text
     assert fake.bot_token not in caplog.text and fake.app_token not in caplog.text
+
+
+async def test_socket_mode_defers_a_slow_command_and_answers_it_later(
+    service: Service, gate: asyncio.Event
+) -> None:
+    async with FakeSlack() as fake, slack_bot(service, fake, "socket", ack_within=0.05):
+        envelope = await fake.send_slash_command(
+            command="/tally", response_url=fake.response_url("r1")
+        )
+        ack = (await fake.wait_for_ack(envelope))["payload"]
+        assert ack == {"text": WORKING, "response_type": "ephemeral"}
+        gate.set()
+        answer = await fake.wait_for_response("r1")
+        assert answer["response_type"] == "in_channel" and "28/32" in shown(answer)
+        assert (await fake.wait_for_response("r1", count=2)).get("delete_original") is True
 
 
 def test_run_builds_the_slack_platform_for_the_configured_transport(service: Service) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -42,6 +43,8 @@ EDITOR_GROUP_TTL = 60.0  # seconds a user group's members are cached
 EDITOR_GROUP_STALE = 600.0  # seconds past the last good read after which the group grants nothing
 EDITOR_GROUP_RETRY = (5.0, 60.0)  # pause after a failed read: first, doubling up to the last
 CLOSE_GRACE = 5.0  # seconds close() lets commands in flight finish
+IN_FLIGHT = 100  # commands running or following up at once; more are told to try again
+BUSY = "tallybot is busy answering other commands; try again in a moment."
 UPLOAD_LIMIT = 1_000_000_000  # bytes: Slack's limit for one file
 ALT_TEXT = 1_000  # characters of a file's alt text
 RATE_LIMIT_RETRIES = 3  # slack_sdk retries a 429 once unless told otherwise
@@ -163,13 +166,19 @@ class SlackPlatform:
         self._auth = auth
         self.client = web_client(config, bot_token)
         # The token goes only in the client; "" keeps bolt from reading SLACK_SIGNING_SECRET in
-        # Socket Mode, where requests are not signed (bolt verifies only HTTP requests).
+        # Socket Mode, where requests are not signed (bolt verifies only HTTP requests). Over
+        # HTTP the listener runs inline and bolt answers as it returns, rather than polling for
+        # the ack every 10 ms; the listener returns once acked, whatever follows runs apart.
         self.app = AsyncApp(
-            client=self.client, signing_secret=signing_secret or "", logger=_bolt_log
+            client=self.client,
+            signing_secret=signing_secret or "",
+            logger=_bolt_log,
+            process_before_response=config.mode == "http",
         )
-        for word in top_level():
-            self.app.command(f"/{word}")(self._on_command)
-        self._tasks: set[asyncio.Task[Reply]] = set()
+        # One listener for every command: bolt tries its listeners in turn on each request.
+        words = "|".join(re.escape(word) for word in top_level())
+        self.app.command(re.compile(f"^/(?:{words})$"))(self._on_command)
+        self._tasks: set[asyncio.Task[None]] = set()  # commands, from start to last follow-up
         self._group = EditorGroup(self.client, config.editor_group)
         self._names = DisplayNames(self._display_name)
         self._team: tuple[str, str | None] | None = None  # (team_id, enterprise_id) once started
@@ -201,7 +210,8 @@ class SlackPlatform:
     async def _serve_http(self) -> None:
         web_app = self.app.web_app(path=self.config.path)  # 401s bad or stale signatures
         web_app.router.add_get("/healthz", _healthz)
-        self._runner = web.AppRunner(web_app, shutdown_timeout=CLOSE_GRACE)
+        # No access log: a line per request costs more than a /tally; refusals log their own.
+        self._runner = web.AppRunner(web_app, shutdown_timeout=CLOSE_GRACE, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, self.config.host, self.config.port).start()
         host, port = self._runner.addresses[0][:2]
@@ -215,7 +225,15 @@ class SlackPlatform:
 
     async def close(self) -> None:
         if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=CLOSE_GRACE)
+            log.info("Slack: closing; waiting for %d commands still answering", len(self._tasks))
+            _, late = await asyncio.wait(set(self._tasks), timeout=CLOSE_GRACE)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late)
+                log.warning(
+                    "Slack: closed with %d commands unanswered after %g s", len(late), CLOSE_GRACE
+                )
         if self._socket is not None:
             await self._socket.close_async()
             client = self._socket.client
@@ -286,16 +304,41 @@ class SlackPlatform:
     async def _on_command(
         self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond
     ) -> None:
-        """Ack with the answer if it is ready in time, else ack now and answer via response_url."""
-        task = asyncio.create_task(self._run(command))
-        self._tasks.add(task)  # close() lets it finish
-        task.add_done_callback(self._tasks.discard)
+        """Returns once the command is acked; its answer and files follow in a task of their
+        own, which close() waits for."""
+        if len(self._tasks) >= IN_FLIGHT:
+            log.warning("Slack: %d commands in flight, refused %s", IN_FLIGHT, command["command"])
+            await ack(message(Reply.refusal(BUSY)))
+            return
+        acked = asyncio.get_running_loop().create_future()
+
+        async def ack_once(*args: Any, **kwargs: Any) -> None:
+            await ack(*args, **kwargs)
+            acked.set_result(None)
+
+        def finished(task: asyncio.Task[None]) -> None:
+            self._tasks.discard(task)
+            if acked.done() and not task.cancelled() and task.exception() is not None:
+                log.error(
+                    "Slack: %s failed after its ack", command["command"], exc_info=task.exception()
+                )
+
+        task = asyncio.create_task(self._answer(command, ack_once, respond))
+        self._tasks.add(task)
+        task.add_done_callback(finished)
+        await asyncio.wait({task, acked}, return_when=asyncio.FIRST_COMPLETED)
+        if not acked.done():
+            task.result()  # it failed before acking: bolt answers 500 and logs why
+
+    async def _answer(self, command: dict[str, Any], ack: AsyncAck, respond: AsyncRespond) -> None:
+        """Ack with the answer if it is ready in time, else ack now and answer via response_url;
+        then upload its file, if any."""
 
         async def defer() -> None:
             await ack(text=WORKING, response_type="ephemeral")
 
         reply, deferred = await answer_within(
-            self.ack_within, f"Slack: {command.get('command')}", task, defer
+            self.ack_within, f"Slack: {command.get('command')}", self._run(command), defer
         )
         if not deferred:
             await ack(message(reply))
