@@ -47,7 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="tallybot", description="Follow a consensus race from a chat room."
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("console", parents=[common], help="type commands in a terminal (no token)")
+    console = sub.add_parser(
+        "console", parents=[common], help="type commands in a terminal (no token)"
+    )
+    console.add_argument("--race", help="the race commands are about when they name none")
     platform = argparse.ArgumentParser(add_help=False, parents=[common])
     for flag, help_ in FLAGS.items():
         platform.add_argument(flag, action="store_true", help=help_)
@@ -76,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = with_overrides(load_config(config_path), args.db, args.today)
         if args.command == "console":
-            asyncio.run(run_console(config, args.demo))
+            asyncio.run(run_console(config, args.demo, args.race))
         else:
             only = None if args.command == "run" else args.command
             flags = {_dest(flag): getattr(args, _dest(flag)) for flag in FLAGS}

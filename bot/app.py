@@ -19,10 +19,12 @@ from zoneinfo import ZoneInfo
 from bot.adapters.registry import PLATFORMS
 from bot.charts import tally_board
 from bot.clock import Clock
-from bot.config import Config
+from bot.config import Config, DigestConfig
+from bot.desk import Desk
+from bot.domain import TallyError
 from bot.logs import install_redaction
 from bot.platform import CredentialsError, Platform, PlatformMaker
-from bot.racefile import load_race
+from bot.racefile import RaceFileError, load_race
 from bot.scheduling import DigestScheduler
 from bot.service import Service
 from bot.store.store import Store
@@ -44,25 +46,51 @@ def with_overrides(config: Config, db: str | None, today: date | None) -> Config
 
 
 @asynccontextmanager
-async def open_service(config: Config, demo: bool = False) -> AsyncIterator[Service]:
-    race = load_race(config.race, config.base_dir)
-    clock = Clock(ZoneInfo(config.timezone or race.timezone), config.today)
-    store = await Store.open(resolve(config, config.database), clock.now)
+async def open_desk(config: Config, demo: bool = False) -> AsyncIterator[Desk]:
+    """The races of the config, each a Service over the one store, its clock in the race's
+    time zone (or the config's); with `demo`, each race's seed events are loaded once."""
+    races = [load_race(spec, config.base_dir) for spec in config.races]
+    ids = [race.id for race in races]
+    if len(set(ids)) != len(ids):
+        raise RaceFileError(f"Two of the races listed have the same id: {', '.join(ids)}.")
+    for channel in config.digest.channels:
+        if channel.race and channel.race not in ids:
+            raise RaceFileError(
+                f"[[digest.channels]] race = '{channel.race}' is not among races: {', '.join(ids)}."
+            )
+    clocks = [Clock(ZoneInfo(config.timezone or race.timezone), config.today) for race in races]
+    store = await Store.open(resolve(config, config.database), clocks[0].now)
     try:
-        service = Service(store, race, clock, config.digest)
-        added = await service.start(demo=demo)
-        if added:
-            log.info("Loaded %d seed events of %s", added, race.id)
-        yield service
+        services = [
+            Service(store, race, clock, _digest_of(config.digest, race.id, ids[0]))
+            for race, clock in zip(races, clocks, strict=True)
+        ]
+        for service in services:
+            added = await service.start(demo=demo)
+            if added:
+                log.info("Loaded %d seed events of %s", added, service.race.id)
+        yield Desk(services)
     finally:
         await store.close()
 
 
-async def run_console(config: Config, demo: bool) -> None:
+def _digest_of(digest: DigestConfig, race: str, first: str) -> DigestConfig:
+    """The digest settings of one race: the config's channels that get its digest."""
+    mine = tuple(c for c in digest.channels if (c.race or first) == race)
+    return replace(digest, channels=mine)
+
+
+async def run_console(config: Config, demo: bool, race: str | None = None) -> None:
     from bot.adapters.console import Console
 
-    async with open_service(config, demo) as service:
-        await Console(service, resolve(config, config.export_dir)).run()
+    async with open_desk(config, demo) as desk:
+        console = Console(desk, resolve(config, config.export_dir))
+        if race is not None:
+            try:
+                await console.use(desk.named(race))  # as /race use would, kept for next time
+            except TallyError as exc:
+                raise RaceFileError(f"--race {race}: {exc}") from None
+        await console.run()
 
 
 def platform_makers(
@@ -107,10 +135,10 @@ async def run_platforms(
     try:
         for maker in makers:
             answers.append(await maker.check())
-        async with open_service(config, demo) as service:
-            platforms = [m.build(service, a) for m, a in zip(makers, answers, strict=True)]
+        async with open_desk(config, demo) as desk:
+            platforms = [m.build(desk, a) for m, a in zip(makers, answers, strict=True)]
             answers = []  # each platform holds its answer now, and closes it
-            await _serve(config, service, platforms, stop)
+            await _serve(config, desk, platforms, stop)
     finally:
         # Answers checked but never built on (a logged-in client): fewer if a check failed.
         for maker, answer in zip(makers, answers, strict=False):
@@ -118,26 +146,33 @@ async def run_platforms(
 
 
 async def _serve(
-    config: Config, service: Service, platforms: list[Platform], stop: asyncio.Event | None
+    config: Config, desk: Desk, platforms: list[Platform], stop: asyncio.Event | None
 ) -> None:
     if stop is None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-    digests = DigestScheduler(
-        service,
-        {p.name: p for p in platforms},
-        attach_board=partial(tally_board, service) if config.digest.attach_board else None,
-    )
+    by_name = {p.name: p for p in platforms}
+    # Each race's digests are scheduled apart: a channel following two gets a digest of each.
+    digests = [
+        DigestScheduler(
+            service,
+            by_name,
+            attach_board=partial(tally_board, service) if config.digest.attach_board else None,
+        )
+        for service in desk.services.values()
+    ]
     try:
         for platform in platforms:
             await platform.start()
             log.info("%s is ready", platform.name)
-        await digests.start()  # after the platforms: its catch-up may post at once
+        for scheduler in digests:
+            await scheduler.start()  # after the platforms: its catch-up may post at once
         await stop.wait()
         log.info("Shutting down")
     finally:
-        await digests.close()
+        for scheduler in digests:
+            await scheduler.close()
         for platform in reversed(platforms):  # started or not: each may hold a connection
             await platform.close()

@@ -36,6 +36,7 @@ class DigestChannel:
     channel: str
     time: time = time(9, 0)
     timezone: str = ""  # empty: the configured time zone
+    race: str = ""  # the race id whose digest it gets; empty: the first race listed
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,8 @@ def _default_platforms() -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Config:
-    race: str = "nato-sg-2024"
+    # The races followed: built-in ids or race files; the first is a channel's default.
+    races: tuple[str, ...] = ("nato-sg-2024", "eu-commission-2024", "unsg-2016", "unsg-2026")
     database: Path = Path("data/tallybot.db")
     timezone: str = ""  # empty: the race file's time zone
     today: date | None = None  # pins "today" for demos and tests
@@ -70,6 +72,7 @@ CHANNEL_ID = Expect("a channel id", lambda v: (isinstance(v, str) and v != "") o
 SCHEMA: dict[str, Keys] = {
     "": {
         "race": TEXT,
+        "races": ListOf("a list of race ids or race files", TEXT),
         "database": TEXT,
         "timezone": TEXT,
         "today": DAY,
@@ -83,7 +86,13 @@ SCHEMA: dict[str, Keys] = {
         "attach_board": FLAG,
         "channels": ListOf("[[digest.channels]] tables, each with platform and channel", TABLE),
     },
-    "digest.channels": {"platform": TEXT, "channel": CHANNEL_ID, "time": CLOCK, "timezone": TEXT},
+    "digest.channels": {
+        "platform": TEXT,
+        "channel": CHANNEL_ID,
+        "time": CLOCK,
+        "timezone": TEXT,
+        "race": TEXT,
+    },
 }
 # A secret is refused in any table of the file, under the name it would have there.
 SECRETS = frozenset(key for p in PLATFORMS for key in p.file_keys)
@@ -122,7 +131,19 @@ def _channel(table: Mapping[str, Any], number: int, default_time: str | time) ->
         channel=str(ch["channel"]),
         time=_time(ch.get("time", default_time), f"{where}time"),
         timezone=_zone(ch["timezone"], f"{where}timezone") if "timezone" in ch else "",
+        race=ch.get("race", ""),
     )
+
+
+def _races(top: Mapping[str, Any]) -> tuple[str, ...]:
+    """races = [...], or a config of one race's time: race = "..."."""
+    if "race" in top and "races" in top:
+        raise ConfigError("Give races = [...] or race = ..., not both; races lists them all.")
+    races = tuple(top["races"]) if "races" in top else (top["race"],) if "race" in top else ()
+    races = races or Config.races if "races" not in top else races
+    if not races or len(set(races)) != len(races):
+        raise ConfigError("races = [...] must list at least one race, each once.")
+    return races
 
 
 def parse_config(data: Mapping[str, Any], base_dir: Path = Path(".")) -> Config:
@@ -137,7 +158,7 @@ def parse_config(data: Mapping[str, Any], base_dir: Path = Path(".")) -> Config:
         raise ConfigError(f"[digest] grace_hours = {grace_hours!r}: use hours from 0 to 24.")
     digest_time = g.get("time", "09:00")
     return Config(
-        race=top.get("race", Config.race),
+        races=_races(top),
         database=Path(top.get("database", Config.database)),
         timezone=_zone(top["timezone"], "timezone") if "timezone" in top else "",
         today=top.get("today"),

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from bot.replies import Reply
 
 if TYPE_CHECKING:
-    from bot.service import Service
+    from bot.desk import Desk
 
 
 class CredentialsError(Exception):
@@ -66,7 +66,7 @@ class PlatformMaker:
     was built on (the start stopped in between)."""
 
     check: Callable[[], Awaitable[Any]]
-    build: Callable[[Service, Any], Platform]
+    build: Callable[[Desk, Any], Platform]
     discard: Callable[[Any], Awaitable[None]] = _keep_nothing
 
 

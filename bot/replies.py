@@ -23,6 +23,7 @@ from bot.domain import (
     Member,
     Position,
     Race,
+    Round,
     Stance,
     Standing,
     Tally,
@@ -147,7 +148,8 @@ def describe(event: Event, names: dict[str, str]) -> str:
     """What a member does: 'supports Mark Rutte', 'has no public position'."""
     if event.position == Position.UNDECIDED:
         return "has no public position"
-    return f"{event.position} {names.get(event.candidate or '', event.candidate)}"
+    on = " on" if event.position == Position.ABSTAINS else ""  # abstains on, supports
+    return f"{event.position}{on} {names.get(event.candidate or '', event.candidate)}"
 
 
 def candidate_label(candidate: Candidate, race: Race) -> str:
@@ -202,12 +204,48 @@ def _plural_verb(reason: str, n: int) -> str:
     return f"{'has' if n == 1 else 'have'} {reason}"
 
 
-def tally_reply(tally: Tally, countdown_line: str, as_of_asked: bool) -> Reply:
+def round_section(held: Round, names: dict[str, str], race: Race) -> Section:
+    """The latest anonymous round beside the known positions: each candidate's counts, and
+    the veto members' apart when the ballots were coloured."""
+    vetoes = {b.candidate: b for b in held.veto_counts}
+    lines = []
+    for b in sorted(held.counts, key=lambda b: (-b.encourage, b.discourage)):
+        line = (
+            f"{names.get(b.candidate, b.candidate)}: {b.encourage} encourage, "
+            f"{b.discourage} discourage, {b.no_opinion} no opinion"
+        )
+        if (v := vetoes.get(b.candidate)) is not None:
+            against = (
+                "no permanent member against"
+                if v.discourage == 0
+                else f"{v.discourage} permanent {'member' if v.discourage == 1 else 'members'} "
+                "against"
+            )
+            line += f"; permanent members {v.encourage}-{v.discourage}-{v.no_opinion}: {against}"
+        lines.append(line)
+    title = f"{held.name[:1].upper()}{held.name[1:]}, {format_date(held.on)}"
+    return Section(title=title, lines=(*lines, f"Source: {outlet(held.source, race)}"))
+
+
+def tally_reply(
+    tally: Tally, countdown_line: str, as_of_asked: bool, names: dict[str, str] | None = None
+) -> Reply:
     title = tally.race.title
     if as_of_asked:
         title += f", as of {format_date(tally.as_of)}"
-    sections = tuple(tally_section(t, tally.race) for t in tally.candidates)
-    if not sections:
+    held = tally.race.round_on(tally.as_of)
+    rounds = (round_section(held, names or {}, tally.race),) if held is not None else ()
+    # Candidates no member has taken a position on are names in one line, not a section each.
+    silent = [t for t in tally.candidates if all(h.stance is Stance.NO_POSITION for h in t.holdouts)
+              and not t.count]  # fmt: skip
+    silent = silent if len(silent) > 1 else []
+    unknown = ", ".join(t.candidate.name for t in silent)
+    sections = (
+        *rounds,
+        *(tally_section(t, tally.race) for t in tally.candidates if t not in silent),
+        *([Section(lines=(f"No member's position known yet on: {unknown}.",))] if silent else []),
+    )
+    if not tally.candidates:
         return Reply(
             title=title, sections=(Section(lines=(NO_CANDIDATES,)),), summary=NO_CANDIDATES
         )
@@ -218,6 +256,26 @@ def tally_reply(tally: Tally, countdown_line: str, as_of_asked: bool) -> Reply:
         sections=sections,
         footer=countdown_line,
         summary=f"{summary} · {countdown_line}",
+    )
+
+
+def races_reply(races: list[tuple[Race, Tally]], here: str) -> Reply:
+    """/races: each race's rule and deadline, and where its leader stands."""
+    lines = []
+    for race, tally in races:
+        deadline = race.deadline_on(tally.as_of)
+        default = " (this channel's)" if race.id == here and len(races) > 1 else ""
+        lines.append(
+            f"{race.id}{default}: {race.title}; {race.rule_on(tally.as_of).describe()} by "
+            f"{deadline.label}, {format_date(deadline.on)}."
+        )
+        if tally.candidates:
+            leader = tally.shown()
+            lines.append(f"  {leader.candidate.name}: {leader.status()}.")
+    return Reply(
+        title="Races followed here",
+        sections=(Section(lines=tuple(lines)),),
+        footer="Add race:ID to any command, or /race use ID to change this channel's.",
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import pycountry
 from rapidfuzz import fuzz, process
@@ -128,6 +128,9 @@ class Roster:
 
     def __init__(self, race: Race) -> None:
         self.race = race
+        # For a name this race does not know: the line naming the races that know it (set
+        # where several races are followed), or None.
+        self.elsewhere: Callable[[str, str], str | None] = lambda kind, text: None
         self.members = Index(
             "member", ((m.code, m.name, _member_spellings(m)) for m in race.members)
         )
@@ -144,6 +147,8 @@ class Roster:
         try:
             return self.race.member(self.members.resolve(text))
         except TallyError:
+            if (line := self.elsewhere("member", text)) is not None:
+                raise TallyError(line) from None
             country = _country(text)
             if country is None:
                 raise
@@ -153,7 +158,12 @@ class Roster:
             ) from None
 
     def candidate(self, text: str) -> Candidate:
-        key = self.candidates.resolve(text)
+        try:
+            key = self.candidates.resolve(text)
+        except TallyError:
+            if (line := self.elsewhere("candidate", text)) is not None:
+                raise TallyError(line) from None
+            raise
         return next(c for c in self.candidate_list if c.key == key)
 
 

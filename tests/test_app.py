@@ -15,7 +15,7 @@ from fakes.slack_fake import FakeSlack
 
 from bot.adapters.discord.settings import DiscordConfig
 from bot.adapters.slack.settings import SlackConfig
-from bot.app import open_service, run_platforms
+from bot.app import open_desk, run_platforms
 from bot.config import Config
 from bot.digest_records import Subscription
 from bot.domain import Actor
@@ -86,11 +86,11 @@ async def test_the_race_files_time_zone_is_the_default(tmp_path):
     (tmp_path / "race.toml").write_text(
         text.replace('timezone = "Europe/Brussels"', 'timezone = "Pacific/Kiritimati"')
     )
-    config = replace(Config(), race=str(tmp_path / "race.toml"), database=tmp_path / "t.db")
-    async with open_service(config) as service:
-        assert service.clock.tz.key == "Pacific/Kiritimati"
-    async with open_service(replace(config, timezone="America/New_York")) as service:
-        assert service.clock.tz.key == "America/New_York"  # the config's wins
+    config = replace(Config(), races=(str(tmp_path / "race.toml"),), database=tmp_path / "t.db")
+    async with open_desk(config) as desk:
+        assert desk.default.clock.tz.key == "Pacific/Kiritimati"
+    async with open_desk(replace(config, timezone="America/New_York")) as desk:
+        assert desk.default.clock.tz.key == "America/New_York"  # the config's wins
 
 
 async def test_run_without_credentials_refuses_before_touching_the_disk(tmp_path):

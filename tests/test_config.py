@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_example_config_documents_every_key_and_equals_the_defaults():
     config = load_config(ROOT / "config.example.toml")
-    assert config.race == "nato-sg-2024" and config.timezone == ""  # the race file's
+    assert config.races[0] == "nato-sg-2024" and config.timezone == ""  # the race file's
     assert config.digest.time == time(9, 0) and config.platforms["slack"].mode == "socket"
     data = tomllib.loads((ROOT / "config.example.toml").read_text())
     assert parse_config(data) == parse_config({}) == load_config(None)

@@ -147,7 +147,8 @@ def test_every_command_has_typed_described_options(platform: DiscordPlatform, na
         assert 1 <= len(option["description"]) <= 100
         assert option["required"] == param.required
         assert option["type"] == (4 if param.kind is Kind.INT else 3)
-        assert option.get("autocomplete", False) == (param.kind in (Kind.MEMBER, Kind.CANDIDATE))
+        completed = (Kind.MEMBER, Kind.CANDIDATE, Kind.RACE)
+        assert option.get("autocomplete", False) == (param.kind in completed)
         assert [c["value"] for c in option.get("choices", [])] == list(param.choices)
         limits = (option.get("min_value"), option.get("max_value"), option.get("max_length"))
         assert limits == (param.minimum, param.maximum, param.max_length)
@@ -182,6 +183,7 @@ SAMPLES = {
     Kind.URL: "https://example.org/news",
     Kind.TEXT: "Kaja Kallas",
     Kind.INT: 5,
+    Kind.RACE: "nato-sg-2024",
 }
 
 
@@ -195,6 +197,7 @@ def required_options(command: Command) -> dict[str, Any]:
 ANSWERS = {
     "endorse": "Recorded #33: Slovakia supports Mark Rutte on 3 April 2024",
     "oppose": "Recorded #33: Slovakia opposes Mark Rutte on 3 April 2024",
+    "abstain": "Recorded #33: Slovakia abstains on Mark Rutte on 3 April 2024",
     "undecided": "Recorded #33: Slovakia has no public position on 3 April 2024",
     "tally": "NATO Secretary-General 2024\nMark Rutte (Netherlands)",
     "holdouts": "Holdouts on Mark Rutte: 4 of 32",
@@ -209,6 +212,8 @@ ANSWERS = {
     "candidate withdraw": "Mark Rutte withdrew on 3 April 2024",
     "export": "The event log: 32 events.",
     "chart": "28/32 back Mark Rutte",
+    "races": "Races followed here\nnato-sg-2024: NATO Secretary-General 2024; unanimity by",
+    "race use": "This channel's commands are now about NATO Secretary-General 2024",
     "help": "tallybot commands",
 }
 BEFORE = {"undo": "endorse", "unsubscribe": "subscribe"}  # else each would be a refusal

@@ -16,6 +16,7 @@ from typing import TextIO
 
 from bot.commands.run import run_line
 from bot.commands.spec import Context
+from bot.desk import Desk
 from bot.domain import Actor
 from bot.render import to_text
 from bot.replies import Reply
@@ -51,7 +52,7 @@ def desktop_opener() -> Opener | None:
 class Console:
     def __init__(
         self,
-        service: Service,
+        followed: Desk | Service,
         files_dir: Path,
         stdin: TextIO = sys.stdin,
         stdout: TextIO = sys.stdout,
@@ -59,11 +60,15 @@ class Console:
         opener: Opener | None = None,
     ) -> None:
         """`opener`: how a saved file is opened at a terminal (default: `desktop_opener`)."""
-        self.context = Context(service, actor)
+        self.context = Context(Desk.of(followed), actor)
         self.files_dir = files_dir
         self.stdin = stdin
         self.stdout = stdout
         self.opener = opener or desktop_opener()
+
+    async def use(self, service: Service) -> None:
+        """Make `service`'s race the console's, as /race use does."""
+        await self.context.desk.use(self.context.actor, "console", "", service)
 
     async def handle(self, line: str) -> str:
         """One typed line to the text printed back."""
@@ -113,8 +118,10 @@ class Console:
         session: PromptSession[str] = PromptSession(
             history=FileHistory(str(self.files_dir / ".console_history"))
         )
-        race = self.context.service.race
-        print(f"tallybot: {race.title}. /help lists the commands; Ctrl-D quits.")
+        desk = self.context.desk
+        race = (await desk.service_for("console", "", None)).race
+        others = f" (and {len(desk.services) - 1} more: /races)" if desk.several else ""
+        print(f"tallybot: {race.title}{others}. /help lists the commands; Ctrl-D quits.")
         await self.converse(session.prompt_async)
 
     async def converse(self, prompt: Prompt) -> None:

@@ -24,6 +24,8 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 def convert(service: Service, param: Param, raw: Any) -> Any:
     """One argument, as typed or as a platform sent it, to the value the handler uses."""
+    if param.kind is Kind.RACE:
+        return str(raw).strip()  # `run` chose the race before the other arguments were read
     if param.kind is Kind.MEMBER:
         return service.roster.member(str(raw))
     if param.kind is Kind.CANDIDATE:
@@ -74,7 +76,13 @@ _KEYWORD = re.compile(r"^([A-Za-z_]+):(.*)$", re.DOTALL)
 _QUOTED = re.compile(r'^(?:"(.*)"|“(.*)”)$', re.DOTALL)
 _OPENING_QUOTES = ('"', "“")
 _URL_SCHEMES = {"http", "https"}
-_EXAMPLES = {Kind.DATE: "2024-04-02", Kind.URL: "https://...", Kind.INT: "20", Kind.TEXT: "..."}
+_EXAMPLES = {
+    Kind.DATE: "2024-04-02",
+    Kind.URL: "https://...",
+    Kind.INT: "20",
+    Kind.TEXT: "...",
+    Kind.RACE: "nato-sg-2024",
+}
 
 
 @dataclass(frozen=True)
@@ -171,6 +179,16 @@ def parse_args(
         else:
             positional.append(token.word)
     return {**raw, **_read_positional(service, command, positional)}
+
+
+def race_named(tokens: list[Token]) -> str | None:
+    """The race a typed line names with race:, read before its other arguments (whose
+    names are that race's)."""
+    for token in tokens:
+        match = _KEYWORD.match(token.text)
+        if match and match.group(1).lower() == "race":
+            return Token(match.group(2), 0).word.strip() or None
+    return None
 
 
 def _is_option(command: Command, token: Token) -> bool:

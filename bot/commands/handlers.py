@@ -23,6 +23,7 @@ from bot.replies import (
     export_reply,
     history_reply,
     holdouts_reply,
+    races_reply,
     recorded_reply,
     subscribed_reply,
     tally_reply,
@@ -58,14 +59,33 @@ async def _oppose(ctx: Context, args: dict[str, Any]) -> Reply:
     return await _record(ctx, args, Position.OPPOSES)
 
 
+async def _abstain(ctx: Context, args: dict[str, Any]) -> Reply:
+    return await _record(ctx, args, Position.ABSTAINS)
+
+
 async def _undecided(ctx: Context, args: dict[str, Any]) -> Reply:
     return await _record(ctx, args, Position.UNDECIDED)
+
+
+async def _races(ctx: Context, args: dict[str, Any]) -> Reply:
+    services = ctx.desk.services.values()
+    tallies = [await s.tally() for s in services]
+    return races_reply([(s.race, t) for s, t in zip(services, tallies, strict=True)], ctx.race)
+
+
+async def _race_use(ctx: Context, args: dict[str, Any]) -> Reply:
+    service = ctx.desk.named(args["race"])
+    await ctx.desk.use(ctx.actor, ctx.actor.platform, ctx.channel, service)
+    return Reply.text(
+        f"This channel's commands are now about {service.race.title} ({service.race.id}),"
+        " unless they name another with race:."
+    )
 
 
 async def _tally(ctx: Context, args: dict[str, Any]) -> Reply:
     svc = ctx.service
     tally = await svc.tally(args.get("candidate"), args.get("as_of"))
-    return tally_reply(tally, await svc.countdown(tally), "as_of" in args)
+    return tally_reply(tally, await svc.countdown(tally), "as_of" in args, svc.candidate_names())
 
 
 async def _holdouts(ctx: Context, args: dict[str, Any]) -> Reply:
@@ -164,16 +184,18 @@ async def _help(ctx: Context, args: dict[str, Any]) -> Reply:
         f"{c.usage_in(style)}: {c.help}" + (" (editors)" if c.editor_only else "")
         for c in COMMANDS.values()
     )
+    several = " Every command takes race:ID (/races lists them)." if ctx.desk.several else ""
     return Reply(
         title="tallybot commands",
         sections=(Section(lines=lines),),
-        footer=f"/help <command> for details. {_HOW_TO_TYPE[style]}",
+        footer=f"/help <command> for details. {_HOW_TO_TYPE[style]}{several}",
     )
 
 
 HANDLERS: dict[str, Handler] = {
     "endorse": _endorse,
     "oppose": _oppose,
+    "abstain": _abstain,
     "undecided": _undecided,
     "tally": _tally,
     "holdouts": _holdouts,
@@ -188,5 +210,7 @@ HANDLERS: dict[str, Handler] = {
     "candidate withdraw": _candidate_withdraw,
     "export": _export,
     "chart": _chart,
+    "races": _races,
+    "race use": _race_use,
     "help": _help,
 }

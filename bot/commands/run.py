@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any, NamedTuple
 
-from bot.commands.grammar import bind, parse_args, read_command
+from bot.commands.grammar import bind, parse_args, race_named, read_command
 from bot.commands.handlers import HANDLERS
 from bot.commands.spec import COMMANDS, Command, Context
 from bot.domain import TallyError
@@ -39,15 +40,23 @@ def check_allowed(ctx: Context, command: Command) -> None:
         ctx.actor.require_editor(f"use /{command.name}")
 
 
+async def about(ctx: Context, named: str | None) -> Context:
+    """The context of the race a command is about (race:, else the channel's), its candidates
+    read again if any process changed them, so names resolve against them."""
+    service = await ctx.desk.service_for(ctx.actor.platform, ctx.channel, named)
+    await service.refresh()
+    return replace(ctx, race=service.race.id)
+
+
 async def run_line(ctx: Context, line: str) -> Reply:
     """What the console and Slack call with the text a user typed."""
 
     async def work() -> Reply:
         command, tokens = read_command(line)
         check_allowed(ctx, command)  # before parsing: a non-editor learns that first
-        await ctx.service.refresh()  # names resolve against candidates any process changed
-        args = parse_args(ctx.service, command, tokens, line)
-        return await HANDLERS[command.name](ctx, args)
+        chosen = await about(ctx, race_named(tokens) if command.name != "race use" else None)
+        args = parse_args(chosen.service, command, tokens, line)
+        return await HANDLERS[command.name](chosen, args)
 
     return await guarded(repr(line[:80]), work())
 
@@ -58,8 +67,8 @@ async def run_named(ctx: Context, name: str, raw: dict[str, Any]) -> Reply:
 
     async def work() -> Reply:
         check_allowed(ctx, command)
-        await ctx.service.refresh()  # names resolve against candidates any process changed
-        return await HANDLERS[name](ctx, bind(ctx.service, command, raw))
+        chosen = await about(ctx, raw.get("race") if name != "race use" else None)
+        return await HANDLERS[name](chosen, bind(chosen.service, command, raw))
 
     return await guarded(f"/{name}", work())
 

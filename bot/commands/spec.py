@@ -9,9 +9,10 @@ name in `handlers.HANDLERS`, lives apart, so reading the list imports no handler
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.charts import KINDS
+from bot.desk import Desk
 from bot.domain import Actor
 from bot.export import EXPORT_FORMATS
 from bot.service import MAX_HISTORY, Service
@@ -26,6 +27,7 @@ class Kind(enum.StrEnum):
     TEXT = "text"
     INT = "int"
     CHOICE = "choice"
+    RACE = "race"
 
 
 class Style(enum.Enum):
@@ -52,6 +54,7 @@ class Param:
     minimum: int | None = None  # an INT's least value
     maximum: int | None = None  # an INT's greatest value
     max_length: int | None = None  # the most characters of a text, URL or name
+    common: bool = False  # every command takes it; usage leaves it out, /help says it once
 
     @property
     def usage(self) -> str:
@@ -70,12 +73,21 @@ class Param:
 
 @dataclass(frozen=True)
 class Context:
-    """Who asked, where, and the service to ask: what every handler is given."""
+    """Who asked, where, and the races to ask: what every handler is given. `race` is the one
+    the command is about, chosen by `run` before the handler is called."""
 
-    service: Service
+    desk: Desk  # a Service given here is the desk of that one race
     actor: Actor
     channel: str = ""  # the platform's channel id; empty in the console
     style: Style = Style.LINE  # how the platform has options typed
+    race: str = ""  # a race id of the desk; empty: its first
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "desk", Desk.of(self.desk))
+
+    @property
+    def service(self) -> Service:
+        return self.desk.services[self.race] if self.race else self.desk.default
 
 
 @dataclass(frozen=True)
@@ -91,7 +103,8 @@ class Command:
         return self.usage_in(Style.LINE)
 
     def usage_in(self, style: Style) -> str:
-        return " ".join([f"/{self.name}", *(p.usage_in(style) for p in self.params)])
+        shown = (p.usage_in(style) for p in self.params if not p.common)
+        return " ".join([f"/{self.name}", *shown])
 
     @property
     def positional(self) -> tuple[Param, ...]:
@@ -142,6 +155,13 @@ _COMMAND_LIST = (
         (_MEMBER, _CANDIDATE, _ON, _SOURCE, _NOTE),
         editor_only=True,
         example="/oppose Hungary Rutte source:https://...",
+    ),
+    Command(
+        "abstain",
+        "Record that a member abstains on a candidate (neither for nor against).",
+        (_MEMBER, _CANDIDATE, _ON, _SOURCE, _NOTE),
+        editor_only=True,
+        example="/abstain Italy von der Leyen on:2024-06-27 source:https://...",
     ),
     Command(
         "undecided",
@@ -268,11 +288,31 @@ _COMMAND_LIST = (
         ),
         example="/chart timeline as_of:2024-04-02",
     ),
+    Command("races", "The races followed here: each one's rule, deadline and leader.", ()),
+    Command(
+        "race use",
+        "Make a race this channel's default, for commands that name none (race:).",
+        (Param("race", Kind.RACE, "a race id, as /races lists them", required=True),),
+        editor_only=True,
+        example="/race use eu-commission-2024",
+    ),
     Command(
         "help",
         "The commands, or one command in detail.",
         (Param("command", Kind.TEXT, "a command name"),),
     ),
+)
+# Every command takes race: (what /race use takes as its argument is the race itself).
+RACE = Param(
+    "race",
+    Kind.RACE,
+    "the race (default: this channel's; /races lists them)",
+    keyword=True,
+    placeholder="ID",
+    common=True,
+)
+_COMMAND_LIST = tuple(
+    c if c.name == "race use" else replace(c, params=(*c.params, RACE)) for c in _COMMAND_LIST
 )
 COMMANDS: dict[str, Command] = {c.name: c for c in _COMMAND_LIST}
 if len(COMMANDS) != len(_COMMAND_LIST):

@@ -9,10 +9,11 @@ from datetime import date, datetime, time
 
 from bot.digest_records import DigestKey, DigestSend, DigestStatus, SentDigest, Subscription
 from bot.domain import Actor
-from bot.store.database import Database, utc
+from bot.store.channels import ChannelRows
+from bot.store.database import utc
 
 
-class DigestRows(Database):
+class DigestRows(ChannelRows):
     """The digest's rows, written and read through the Database's discipline."""
 
     async def subscribe(self, sub: Subscription, actor: Actor) -> None:

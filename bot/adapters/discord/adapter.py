@@ -19,7 +19,8 @@ from discord import app_commands
 from bot.adapters.discord.settings import DiscordConfig
 from bot.commands.run import answer_within, run_named
 from bot.commands.spec import COMMANDS, Command, Context, Kind, Param, Style, top_level
-from bot.domain import Actor
+from bot.desk import Desk
+from bot.domain import Actor, TallyError
 from bot.platform import CredentialsError, Posted, PostRejected
 from bot.render import DISCORD_MESSAGE, answerable, cut, discord_escape, discord_messages
 from bot.replies import Reply
@@ -39,23 +40,23 @@ NO_MENTIONS = discord.AllowedMentions.none()
 Run = Callable[[discord.Interaction, str, dict[str, Any]], Awaitable[None]]
 
 
-def build_tree(client: discord.Client, service: Service, run: Run) -> app_commands.CommandTree:
+def build_tree(client: discord.Client, desk: Desk, run: Run) -> app_commands.CommandTree:
     """One slash command per top-level name; "candidate add" becomes /candidate add."""
     tree = app_commands.CommandTree(client)
     for word, commands in top_level().items():
         if [c.name for c in commands] == [word]:
-            tree.add_command(_slash(commands[0], word, service, run))
+            tree.add_command(_slash(commands[0], word, desk, run))
             continue
         leaves = [c.name.removeprefix(f"{word} ") for c in commands]
         description = cut(f"{word.capitalize()}: {', '.join(leaves)}", DESCRIPTION)
         group = app_commands.Group(name=word, description=description)
         for command, leaf in zip(commands, leaves, strict=True):
-            group.add_command(_slash(command, leaf, service, run))
+            group.add_command(_slash(command, leaf, desk, run))
         tree.add_command(group)
     return tree
 
 
-def _slash(command: Command, name: str, service: Service, run: Run) -> app_commands.Command:
+def _slash(command: Command, name: str, desk: Desk, run: Run) -> app_commands.Command:
     """A command whose callback takes the Params as typed keyword options.
 
     discord.py reads options from the callback's signature, so the signature is built from the
@@ -86,10 +87,25 @@ def _slash(command: Command, name: str, service: Service, run: Run) -> app_comma
             if p.choices
         }
     )(callback)
-    indexes = {
-        Kind.MEMBER: lambda: service.roster.members,
-        Kind.CANDIDATE: lambda: service.roster.candidates,  # rebuilt when candidates change
-    }
+
+    async def race_of(interaction: discord.Interaction) -> Service:
+        """The race the command being typed is about, as far as it is typed."""
+        named = getattr(interaction.namespace, "race", None)
+        try:
+            return await desk.service_for("discord", str(interaction.channel_id or ""), named)
+        except TallyError:  # a race: still being typed
+            return desk.default
+
+    async def members(interaction: discord.Interaction) -> Index:
+        return (await race_of(interaction)).roster.members
+
+    async def candidates(interaction: discord.Interaction) -> Index:
+        return (await race_of(interaction)).roster.candidates  # rebuilt when they change
+
+    async def races(interaction: discord.Interaction) -> Index:
+        return desk.names
+
+    indexes = {Kind.MEMBER: members, Kind.CANDIDATE: candidates, Kind.RACE: races}
     app_commands.autocomplete(
         **{p.name: _completer(indexes[p.kind]) for p in command.params if p.kind in indexes}
     )(callback)
@@ -108,13 +124,16 @@ def _option_type(param: Param) -> Any:
     return str
 
 
-def _completer(index: Callable[[], Index]) -> Callable[..., Awaitable[list[Any]]]:
+def _completer(
+    index: Callable[[discord.Interaction], Awaitable[Index]],
+) -> Callable[..., Awaitable[list[Any]]]:
     async def complete(
         interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
+        found = await index(interaction)
         return [
             app_commands.Choice(name=cut(name, CHOICE_TEXT), value=name[:CHOICE_TEXT])
-            for name in index().suggest(current, limit=MAX_CHOICES)
+            for name in found.suggest(current, limit=MAX_CHOICES)
         ]
 
     return complete
@@ -183,7 +202,7 @@ class DiscordPlatform:
 
     def __init__(
         self,
-        service: Service,
+        followed: Desk | Service,
         config: DiscordConfig,
         token: str,
         sync_global: bool = False,
@@ -194,7 +213,7 @@ class DiscordPlatform:
         """`client`: one logged in with `token` already (the CLI logs in to check the token
         before it opens anything); by default `start()` logs in a new one, made with
         `guild_ready_timeout` (see `new_client`)."""
-        self.service = service
+        self.desk = Desk.of(followed)
         self.config = config
         self.sync_global = sync_global
         self._token = token
@@ -202,7 +221,7 @@ class DiscordPlatform:
         self._editor_roles = {guild: config.editor_role_ids for guild in config.guilds}
         self.client = client or new_client(guild_ready_timeout)
         self._logged_in = client is not None
-        self.tree = build_tree(self.client, service, self._run)
+        self.tree = build_tree(self.client, self.desk, self._run)
         self._connection: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -357,7 +376,7 @@ class DiscordPlatform:
             await self._answer(interaction, Reply.refusal(refusal))
             return
         actor, channel = self.actor(interaction), str(interaction.channel_id)
-        ctx = Context(self.service, actor, channel, Style.FIELDS)
+        ctx = Context(self.desk, actor, channel, Style.FIELDS)
 
         async def defer() -> None:
             # Private, so a refusal stays private and no public "thinking…" vanishes in front
