@@ -1,4 +1,4 @@
-"""Pictures of the race: the members as a board of tiles, and the backers over time.
+"""Pictures of the race: the members as a board of tiles, and the support over time.
 
 The data behind each picture (`board`, `timeline` and their parts) is plain Python that tests
 can read; `bot/drawing.py` turns it into a PNG, off the event loop.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -27,10 +27,12 @@ from bot.domain import (
 )
 from bot.drawing import COLOURS, draw_board, draw_timeline, line_style
 from bot.replies import Attachment, Reply, Section, backing_line
+from bot.rules import Measure, QualifiedMajority, Rule, SecurityCouncil
 from bot.service import Service
 from bot.text import safe_filename
 
 KINDS = ("board", "timeline")
+VETO_LABEL = "Permanent member (veto)"
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,8 @@ class Tile:
     status: Stance
     colour: str
     detail: str = ""  # a few words under a holdout's name: "opposes", "backs Iohannis"
+    weight: str = ""  # its share of the rule's weight, "18.6%", where the rule weighs members
+    veto: bool = False  # its opposition blocks whatever the counts
 
 
 @dataclass(frozen=True)
@@ -49,14 +53,34 @@ class Board:
     subtitle: str  # the race, the rule, the deadline
     tiles: tuple[Tile, ...]
     legend: tuple[tuple[Stance, str], ...]  # "Backs Rutte (28)"
+    weight_note: str = ""  # what a tile's percentage is: "%: share of the population"
+    veto_note: str = ""  # the legend entry of the marked tiles: VETO_LABEL
 
 
 @dataclass(frozen=True)
 class Line:
-    name: str
-    points: tuple[tuple[date, int], ...]
+    name: str  # in the legend, with where it ends: "Mark Rutte: 28/32"
+    points: tuple[tuple[date, float], ...]
     colour: str
     marker: str
+    dashed: bool = False  # a candidate's second measure (the weight) beside its first
+
+
+@dataclass(frozen=True)
+class Goal:
+    """A line the rule needs: from each point's day on, the value on the chart's axis."""
+
+    label: str  # "Unanimity (32/32)", as of the chart's day
+    points: tuple[tuple[date, float], ...]
+
+
+@dataclass(frozen=True)
+class RoundMarks:
+    """A published round drawn as a marker per candidate at its 'encourage' count."""
+
+    on: date
+    name: str  # "sixth straw poll (colour-coded)"
+    marks: tuple[tuple[str, float, str, str], ...]  # (candidate key, value, colour, marker)
 
 
 @dataclass(frozen=True)
@@ -64,13 +88,18 @@ class Timeline:
     title: str
     subtitle: str
     lines: tuple[Line, ...]
-    total: int  # members
-    rule_lines: tuple[tuple[int, str], ...]  # (32, "Unanimity (32/32)"): backers the rule needs
+    standings: tuple[str, ...]  # where each candidate ends: "Mark Rutte 28/32"
+    goals: tuple[Goal, ...]
+    rounds: tuple[RoundMarks, ...]
+    axis: str  # "Backers", or "% in favour" when the rule weighs members
+    top: float  # the most the axis counts: the members, or 100%
+    percent: bool
     deadline: date
     deadline_label: str  # "The Washington summit\n9 July 2024"
     as_of: date
     as_of_label: str  # "Today\n3 April 2024"
     time_left: str  # "97 days left", or "" once the deadline has come
+    earlier_deadline: date | None = None  # the target this deadline replaced, drawn faintly
 
 
 # --- the data -----------------------------------------------------------------------------
@@ -78,10 +107,13 @@ class Timeline:
 
 def board_data(tally: CandidateTally, race: Race, candidates: Iterable[Candidate]) -> list[Tile]:
     """One tile per member of the tally's day, in the race's order, so each keeps its place
-    from day to day (one that had not joined yet has none)."""
+    from day to day (one that had not joined yet has none), with its share of the weight and
+    its veto where the tally's rule has them."""
     last_names = {c.key: c.last_name for c in candidates}
     holdouts = {h.member.code: h for h in tally.holdouts}
     backers = {m.code for m in tally.backers}
+    weights, veto = _weights(tally.rule), _veto(tally.rule)
+    total = sum(weights.values())
     tiles = []
     for member in race.members:
         status, detail = Stance.BACKS, ""
@@ -89,12 +121,25 @@ def board_data(tally: CandidateTally, race: Race, candidates: Iterable[Candidate
             status, detail = h.stance, stance_words(h.stance, h.event, last_names, "no position")
         elif member.code not in backers:
             continue
-        tiles.append(Tile(member.code, member.name, status, COLOURS[status], detail))
+        weight = weights.get(member.code)
+        share = f"{100 * weight / total:.1f}%" if weight else ""
+        tiles.append(
+            Tile(
+                member.code,
+                member.name,
+                status,
+                COLOURS[status],
+                detail,
+                share,
+                member.code in veto,
+            )
+        )
     return tiles
 
 
 def board(tally: CandidateTally, race: Race, candidates: Iterable[Candidate], as_of: date) -> Board:
-    """Everything the board shows: the tiles, the title with the count, the rule, the legend."""
+    """Everything the board shows: the tiles, the title in the rule's terms, the rule, the
+    legend."""
     tiles = board_data(tally, race, candidates)
     counts = Counter(t.status for t in tiles)
     name = tally.candidate.last_name
@@ -105,10 +150,11 @@ def board(tally: CandidateTally, race: Race, candidates: Iterable[Candidate], as
         Stance.BACKS_ANOTHER: "Backs another candidate",
         Stance.NO_POSITION: "No position",
     }
+    weighed = isinstance(tally.rule, QualifiedMajority)
     return Board(
-        title=f"{tally.count}/{tally.total} back {tally.candidate.name}",
+        title=_board_title(tally),
         day=format_date(as_of),
-        subtitle=f"{race.title} · {_rule_and_deadline(race)}",
+        subtitle=f"{race.title} · {_rule_and_deadline(race, as_of)}",
         tiles=tuple(tiles),
         # abstaining is rare (most races have no such position), so it is listed when seen
         legend=tuple(
@@ -116,31 +162,79 @@ def board(tally: CandidateTally, race: Race, candidates: Iterable[Candidate], as
             for s in Stance
             if counts[s] or s is not Stance.ABSTAINS
         ),
+        weight_note=f"%: share of the {tally.rule.weight}" if weighed else "",
+        veto_note=VETO_LABEL if any(t.veto for t in tiles) else "",
     )
 
 
+def _board_title(tally: CandidateTally) -> str:
+    """'28/32 back Mark Rutte' for a head count; the rule's own terms for any other:
+    '25/27 states and 84.7% of the population back Ursula von der Leyen' (the subtitle has
+    what the rule needs), 'António Guterres: 13 in favour; no permanent member against: would
+    pass'."""
+    name = tally.candidate.name
+    if isinstance(tally.rule, QualifiedMajority):
+        return f"{' and '.join(m.shown for m in tally.progress.measures)} back {name}"
+    if isinstance(tally.rule, SecurityCouncil):
+        return f"{name}: {tally.status()}"
+    return f"{tally.count}/{tally.total} back {name}"
+
+
+def _weights(rule: Rule) -> dict[str, int]:
+    return dict(rule.weights) if isinstance(rule, QualifiedMajority) else {}
+
+
+def _veto(rule: Rule) -> frozenset[str]:
+    return rule.veto if isinstance(rule, SecurityCouncil) else frozenset()
+
+
+# Which side of a candidate a member's position puts it on: backers, opposers, abstainers.
+_SIDES = {Position.SUPPORTS: 0, Position.OPPOSES: 1, Position.ABSTAINS: 2}
+
+
 def timeline_data(
-    changes: Iterable[Change], candidates: Iterable[Candidate], today: date
-) -> dict[str, list[tuple[date, int]]]:
-    """Backers per candidate key: (day, count at the end of that day) each time it changed.
+    changes: Iterable[Change], race: Race, candidates: Iterable[Candidate], today: date
+) -> dict[str, list[tuple[date, tuple[Measure, ...]]]]:
+    """Per candidate key, the rule's measures (`Rule.progress`) at the end of each day they
+    changed, over the members of that day: a day a member joins or leaves counts too.
 
     `changes` are the position events up to `today` in the order they happened, undone ones
-    left out (`Store.changes`), so an event counts from the day it happened, however late it
-    was recorded. Each series starts on the log's first day and ends on `today`.
+    left out (`Service.changes`), so an event counts from the day it happened, however late it
+    was recorded. Only how each day ends is read, so a log compacted to each member's last
+    change of each day gives the same series. Each series starts on the log's first day and
+    ends on `today`.
     """
-    series: dict[str, list[tuple[date, int]]] = {c.key: [] for c in candidates}
-    backing: dict[str, str | None] = {}  # member code -> the candidate it backs
-    for day, group in itertools.groupby(changes, key=lambda change: change.happened_on):
-        for change in group:
-            supports = change.position == Position.SUPPORTS
-            backing[change.member] = change.candidate if supports else None
-        counts = Counter(backing.values())
+    keys = [c.key for c in candidates]
+    series: dict[str, list[tuple[date, tuple[Measure, ...]]]] = {k: [] for k in keys}
+    latest: dict[str, tuple[Position, str | None]] = {}  # member code -> its position
+
+    def end_of(day: date) -> None:
+        codes, rule = race.codes_on(day), race.rule_on(day)
+        sides: dict[str | None, tuple[list[str], ...]] = {k: ([], [], []) for k in keys}
+        for member, (position, candidate) in latest.items():
+            side, held = sides.get(candidate), _SIDES.get(position)
+            if side is not None and held is not None and member in codes:
+                side[held].append(member)
         for key, points in series.items():
-            if not points or points[-1][1] != counts[key]:
-                points.append((day, counts[key]))
+            measures = rule.progress(*sides[key]).measures
+            if not points or points[-1][1] != measures:
+                points.append((day, measures))
+
+    turns = [t for t in race.turns if t <= today]  # the days the electorate changes
+    for day, group in itertools.groupby(changes, key=lambda change: change.happened_on):
+        while turns and turns[0] <= day:
+            turn = turns.pop(0)
+            if latest and turn < day:  # between two days of the log (its own is in its end)
+                end_of(turn)
+        for change in group:
+            latest[change.member] = (change.position, change.candidate)
+        end_of(day)
+    for turn in turns if latest else ():
+        end_of(turn)
+    end_of(today)
     for points in series.values():
-        if not points or points[-1][0] < today:
-            points.append((today, points[-1][1] if points else 0))
+        if points[-1][0] < today:
+            points.append((today, points[-1][1]))
     return series
 
 
@@ -151,39 +245,102 @@ def timeline(
     today: date,
     as_of_asked: bool = False,
 ) -> Timeline:
-    """Everything the timeline shows: a line per candidate, the rule, the deadline, today."""
+    """Everything the timeline shows: a line per candidate and measure the rule counts (a
+    qualified majority counts two, drawn as shares on one axis), each line the rule needs on
+    each day, the published rounds, the deadline of the day and today."""
     candidates = tuple(candidates)
-    series = timeline_data(changes, candidates, today)
-    lines = tuple(
-        Line(_candidate_name(c, today), tuple(series[c.key]), colour, marker)
-        for c, (colour, marker) in ((c, line_style(i)) for i, c in enumerate(candidates))
-    )
-    deadline = race.deadline
+    series = timeline_data(changes, race, candidates, today)
+    first = min((points[0][0] for points in series.values()), default=today)
+    # the rule's goal from the log's first day, and again each day the electorate changes
+    goal_days = [(day, race.rule_on(day).goal())
+                 for day in (first, *(t for t in race.turns if first < t <= today))]  # fmt: skip
+    percent = any(not m.counts_members for m in goal_days[-1][1])  # a weight: all as shares
+
+    def value(count: int, total: int) -> float:
+        return 100 * count / total if percent else count
+
+    styles = {c.key: line_style(i) for i, c in enumerate(candidates)}
+    lines, standings = [], []
+    for c in candidates:
+        colour, marker = styles[c.key]
+        name, last = _candidate_name(c, today), series[c.key][-1][1]
+        standings.append(f"{name} {' and '.join(m.shown for m in last)}")
+        for i, m in enumerate(last):
+            points = tuple((day, value(ms[i].count, ms[i].total)) for day, ms in series[c.key])
+            lines.append(Line(f"{name}: {m.shown}", points, colour, marker, dashed=i > 0))
+    deadline = race.deadline_on(today)
+    earlier = race.deadline_before(deadline)
     days_left = (deadline.on - today).days
     return Timeline(
-        title=f"{race.title}: backers over time",
-        subtitle=_capitalized(_rule_and_deadline(race)),
-        lines=lines,
-        total=len(race.members),
-        rule_lines=tuple(
-            (m.needed, _capitalized(f"{race.rule.describe()} ({m.target})"))
-            for m in race.rule.goal()
-            if m.counts_members
-        ),
+        title=f"{race.title}: {'support' if percent else 'backers'} over time",
+        subtitle=_capitalized(_rule_and_deadline(race, today)),
+        lines=tuple(lines),
+        standings=tuple(standings),
+        goals=_goals(race, goal_days, value),
+        rounds=_rounds(race, today, styles, value),
+        axis="% in favour" if percent else "Backers",
+        top=100 if percent else max(len(race.members_on(day)) for day, _ in goal_days),
+        percent=percent,
         deadline=deadline.on,
         deadline_label=f"{_capitalized(deadline.label)}\n{format_date(deadline.on)}",
         as_of=today,
         as_of_label=f"{'As of' if as_of_asked else 'Today'}\n{format_date(today)}",
         time_left=f"{plural(days_left, 'day')} left" if days_left > 0 else "",
+        earlier_deadline=earlier.on if earlier is not None else None,
     )
 
 
-def _rule_and_deadline(race: Race) -> str:
-    goal = ", ".join(m.target for m in race.rule.goal())
-    return (
-        f"{race.rule.describe()} ({goal}) needed by "
-        f"{race.deadline.label}, {format_date(race.deadline.on)}"
+def _goals(
+    race: Race,
+    goal_days: list[tuple[date, tuple[Measure, ...]]],
+    value: Callable[[int, int], float],
+) -> tuple[Goal, ...]:
+    """Each measure's line, a step where the electorate changes (Sweden joining NATO moves
+    unanimity from 31 to 32), labelled as of the last day."""
+    rule = race.rule_on(goal_days[-1][0])
+    return tuple(
+        Goal(
+            _goal_label(rule, m),
+            tuple((day, value(ms[i].needed, ms[i].total)) for day, ms in goal_days),
+        )
+        for i, m in enumerate(goal_days[-1][1])
     )
+
+
+def _rounds(
+    race: Race,
+    today: date,
+    styles: dict[str, tuple[str, str]],
+    value: Callable[[int, int], float],
+) -> tuple[RoundMarks, ...]:
+    """The rounds held by `today`, each charted candidate's 'encourage' count as a marker in
+    its colour."""
+    return tuple(
+        RoundMarks(
+            r.on,
+            r.name,
+            tuple(
+                (b.candidate, value(b.encourage, len(race.members_on(r.on))), *styles[b.candidate])
+                for b in r.counts
+                if b.candidate in styles
+            ),
+        )
+        for r in race.rounds
+        if r.on <= today
+    )
+
+
+def _goal_label(rule: Rule, m: Measure) -> str:
+    if isinstance(rule, SecurityCouncil):
+        return f"{m.needed} in favour, no permanent member against"
+    return _capitalized(f"{rule.describe()} ({m.target})")
+
+
+def _rule_and_deadline(race: Race, day: date) -> str:
+    """The rule over the members of `day` and the deadline that was the target then."""
+    rule, deadline = race.rule_on(day), race.deadline_on(day)
+    goal = ", ".join(m.target for m in rule.goal())
+    return f"{rule.describe()} ({goal}) needed by {deadline.label}, {format_date(deadline.on)}"
 
 
 def _candidate_name(candidate: Candidate, today: date) -> str:
@@ -223,8 +380,8 @@ async def chart_reply(
         attachment = await tally_board(service, tally, candidate)
     else:
         picture = await _timeline(service, candidate, as_of)
-        counts = ", ".join(f"{x.name} {x.points[-1][1]}/{picture.total}" for x in picture.lines)
-        line = f"Backers over time: {counts}."
+        what = "Support" if picture.percent else "Backers"
+        line = f"{what} over time: {', '.join(picture.standings)}."
         attachment = await _draw_timeline(service, picture, candidate)
     return Reply(sections=(Section(lines=(line,)),), attachment=attachment)
 

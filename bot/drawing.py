@@ -28,6 +28,9 @@ DPI = 100
 BOARD_SIZE = (1200, 800)  # pixels: wide enough to read on a phone, big type
 TIMELINE_SIZE = (1200, 700)
 COLUMNS = 8  # 32 members: 8 x 4 tiles
+MIN_DAYS = 14  # the shortest stretch of time a timeline shows
+MIN_FONT = 8  # points: no label is shrunk below it
+VETO_BORDER = 5  # points: the bold border of a tile whose member has a veto
 
 # The Okabe-Ito palette, told apart with any colour vision; a light grey for "no position".
 BLUE, ORANGE, GREEN, PURPLE = "#0072B2", "#E69F00", "#009E73", "#CC79A7"
@@ -84,6 +87,7 @@ def draw_board(b: Board) -> bytes:
         ax.set_ylim(rows, 0)
         ax.axis("off")
         names: list[Text] = []
+        weights: list[Text] = []
         details: list[Text] = []
         for i, tile in enumerate(b.tiles):
             row, col = divmod(i, COLUMNS)
@@ -95,12 +99,14 @@ def draw_board(b: Board) -> bytes:
                     boxstyle="round,pad=0,rounding_size=0.06",
                     facecolor=tile.colour,
                     hatch=HATCHES.get(tile.status),
-                    linewidth=0,
+                    edgecolor=INK,
+                    linewidth=VETO_BORDER if tile.veto else 0,
                 )
             )
             text = {"ha": "center", "va": "center", "color": TEXT_COLOURS.get(tile.status, INK)}
             label = "\n".join(textwrap.wrap(tile.label, 11))  # "North\nMacedonia"
-            y = row + (0.42 if tile.detail else 0.5)
+            lines = [part for part in (tile.weight, tile.detail) if part]
+            y = row + (0.5, 0.42, 0.34)[len(lines)]
             names.append(
                 ax.text(
                     col + 0.5,
@@ -113,23 +119,41 @@ def draw_board(b: Board) -> bytes:
                     **text,
                 )
             )
+            if tile.weight:
+                weights.append(
+                    ax.text(
+                        col + 0.5,
+                        row + (0.62 if tile.detail else 0.78),
+                        tile.weight,
+                        fontsize=16,
+                        bbox=_backing(tile),
+                        **text,
+                    )
+                )
             if tile.detail:
                 details.append(
                     ax.text(
-                        col + 0.5, row + 0.8, tile.detail, fontsize=14, bbox=_backing(tile), **text
+                        col + 0.5, row + 0.82, tile.detail, fontsize=14, bbox=_backing(tile), **text
                     )
                 )
         inner = tile_px * (1 - 2 * gap) * 0.92
         _shrink_to_fit(names, inner)
+        _shrink_to_fit(weights, inner)
         _shrink_to_fit(details, inner)
         handles = [
             Patch(facecolor=COLOURS[s], hatch=HATCHES.get(s), label=label) for s, label in b.legend
         ]
+        if b.veto_note:
+            handles.append(
+                Patch(facecolor="white", edgecolor=INK, linewidth=VETO_BORDER, label=b.veto_note)
+            )
+        if b.weight_note:  # a line of text among the entries, with no patch
+            handles.append(Patch(facecolor="none", edgecolor="none", label=b.weight_note))
         legend = fig.legend(
             handles=handles,
             loc="lower center",
             bbox_to_anchor=(0.5, 0.02),
-            ncols=len(handles),
+            ncols=len(handles) if len(handles) <= 4 else math.ceil(len(handles) / 2),
             frameon=False,
             fontsize=15,
             handlelength=2,
@@ -144,39 +168,54 @@ def draw_timeline(t: Timeline) -> bytes:
     """The timeline as a PNG of TIMELINE_SIZE."""
     import matplotlib
     import matplotlib.dates as mdates
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import PercentFormatter
 
     with _DRAWING, matplotlib.rc_context(_STYLE):
         fig = _figure(TIMELINE_SIZE)
         _header(fig, t.title, t.subtitle)
-        ax = fig.add_axes((0.07, 0.1, 0.9, 0.66))
+        ax = fig.add_axes((0.08, 0.1, 0.89, 0.66))
         for line in t.lines:
-            days, counts = zip(*line.points, strict=True)
-            changes = [i for i, n in enumerate(counts) if i == 0 or n != counts[i - 1]]
+            days, values = zip(*line.points, strict=True)
+            changes = [i for i, n in enumerate(values) if i == 0 or n != values[i - 1]]
             ax.step(
                 days,
-                counts,
+                values,
                 where="post",
                 color=line.colour,
                 linewidth=3.5,
+                linestyle=(0, (3, 1.5)) if line.dashed else "-",
                 marker=line.marker,
                 markersize=11,
                 markevery=changes,
                 clip_on=False,
                 zorder=3,
-                label=f"{line.name}: {counts[-1]}",
+                label=line.name,
             )
-        for backers, label in t.rule_lines:
-            ax.axhline(backers, color=INK, linestyle="--", linewidth=1.5)
+        last_day = max(t.as_of, t.deadline)
+        for goal in t.goals:  # a step where the electorate changed, on to the deadline
+            days, values = zip(*goal.points, strict=True)
+            ax.step(
+                [*days, last_day],
+                [*values, values[-1]],
+                where="post",
+                color=INK,
+                linestyle="--",
+                linewidth=1.5,
+            )
             ax.text(
                 0.01,
-                backers,
-                label,
+                values[-1],
+                goal.label,
                 transform=ax.get_yaxis_transform(),
                 ha="left",
                 va="bottom",
                 fontsize=14,
                 color=INK,
             )
+        _draw_rounds(ax, t)
+        if t.earlier_deadline is not None:  # the target it replaced, faintly
+            ax.axvline(t.earlier_deadline, color="#BBBBBB", linewidth=1.5, zorder=0)
         # The earlier of today and the deadline is labelled on its left, the later on its
         # right, so the two labels never overlap; the time left between them is shaded.
         (early, early_label), (late, late_label) = sorted(
@@ -193,32 +232,100 @@ def draw_timeline(t: Timeline) -> bytes:
             "fontsize": 14,
             "color": INK,
         }
-        ax.annotate(early_label, (early, 1), xytext=(-8, -8), ha="right", **mark)
+        left = ax.annotate(early_label, (early, 1), xytext=(-8, -8), ha="right", **mark)
         right = ax.annotate(late_label, (late, 1), xytext=(8, -8), ha="left", **mark)
-        first = min([late, early, *(line.points[0][0] for line in t.lines)])
-        _set_date_range(ax, first, late, right)
+        shown = [line.points[0][0] for line in t.lines] + [r.on for r in t.rounds]
+        if t.earlier_deadline is not None:
+            shown.append(t.earlier_deadline)
+        _set_date_range(ax, min([early, *shown]), early, late, left, right)
         if t.time_left:
             _label_time_left(ax, t)
         locator = mdates.AutoDateLocator(maxticks=8)
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-        step = max(1, math.ceil(t.total / 4))
-        ax.set_yticks(sorted({*range(0, t.total + 1, step), t.total}))
-        ax.set_ylim(0, t.total * 1.25)  # headroom for the labels above the rule's line
+        step = max(1, math.ceil(t.top / 4))
+        ax.set_yticks(sorted({*range(0, math.ceil(t.top) + 1, step), t.top}))
+        if t.percent:
+            ax.yaxis.set_major_formatter(PercentFormatter(decimals=0))
+        ax.set_ylim(0, t.top * 1.25)  # headroom for the labels above the rule's line
         ax.tick_params(labelsize=14)
-        ax.set_ylabel("Backers", fontsize=15)
+        ax.set_ylabel(t.axis, fontsize=15)
         ax.grid(axis="y", color="#E5E5E5")
         ax.spines[["top", "right"]].set_visible(False)
-        if t.lines:  # in a row under the subtitle, clear of the data
-            fig.legend(
+        handles, _ = ax.get_legend_handles_labels()
+        if t.rounds:
+            handles.append(
+                Line2D(
+                    [],
+                    [],
+                    linestyle="none",
+                    marker="o",
+                    markersize=11,
+                    markerfacecolor="white",
+                    markeredgecolor=INK,
+                    markeredgewidth=2,
+                    label=ROUNDS_LABEL,
+                )
+            )
+        if len(handles) > LEGEND_ROW:  # a column on the right of a narrower chart
+            ax.set_position((0.08, 0.1, 0.64, 0.66))
+            legend = fig.legend(
+                handles=handles,
+                loc="upper left",
+                bbox_to_anchor=(0.74, 0.8),
+                fontsize=13,
+                frameon=False,
+                handlelength=2.5,
+            )
+            _shrink_to_fit(legend.get_texts(), fig.bbox.width * 0.25, fit=legend)
+        elif handles:  # in a row under the subtitle, clear of the data
+            legend = fig.legend(
+                handles=handles,
                 loc="upper left",
                 bbox_to_anchor=(0.015, 0.855),
-                ncols=min(len(t.lines), 4),
+                ncols=len(handles),
                 fontsize=15,
                 frameon=False,
                 handlelength=2.5,
             )
+            _shrink_to_fit(legend.get_texts(), fig.bbox.width * 0.96, fit=legend)
         return _png(fig)
+
+
+ROUNDS_LABEL = "Published rounds: encourage"
+LEGEND_ROW = 4  # entries that fit in a row above the timeline; more go in a column beside it
+
+
+def _draw_rounds(ax: Axes, t: Timeline) -> None:
+    """Each round as a faint line on its day with its name up it, and each candidate's
+    'encourage' count as a hollow marker in the candidate's colour."""
+    for r in t.rounds:
+        ax.axvline(r.on, color="#CCCCCC", linewidth=1, zorder=1)
+        ax.annotate(  # up from the bottom, just right of the markers
+            r.name,
+            (r.on, 0.01),
+            xycoords=("data", "axes fraction"),
+            xytext=(7, 0),
+            textcoords="offset points",
+            rotation=90,
+            ha="left",
+            va="bottom",
+            fontsize=11,
+            color="#666666",
+        )
+        for _, value, colour, marker in r.marks:
+            ax.plot(
+                [r.on],
+                [value],
+                linestyle="none",
+                marker=marker,
+                markersize=10,
+                markerfacecolor="white",
+                markeredgecolor=colour,
+                markeredgewidth=2.5,
+                clip_on=False,
+                zorder=4,
+            )
 
 
 def _figure(size: tuple[int, int]) -> Figure:
@@ -252,28 +359,41 @@ def _backing(tile: Tile) -> dict | None:
 
 
 def _shrink_to_fit(texts: list[Text], width_px: float, fit: Artist | None = None) -> None:
-    """Shrink `texts` alike until the widest of them (or `fit`, which holds them) fits."""
+    """Shrink `texts` alike until the widest of them (or `fit`, which holds them and more that
+    does not shrink, such as a legend's handles) fits, down to a size still read."""
     if not texts:
         return
     renderer = texts[0].figure.canvas.get_renderer()
-    widest = (
-        fit.get_window_extent(renderer).width
-        if fit is not None
-        else max(t.get_window_extent(renderer).width for t in texts)
-    )
-    if widest > width_px:
+
+    def widest() -> float:
+        if fit is not None:
+            return fit.get_window_extent(renderer).width
+        return max(t.get_window_extent(renderer).width for t in texts)
+
+    while (width := widest()) > width_px and texts[0].get_fontsize() > MIN_FONT:
         for t in texts:
-            t.set_fontsize(t.get_fontsize() * width_px / widest)
+            t.set_fontsize(max(MIN_FONT, t.get_fontsize() * min(0.95, width_px / width)))
 
 
-def _set_date_range(ax: Axes, first: date, last: date, label: Text) -> None:
-    """From a little before `first` to past `last`, far enough for `label` on its right."""
-    span = max((last - first).days, 7)
-    before = span * 0.03
+def _set_date_range(
+    ax: Axes, first: date, early: date, last: date, left: Text, right: Text
+) -> None:
+    """From a little before `first` to past `last` (two weeks at least), with room for `left`,
+    the label on the left of `early`, and for `right`, the label on the right of `last`."""
+    first = min(first, last - timedelta(days=MIN_DAYS))
+    span, lead = (last - first).days, (early - first).days
     renderer = ax.figure.canvas.get_renderer()
-    share = min((label.get_window_extent(renderer).width + 20) / ax.bbox.width, 0.5)
-    after = share * (span + before) / (1 - share)  # so the label takes `share` of the axis
-    ax.set_xlim(first - timedelta(days=before), last + timedelta(days=after))
+
+    def share(label: Text) -> float:
+        return min((label.get_window_extent(renderer).width + 20) / ax.bbox.width, 0.4)
+
+    a, b = share(right), share(left)
+    before = span * 0.03
+    whole = (span + before) / (1 - a)  # days on the axis, so `right` takes its share
+    if b * whole > lead + before:  # `left` needs more room before `early`
+        whole = (span - lead) / (1 - a - b)
+        before = b * whole - lead
+    ax.set_xlim(first - timedelta(days=before), last + timedelta(days=a * whole))
 
 
 def _label_time_left(ax: Axes, t: Timeline) -> None:

@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import io
+import random
 import struct
 import subprocess
 import sys
 import threading
-from datetime import date
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import date, timedelta
 from functools import partial
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from PIL import Image
 
 from bot import charts, drawing
 from bot.charts import Tile, board, board_data, timeline_data
-from bot.domain import Actor, Position, Stance
+from bot.clock import Clock
+from bot.domain import Actor, Change, Position, Stance
+from bot.racefile import load_race
 from bot.service import Service
+from bot.store.store import Store
 
 EDITOR = Actor("console", "ed", "editor", is_editor=True)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -48,8 +55,10 @@ async def tiles_of(
 async def series(
     service: Service, today: date = date(2024, 4, 3)
 ) -> dict[str, list[tuple[date, int]]]:
-    changes = await service.store.changes(service.race.id, today)
-    return timeline_data(changes, service.roster.candidate_list, today)
+    """Backers per candidate: (day, count) each day the count or the electorate changed."""
+    changes = await service.changes(today)
+    data = timeline_data(changes, service.race, service.roster.candidate_list, today)
+    return {key: [(day, ms[0].count) for day, ms in points] for key, points in data.items()}
 
 
 # --- the data -------------------------------------------------------------------------------
@@ -106,8 +115,19 @@ async def test_opposing_another_candidate_is_no_position_on_this_one(service):
 
 async def test_timeline_series_follow_the_log(service):
     assert await series(service) == {
-        "rutte": [(date(2024, 2, 22), 4), (date(2024, 4, 2), 28), (date(2024, 4, 3), 28)],
-        "iohannis": [(date(2024, 2, 22), 0), (date(2024, 4, 2), 1), (date(2024, 4, 3), 1)],
+        # Sweden joins on 7 March: 4 of 31, then 4 of 32
+        "rutte": [
+            (date(2024, 2, 22), 4),
+            (date(2024, 3, 7), 4),
+            (date(2024, 4, 2), 28),
+            (date(2024, 4, 3), 28),
+        ],
+        "iohannis": [
+            (date(2024, 2, 22), 0),
+            (date(2024, 3, 7), 0),
+            (date(2024, 4, 2), 1),
+            (date(2024, 4, 3), 1),
+        ],
     }
     assert (await series(service, date(2024, 3, 1)))["rutte"] == [
         (date(2024, 2, 22), 4),
@@ -126,6 +146,7 @@ async def test_back_filled_event_changes_the_timeline_on_the_day_it_happened(ser
     )
     assert (await series(service))["rutte"] == [
         (date(2024, 2, 22), 4),
+        (date(2024, 3, 7), 4),
         (date(2024, 3, 15), 5),
         (date(2024, 4, 2), 28),
         (date(2024, 4, 3), 28),
@@ -283,3 +304,193 @@ async def test_a_name_with_dollar_signs_is_drawn_as_plain_text_in_every_chart(se
         drawing.BOARD_SIZE,
     ]
     assert [png_size(a.data) for a in drawn] == sizes
+
+
+# --- weighted and vetoed races, electorates and rounds ----------------------------------------
+
+
+async def race_service(tmp_path: Path, race_id: str, today: date) -> Service:
+    race = load_race(race_id)
+    clock = Clock(ZoneInfo(race.timezone), today)
+    service = Service(await Store.open(tmp_path / f"{race_id}.db", clock.now), race, clock)
+    await service.start(demo=True)
+    return service
+
+
+@pytest.fixture
+async def eu(tmp_path: Path) -> AsyncIterator[Service]:
+    """The European Council's vote on von der Leyen, the day after (27 June 2024)."""
+    service = await race_service(tmp_path, "eu-commission-2024", date(2024, 6, 28))
+    yield service
+    await service.store.close()
+
+
+@pytest.fixture
+async def unsg(tmp_path: Path) -> AsyncIterator[Service]:
+    """The Security Council's choice of 2016, the day of the recommendation."""
+    service = await race_service(tmp_path, "unsg-2016", date(2016, 10, 6))
+    yield service
+    await service.store.close()
+
+
+async def test_a_qualified_majority_board_shows_each_share_of_the_population(eu):
+    tally = await eu.tally()
+    b = board(tally.shown(), eu.race, eu.roster.candidate_list, tally.as_of)
+    tiles = {t.member: t for t in b.tiles}
+    assert len(tiles) == 27
+    shares = [tiles[code].weight for code in ("DE", "FR", "MT")]
+    assert shares == ["18.6%", "15.2%", "0.1%"]
+    assert (tiles["IT"].status, tiles["IT"].weight) == (Stance.ABSTAINS, "13.1%")
+    assert tiles["HU"].status is Stance.OPPOSES
+    assert b.weight_note == "%: share of the population"
+    assert not b.veto_note and not any(t.veto for t in tiles.values())
+    # the rule's two measures, not a head count
+    assert b.title == "25/27 states and 84.7% of the population back Ursula von der Leyen"
+    assert "a qualified majority (20/27 states, 65% of the population) needed by" in b.subtitle
+    data = (await charts.chart_reply(eu, "board")).attachment.data
+    assert png_size(data) == drawing.BOARD_SIZE and len(data) < MAX_BYTES
+    colours = pixels(data)
+    assert {drawing.BLUE, drawing.VERMILLION, drawing.SKY} <= set(colours)
+
+
+async def test_a_security_council_board_marks_the_veto_members(unsg):
+    tally = await unsg.tally()
+    b = board(tally.shown(), unsg.race, unsg.roster.candidate_list, tally.as_of)
+    assert [t.member for t in b.tiles if t.veto] == ["CN", "FR", "RU", "GB", "US"]
+    assert b.veto_note == "Permanent member (veto)"
+    assert not any(t.weight for t in b.tiles) and not b.weight_note
+    assert b.title == "António Guterres: 15 in favour; no permanent member against: would pass"
+    data = (await charts.chart_reply(unsg, "board")).attachment.data
+    assert png_size(data) == drawing.BOARD_SIZE and len(data) < MAX_BYTES
+    unmarked = replace(b, tiles=tuple(replace(t, veto=False) for t in b.tiles), veto_note="")
+    borders = pixels(data)[drawing.INK] - pixels(drawing.draw_board(unmarked))[drawing.INK]
+    assert borders > 5 * 4 * 100 * 3  # five tiles, four sides of 100 px or more, 3 px thick
+
+
+async def test_a_veto_member_opposing_shows_in_the_board_title(unsg, editor):
+    guterres = unsg.roster.candidate("Guterres")
+    await unsg.record(editor, unsg.roster.member("Russia"), Position.OPPOSES, guterres)
+    tally = await unsg.tally()
+    b = board(tally.shown(guterres), unsg.race, unsg.roster.candidate_list, tally.as_of)
+    assert b.title == "António Guterres: 14 in favour (needs 9); vetoed by Russia"
+    assert {t.member: t for t in b.tiles}["RU"].veto
+
+
+async def test_a_qualified_majority_timeline_draws_both_shares_and_both_goals(eu):
+    picture = charts.timeline(
+        await eu.changes(eu.today()), eu.race, eu.roster.candidate_list, eu.today()
+    )
+    assert picture.percent and picture.axis == "% in favour" and picture.top == 100
+    states, population = picture.lines
+    assert states.name == "Ursula von der Leyen: 25/27 states"
+    assert population.name == "Ursula von der Leyen: 84.7% of the population"
+    assert population.dashed and not states.dashed
+    assert states.points[0] == (date(2024, 6, 27), pytest.approx(100 * 25 / 27))
+    assert population.points[0] == (date(2024, 6, 27), pytest.approx(84.73, abs=0.01))
+    assert [(g.label, g.points) for g in picture.goals] == [
+        ("A qualified majority (20/27 states)", ((date(2024, 6, 27), pytest.approx(74.07, 0.01)),)),
+        ("A qualified majority (65% of the population)", ((date(2024, 6, 27), pytest.approx(65)),)),
+    ]
+    reply = await charts.chart_reply(eu, "timeline")
+    assert reply.sections[0].lines == (
+        "Support over time: Ursula von der Leyen 25/27 states and 84.7% of the population.",
+    )
+    assert png_size(reply.attachment.data) == drawing.TIMELINE_SIZE
+    assert len(reply.attachment.data) < MAX_BYTES
+
+
+async def test_the_security_council_timeline_has_its_goal_and_the_straw_polls(unsg):
+    today = date(2016, 10, 6)
+    picture = charts.timeline(
+        await unsg.changes(today), unsg.race, unsg.roster.candidate_list, today
+    )
+    assert [(g.label, g.points[-1][1]) for g in picture.goals] == [
+        ("9 in favour, no permanent member against", 9)
+    ]
+    assert [r.name for r in picture.rounds] == [
+        "first straw poll",
+        "second straw poll",
+        "third straw poll",
+        "fourth straw poll",
+        "fifth straw poll",
+        "sixth straw poll (colour-coded)",
+    ]
+    guterres = [
+        (r.on, value) for r in picture.rounds for key, value, *_ in r.marks if key == "guterres"
+    ]
+    assert [value for _, value in guterres] == [12, 11, 11, 12, 12, 13]
+    assert guterres[0][0] == date(2016, 7, 21)
+    colour, marker = next((x.colour, x.marker) for x in picture.lines if "Guterres" in x.name)
+    assert {tuple(m[2:]) for r in picture.rounds for m in r.marks if m[0] == "guterres"} == {
+        (colour, marker)  # in the candidate's own colour and marker
+    }
+    # A round held after the chart's day is not drawn.
+    earlier = charts.timeline([], unsg.race, unsg.roster.candidate_list, date(2016, 8, 10))
+    assert [r.name for r in earlier.rounds] == ["first straw poll", "second straw poll"]
+    data = (await charts.chart_reply(unsg, "timeline")).attachment.data
+    assert png_size(data) == drawing.TIMELINE_SIZE and len(data) < MAX_BYTES
+    assert {drawing.BLUE, drawing.ORANGE, drawing.GREEN} <= set(pixels(data))
+
+
+async def test_the_unanimity_goal_steps_from_31_to_32_when_sweden_joins(service):
+    picture = charts.timeline(
+        await service.changes(service.today()),
+        service.race,
+        service.roster.candidate_list,
+        service.today(),
+    )
+    (unanimity,) = picture.goals
+    assert unanimity.label == "Unanimity (32/32)"
+    assert unanimity.points == ((date(2024, 2, 22), 31), (date(2024, 3, 7), 32))
+    assert picture.top == 32
+    assert [x.name for x in picture.lines] == ["Mark Rutte: 28/32", "Klaus Iohannis: 1/32"]
+    before = charts.timeline(
+        await service.changes(date(2024, 3, 1)),
+        service.race,
+        service.roster.candidate_list,
+        date(2024, 3, 1),
+    )
+    assert before.goals[0].points == ((date(2024, 2, 22), 31),)
+    assert before.goals[0].label == "Unanimity (31/31)"
+    assert before.lines[0].name == "Mark Rutte: 4/31"
+
+
+async def test_the_timeline_draws_the_deadline_of_its_day(service):
+    changes = await service.changes(service.today())
+    candidates = service.roster.candidate_list
+    now = charts.timeline(changes, service.race, candidates, date(2024, 4, 3))
+    assert now.deadline == date(2024, 7, 9)
+    assert now.earlier_deadline == date(2024, 4, 3)  # the April target it replaced, faintly
+    march = charts.timeline(changes, service.race, candidates, date(2024, 3, 1), True)
+    assert (march.deadline, march.earlier_deadline) == (date(2024, 4, 3), None)
+    assert march.deadline_label == "The NATO foreign ministers' meeting\n3 April 2024"
+    assert "needed by the NATO foreign ministers' meeting, 3 April 2024" in march.subtitle
+
+
+def compacted(changes: list[Change]) -> list[Change]:
+    """What the store may hand a chart: each member's last change of each day, in order."""
+    last = {(c.happened_on, c.member): (i, c) for i, c in enumerate(changes)}
+    return [c for _, c in sorted(last.values())]
+
+
+@pytest.mark.parametrize("race_id", ["nato-sg-2024", "eu-commission-2024", "unsg-2016"])
+def test_the_timeline_is_the_same_from_each_members_last_change_of_each_day(race_id):
+    race = load_race(race_id)
+    rng = random.Random(race_id)
+    candidates = race.candidates[:3]
+    first = race.turns[0] - timedelta(days=10) if race.turns else date(2016, 7, 1)
+    changes = []
+    for day in sorted(first + timedelta(days=rng.randrange(12)) for _ in range(300)):
+        member = rng.choice(race.members_on(day)).code
+        position = rng.choice(list(Position))
+        pick = None if position is Position.UNDECIDED else rng.choice(candidates).key
+        changes.append(Change(member, position, pick, day))
+    today = first + timedelta(days=20)
+    short = compacted(changes)
+    assert len(short) < len(changes) * 3 / 4  # many changes of a day are dropped
+    raw = timeline_data(changes, race, candidates, today)
+    assert timeline_data(short, race, candidates, today) == raw
+    assert charts.timeline(short, race, candidates, today) == charts.timeline(
+        changes, race, candidates, today
+    )
+    assert all(len(points) > 5 for points in raw.values())  # the series did move
