@@ -100,6 +100,7 @@ class Timeline:
     as_of_label: str  # "Today\n3 April 2024"
     time_left: str  # "97 days left", or "" once the deadline has come
     earlier_deadline: date | None = None  # the target this deadline replaced, drawn faintly
+    earlier_label: str = ""  # "Earlier target: the NATO foreign ministers' meeting"
 
 
 # --- the data -----------------------------------------------------------------------------
@@ -250,8 +251,9 @@ def timeline(
     each day, the published rounds, the deadline of the day and today."""
     candidates = tuple(candidates)
     series = timeline_data(changes, race, candidates, today)
-    first = min((points[0][0] for points in series.values()), default=today)
-    # the rule's goal from the log's first day, and again each day the electorate changes
+    held = [r.on for r in race.rounds if r.on <= today]
+    first = min([*(points[0][0] for points in series.values()), *held], default=today)
+    # the rule's goal from the chart's first day, and again each day the electorate changes
     goal_days = [(day, race.rule_on(day).goal())
                  for day in (first, *(t for t in race.turns if first < t <= today))]  # fmt: skip
     percent = any(not m.counts_members for m in goal_days[-1][1])  # a weight: all as shares
@@ -287,6 +289,7 @@ def timeline(
         as_of_label=f"{'As of' if as_of_asked else 'Today'}\n{format_date(today)}",
         time_left=f"{plural(days_left, 'day')} left" if days_left > 0 else "",
         earlier_deadline=earlier.on if earlier is not None else None,
+        earlier_label=f"Earlier target: {earlier.label}" if earlier is not None else "",
     )
 
 

@@ -36,6 +36,7 @@ VETO_BORDER = 5  # points: the bold border of a tile whose member has a veto
 BLUE, ORANGE, GREEN, PURPLE = "#0072B2", "#E69F00", "#009E73", "#CC79A7"
 SKY, VERMILLION = "#56B4E9", "#D55E00"
 GREY, INK = "#DDDDDD", "#222222"
+FAINT = "#BBBBBB"  # what the chart keeps for reference: an earlier deadline
 
 # matplotlib's font cache and rcParams are shared by all threads: draw one picture at a time.
 _DRAWING = threading.Lock()
@@ -192,30 +193,22 @@ def draw_timeline(t: Timeline) -> bytes:
                 zorder=3,
                 label=line.name,
             )
-        last_day = max(t.as_of, t.deadline)
-        for goal in t.goals:  # a step where the electorate changed, on to the deadline
-            days, values = zip(*goal.points, strict=True)
-            ax.step(
-                [*days, last_day],
-                [*values, values[-1]],
-                where="post",
-                color=INK,
-                linestyle="--",
-                linewidth=1.5,
-            )
-            ax.text(
-                0.01,
-                values[-1],
-                goal.label,
-                transform=ax.get_yaxis_transform(),
-                ha="left",
-                va="bottom",
-                fontsize=14,
-                color=INK,
-            )
         _draw_rounds(ax, t)
         if t.earlier_deadline is not None:  # the target it replaced, faintly
-            ax.axvline(t.earlier_deadline, color="#BBBBBB", linewidth=1.5, zorder=0)
+            ax.axvline(t.earlier_deadline, color=FAINT, linewidth=1.5, zorder=0)
+            ahead = t.earlier_deadline >= t.as_of  # then its right is the future, clear of data
+            ax.annotate(
+                t.earlier_label,
+                (t.earlier_deadline, 0.01),
+                xycoords=("data", "axes fraction"),
+                xytext=(4 if ahead else -4, 0),
+                textcoords="offset points",
+                rotation=90,
+                ha="left" if ahead else "right",
+                va="bottom",
+                fontsize=11,
+                color="#888888",
+            )
         # The earlier of today and the deadline is labelled on its left, the later on its
         # right, so the two labels never overlap; the time left between them is shaded.
         (early, early_label), (late, late_label) = sorted(
@@ -238,6 +231,29 @@ def draw_timeline(t: Timeline) -> bytes:
         if t.earlier_deadline is not None:
             shown.append(t.earlier_deadline)
         _set_date_range(ax, min([early, *shown]), early, late, left, right)
+        # Each goal from the left edge, a step where the electorate changed, on to the deadline.
+        left_edge = mdates.num2date(ax.get_xlim()[0]).date()
+        last_day = max(t.as_of, t.deadline)
+        for goal in t.goals:
+            days, values = zip(*goal.points, strict=True)
+            ax.step(
+                [left_edge, *days, last_day],
+                [values[0], *values, values[-1]],
+                where="post",
+                color=INK,
+                linestyle="--",
+                linewidth=1.5,
+            )
+            ax.text(
+                0.01,
+                values[-1],
+                goal.label,
+                transform=ax.get_yaxis_transform(),
+                ha="left",
+                va="bottom",
+                fontsize=14,
+                color=INK,
+            )
         if t.time_left:
             _label_time_left(ax, t)
         locator = mdates.AutoDateLocator(maxticks=8)

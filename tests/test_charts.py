@@ -404,8 +404,8 @@ async def test_the_security_council_timeline_has_its_goal_and_the_straw_polls(un
     picture = charts.timeline(
         await unsg.changes(today), unsg.race, unsg.roster.candidate_list, today
     )
-    assert [(g.label, g.points[-1][1]) for g in picture.goals] == [
-        ("9 in favour, no permanent member against", 9)
+    assert [(g.label, g.points) for g in picture.goals] == [  # from the first round on
+        ("9 in favour, no permanent member against", ((date(2016, 7, 21), 9),))
     ]
     assert [r.name for r in picture.rounds] == [
         "first straw poll",
@@ -461,6 +461,7 @@ async def test_the_timeline_draws_the_deadline_of_its_day(service):
     now = charts.timeline(changes, service.race, candidates, date(2024, 4, 3))
     assert now.deadline == date(2024, 7, 9)
     assert now.earlier_deadline == date(2024, 4, 3)  # the April target it replaced, faintly
+    assert now.earlier_label == "Earlier target: the NATO foreign ministers' meeting"
     march = charts.timeline(changes, service.race, candidates, date(2024, 3, 1), True)
     assert (march.deadline, march.earlier_deadline) == (date(2024, 4, 3), None)
     assert march.deadline_label == "The NATO foreign ministers' meeting\n3 April 2024"
