@@ -21,6 +21,7 @@ from bot.charts import tally_board
 from bot.clock import Clock
 from bot.config import Config, DigestConfig
 from bot.desk import Desk
+from bot.digest import DigestBuilder
 from bot.domain import TallyError
 from bot.logs import install_redaction
 from bot.platform import CredentialsError, Platform, PlatformMaker
@@ -154,15 +155,12 @@ async def _serve(
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
     by_name = {p.name: p for p in platforms}
-    # Each race's digests are scheduled apart: a channel following two gets a digest of each.
-    digests = [
-        DigestScheduler(
-            service,
-            by_name,
-            attach_board=partial(tally_board, service) if config.digest.attach_board else None,
-        )
-        for service in desk.services.values()
+    builders = [
+        (s, DigestBuilder(s, partial(tally_board, s) if config.digest.attach_board else None))
+        for s in desk.services.values()
     ]
+    # A scheduler per race; a channel following several gets one digest with a part for each.
+    digests = [DigestScheduler(s, by_name, desk=builders) for s, _ in builders]
     try:
         for platform in platforms:
             await platform.start()

@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
@@ -43,6 +44,7 @@ from bot.digest import BoardMaker, Digest, DigestBuilder
 from bot.digest_records import DigestKey, DigestStatus, SentDigest, Subscription
 from bot.platform import Platform, PostRejected
 from bot.render import cut
+from bot.replies import Reply, Section
 from bot.service import Service
 
 log = logging.getLogger(__name__)
@@ -115,6 +117,28 @@ def in_words(span: timedelta) -> str:
     return " ".join(parts) or "no time"
 
 
+def together(lead: Digest, parts: list[Digest]) -> Digest:
+    """One digest of several races: each race's title, sections and countdown in turn, the
+    lead race's board attached. With no other part, the lead's digest as it is."""
+    replies = [d.reply for d in (lead, *parts) if d.reply is not None]
+    if not parts or not replies:
+        return lead
+    sections: list[Section] = []
+    for reply in replies:
+        sections.append(Section(title=reply.title, lines=()))
+        sections.extend(reply.sections)
+        sections.append(Section(lines=(reply.footer,)))
+    return Digest(
+        Reply(
+            title=f"Daily digest: {len(replies)} races",
+            sections=tuple(sections),
+            attachment=replies[0].attachment,
+            summary=" · ".join(r.summary for r in replies if r.summary),
+        ),
+        lead.covered_to,
+    )
+
+
 # A channel's due digest: its key, its fire, its row's status, and how many messages of it
 # an earlier attempt posted.
 _Due = tuple[DigestKey, datetime, DigestStatus | None, int]
@@ -142,13 +166,22 @@ class DigestScheduler:
         post_timeout: float = 60.0,
         lease: timedelta = timedelta(minutes=5),
         concurrency: int = 8,
+        desk: Sequence[tuple[Service, DigestBuilder]] = (),
     ) -> None:
+        """`desk`: every race followed, this one among them, in the config's order, each with
+        its builder. A channel subscribed to several gets one digest a day, at the time of the
+        first of them it is subscribed to, with a part for each: that race's scheduler posts
+        it, the others leave the channel to it."""
         self.service = service
         self.platforms = dict(platforms)
         self.clock = service.clock
         self.grace = timedelta(hours=service.digest.grace_hours)
         self.scheduler = scheduler or AsyncIOScheduler(timezone=service.clock.tz)
-        self.builder = DigestBuilder(service, attach_board)
+        races = list(desk) or [(service, DigestBuilder(service, attach_board))]
+        at = next(i for i, (other, _) in enumerate(races) if other is service)
+        self.builder = races[at][1]
+        self._earlier = [other for other, _ in races[:at]]  # they post their channels' digests
+        self._later = races[at + 1 :]  # whose parts go in this race's posts to shared channels
         self.sleep = sleep
         self.attempts = attempts
         self.backoff = backoff
@@ -252,7 +285,15 @@ class DigestScheduler:
         """Post every digest due at `now` (default: the clock's) that nobody has claimed yet."""
         now = now or self.clock.now()
         race, service = self.service.race.id, self.service
-        due = [(s, f) for s in await service.subscriptions() for f in due_fires(s, now)]
+        theirs = {
+            (s.platform, s.channel) for other in self._earlier for s in await other.subscriptions()
+        }
+        due = [
+            (s, f)
+            for s in await service.subscriptions()
+            if (s.platform, s.channel) not in theirs
+            for f in due_fires(s, now)
+        ]
         records = await service.digest_sends(f.date() for _, f in due)
         stale = now - self.lease
         channels: dict[tuple[str, str], tuple[Subscription, list[_Due]]] = {}
@@ -338,9 +379,40 @@ class DigestScheduler:
             self._in_flight.add(key)
             try:
                 digest = await self.builder.fired(fire, previous)
-                return await self._send(sub, key, digest, posted)
+                parts = await self._parts_of_later_races(sub, key, fire)
+                sent = await self._send(sub, key, together(digest, [d for _, d in parts]), posted)
+                if sent is not None:
+                    await self._record_parts(parts)
+                return sent
             finally:
                 self._in_flight.discard(key)
+
+    async def _parts_of_later_races(
+        self, sub: Subscription, key: DigestKey, fire: datetime
+    ) -> list[tuple[DigestKey, Digest]]:
+        """The digests, at this one's fire, of the later races the channel follows, each
+        following that race's own previous digest there."""
+        parts = []
+        for other, builder in self._later:
+            if not any(
+                (s.platform, s.channel) == (sub.platform, sub.channel)
+                for s in await other.subscriptions()
+            ):
+                continue
+            theirs = replace(key, race=other.race.id)
+            previous = (await other.previous_digests([theirs])).get(theirs)
+            parts.append((theirs, await builder.fired(fire, previous)))
+        return parts
+
+    async def _record_parts(self, parts: list[tuple[DigestKey, Digest]]) -> None:
+        """Each later race's part went out with this digest: its row says so, and what it
+        covered, so that race's next "what changed" follows it."""
+        for theirs, digest in parts:
+            other = next(o for o, _ in self._later if o.race.id == theirs.race)
+            now = self.clock.now()
+            if await other.claim_digest(theirs, now, now - self.lease):
+                status = DigestStatus.SENT if digest.reply else DigestStatus.SKIPPED
+                await other.digest_result(theirs, now, status, covered_to=digest.covered_to)
 
     async def _send(
         self, sub: Subscription, key: DigestKey, digest: Digest, posted: int
