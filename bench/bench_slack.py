@@ -6,11 +6,15 @@ app's `/hello`, measured in the same run. Not a test: run it and read the figure
 Each app runs in its own server process (so the load generator never shares its core), both
 set up the same way: slack-bolt's `web_app()` under an aiohttp `AppRunner` on 127.0.0.1:0,
 tallybot's logging (INFO, redaction installed), and a loopback fake of the Web API (auth.test,
-users.info). The bare app is bolt's defaults as a newcomer would serve it (the baseline of
-the ratio), then the same app with `process_before_response=True`, which answers as the
-listener returns instead of polling for its ack every 10 ms; tallybot is its
-Slack adapter in HTTP mode on a real Store in a temporary file, the demo race seeded. The
-clients (1, 10, 50) each send `--requests` signed commands over kept-alive connections, the
+users.info). Four apps:
+
+- a bare bolt app with bolt's defaults, as a newcomer would serve it: the ratio's baseline;
+- the same with `process_before_response=True`, which answers as the listener returns
+  instead of polling for its ack every 10 ms;
+- tallybot's Slack adapter in HTTP mode on a real Store in a temporary file, demo race seeded;
+- the same with `/tally`'s answer made once at start: what the adapter costs on its own.
+
+The clients (1, 10, 50) each send `--requests` signed commands over kept-alive connections, the
 apps one after the other, never at once, in `--rounds` turns; each app's median round shows.
 """
 
@@ -42,6 +46,7 @@ APPS = {  # name: (command, what its answer must hold, label)
     "bare": ("/hello", b"hello", 'bare slack-bolt app, "/hello" acks "hello"'),
     "bare-inline": ("/hello", b"hello", "the same, process_before_response=True"),
     "tallybot": ("/tally", b"28/32", "tallybot's Slack adapter, /tally"),
+    "adapter": ("/tally", b"28/32", "the same, the answer made once (the adapter)"),
 }
 CLIENTS = (1, 10, 50)
 
@@ -72,11 +77,13 @@ async def serve_bare(fake: FakeSlack, inline: bool) -> tuple[str, Callable[[], A
 
 
 async def serve_tallybot(
-    fake: FakeSlack, folder: Path
+    fake: FakeSlack, folder: Path, core: bool
 ) -> tuple[str, Callable[[], Awaitable[None]]]:
+    from bot.adapters.slack import adapter
     from bot.adapters.slack.adapter import SlackPlatform
     from bot.adapters.slack.settings import SlackConfig
     from bot.clock import Clock
+    from bot.domain import Actor
     from bot.racefile import load_race
     from bot.service import Service
     from bot.store.store import Store
@@ -85,6 +92,14 @@ async def serve_tallybot(
     clock = Clock(ZoneInfo(race.timezone), TODAY)
     service = Service(await Store.open(folder / "bench.db", clock.now), race, clock)
     await service.start(demo=True)
+    if not core:  # what the adapter, bolt and aiohttp cost without the command's own work
+        reader = adapter.Context(service, Actor("slack", "U0", "u0"), "C1")
+        made = await adapter.run_line(reader, "/tally")
+
+        async def made_once(ctx: object, line: str) -> object:
+            return made
+
+        adapter.run_line = made_once  # type: ignore[assignment]
     config = SlackConfig(mode="http", port=0, api_base_url=fake.api_url)
     platform = SlackPlatform(
         service, config, bot_token=fake.bot_token, signing_secret=fake.signing_secret
@@ -110,8 +125,8 @@ async def serve(kind: str) -> None:
     install_redaction()
     with tempfile.TemporaryDirectory() as tmp:
         async with FakeSlack() as fake:
-            if kind == "tallybot":
-                served = serve_tallybot(fake, Path(tmp))
+            if kind in ("tallybot", "adapter"):
+                served = serve_tallybot(fake, Path(tmp), core=kind == "tallybot")
             else:
                 served = serve_bare(fake, inline=kind == "bare-inline")
             url, close = await served
@@ -201,7 +216,8 @@ async def main(each: int, rounds: int) -> None:
                 print(f"  {label:<45} {rate:7.0f} /s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms")
             print(
                 f"  ratio: {rates['tallybot'] / rates['bare']:.2f}x the bare app's rate "
-                f"({rates['tallybot'] / rates['bare-inline']:.2f}x the inline one's)"
+                f"({rates['tallybot'] / rates['bare-inline']:.2f}x the inline one's); "
+                f"the adapter alone {rates['adapter'] / rates['bare']:.2f}x"
             )
     finally:
         for process, _ in servers.values():
