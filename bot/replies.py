@@ -223,17 +223,36 @@ def round_section(held: Round, names: dict[str, str], race: Race) -> Section:
             )
             line += f"; permanent members {v.encourage}-{v.discourage}-{v.no_opinion}: {against}"
         lines.append(line)
-    title = f"{held.name[:1].upper()}{held.name[1:]}, {format_date(held.on)}"
-    return Section(title=title, lines=(*lines, f"Source: {outlet(held.source, race)}"))
+    title = round_title(held)
+    return Section(
+        title=title[:1].upper() + title[1:], lines=(*lines, f"Source: {outlet(held.source, race)}")
+    )
+
+
+def round_title(held: Round) -> str:
+    """'the sixth straw poll, 5 October 2016'."""
+    return f"{held.name}, {format_date(held.on)}"
+
+
+def round_recorded_reply(held: Round, names: dict[str, str], race: Race) -> Reply:
+    return Reply(
+        title=f"Recorded {round_title(held)}",
+        sections=(round_section(held, names, race),),
+        footer="/tally shows it beside the known positions; /undo reverts it.",
+    )
 
 
 def tally_reply(
-    tally: Tally, countdown_line: str, as_of_asked: bool, names: dict[str, str] | None = None
+    tally: Tally,
+    countdown_line: str,
+    as_of_asked: bool,
+    names: dict[str, str] | None = None,
+    held: Round | None = None,
 ) -> Reply:
+    """The tally, with `held`, the latest anonymous round, beside it."""
     title = tally.race.title
     if as_of_asked:
         title += f", as of {format_date(tally.as_of)}"
-    held = tally.race.round_on(tally.as_of)
     rounds = (round_section(held, names or {}, tally.race),) if held is not None else ()
     # Candidates no member has taken a position on are names in one line, not a section each.
     silent = [t for t in tally.candidates if all(h.stance is Stance.NO_POSITION for h in t.holdouts)

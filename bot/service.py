@@ -33,6 +33,7 @@ from bot.export import Export, content_type, write_export
 from bot.roster import Roster, fold
 from bot.rules import RuleReplay
 from bot.service_digest import DigestUseCases
+from bot.service_rounds import RoundUseCases
 from bot.store.store import NewEvent, Store
 from bot.text import check_note, check_source, one_line, skeleton
 
@@ -62,8 +63,9 @@ class Added:
     had_withdrawn_on: date | None = None  # set when a withdrawn candidate came back
 
 
-class Service(DigestUseCases):
-    """The use cases every adapter calls; the digest's are DigestUseCases'."""
+class Service(DigestUseCases, RoundUseCases):
+    """The use cases every adapter calls; the digest's are DigestUseCases', the rounds'
+    RoundUseCases'."""
 
     def __init__(
         self, store: Store, race: Race, clock: Clock, digest: DigestConfig | None = None

@@ -25,6 +25,8 @@ from bot.replies import (
     holdouts_reply,
     races_reply,
     recorded_reply,
+    round_recorded_reply,
+    round_title,
     subscribed_reply,
     tally_reply,
     undone_reply,
@@ -67,6 +69,19 @@ async def _undecided(ctx: Context, args: dict[str, Any]) -> Reply:
     return await _record(ctx, args, Position.UNDECIDED)
 
 
+async def _round(ctx: Context, args: dict[str, Any]) -> Reply:
+    svc = ctx.service
+    held = await svc.record_round(
+        ctx.actor,
+        args["counts"],
+        args.get("on"),
+        args.get("source"),
+        args.get("name"),
+        args.get("veto"),
+    )
+    return round_recorded_reply(held, svc.candidate_names(), svc.race)
+
+
 async def _races(ctx: Context, args: dict[str, Any]) -> Reply:
     services = ctx.desk.services.values()
     tallies = [await s.tally() for s in services]
@@ -85,7 +100,10 @@ async def _race_use(ctx: Context, args: dict[str, Any]) -> Reply:
 async def _tally(ctx: Context, args: dict[str, Any]) -> Reply:
     svc = ctx.service
     tally = await svc.tally(args.get("candidate"), args.get("as_of"))
-    return tally_reply(tally, await svc.countdown(tally), "as_of" in args, svc.candidate_names())
+    held = await svc.round_on(tally.as_of)
+    return tally_reply(
+        tally, await svc.countdown(tally), "as_of" in args, svc.candidate_names(), held
+    )
 
 
 async def _holdouts(ctx: Context, args: dict[str, Any]) -> Reply:
@@ -125,6 +143,9 @@ async def _digest(ctx: Context, args: dict[str, Any]) -> Reply:
 
 async def _undo(ctx: Context, args: dict[str, Any]) -> Reply:
     svc = ctx.service
+    undone = await svc.undo_round(ctx.actor)  # when a round is what they recorded last
+    if undone is not None:
+        return Reply.text(f"Undid {round_title(undone)}; /tally no longer shows it.")
     done = await svc.undo(ctx.actor)
     return undone_reply(done.reverted, done.undo, done.now, svc.race, svc.candidate_names())
 
@@ -210,6 +231,7 @@ HANDLERS: dict[str, Handler] = {
     "candidate withdraw": _candidate_withdraw,
     "export": _export,
     "chart": _chart,
+    "round": _round,
     "races": _races,
     "race use": _race_use,
     "help": _help,

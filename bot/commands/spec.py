@@ -288,6 +288,39 @@ _COMMAND_LIST = (
         ),
         example="/chart timeline as_of:2024-04-02",
     ),
+    Command(
+        "round",
+        "Record a published anonymous round (a straw poll): each candidate's counts.",
+        (
+            Param(
+                "counts",
+                Kind.TEXT,
+                "each candidate's encourage-discourage-no opinion, e.g. Guterres 12-0-3, "
+                "Türk 11-2-2",
+                required=True,
+                max_length=MAX_NOTE,
+            ),
+            _ON,
+            _SOURCE,
+            Param(
+                "name",
+                Kind.TEXT,
+                "what the round is called, e.g. first straw poll",
+                keyword=True,
+                max_length=80,
+            ),
+            Param(
+                "veto",
+                Kind.TEXT,
+                "the veto members' coloured ballots apart, e.g. Guterres 4-0-1",
+                keyword=True,
+                max_length=MAX_NOTE,
+            ),
+        ),
+        editor_only=True,
+        example="/round Guterres 12-0-3, Türk 11-2-2 on:2016-07-21 source:https://... "
+        "name:first straw poll",
+    ),
     Command("races", "The races followed here: each one's rule, deadline and leader.", ()),
     Command(
         "race use",

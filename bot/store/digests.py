@@ -11,10 +11,12 @@ from bot.digest_records import DigestKey, DigestSend, DigestStatus, SentDigest, 
 from bot.domain import Actor
 from bot.store.channels import ChannelRows
 from bot.store.database import utc
+from bot.store.rounds import RoundRows
 
 
-class DigestRows(ChannelRows):
-    """The digest's rows, written and read through the Database's discipline."""
+class DigestRows(ChannelRows, RoundRows):
+    """The digest's rows, written and read through the Database's discipline (and, through
+    its bases, a channel's race and the rounds, so the Store has them all)."""
 
     async def subscribe(self, sub: Subscription, actor: Actor) -> None:
         """Add a channel's subscription, or change its time and zone."""

@@ -260,6 +260,33 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (platform, channel)
     );
     """,
+    # 9: anonymous rounds an editor records (/round): a UN straw poll's counts per candidate,
+    # append-only like the log, an undo being a row that reverts one.
+    """
+    CREATE TABLE rounds (
+        id INTEGER PRIMARY KEY,
+        race TEXT NOT NULL,
+        happened_on TEXT NOT NULL,
+        name TEXT NOT NULL,
+        counts TEXT NOT NULL,  -- JSON: [[candidate, encourage, discourage, no opinion], ...]
+        veto_counts TEXT NOT NULL,  -- the same, of the veto members' coloured ballots
+        source TEXT,
+        recorded_at TEXT NOT NULL,
+        actor_platform TEXT NOT NULL,
+        actor_id TEXT NOT NULL,
+        actor_name TEXT NOT NULL,
+        reverts INTEGER UNIQUE REFERENCES rounds (id)
+    );
+    CREATE INDEX rounds_by_race ON rounds (race, happened_on, id);
+    CREATE INDEX rounds_by_actor ON rounds (actor_platform, actor_id, race, id);
+    CREATE TRIGGER rounds_no_update BEFORE UPDATE ON rounds
+        BEGIN SELECT RAISE(ABORT, 'the rounds are append-only'); END;
+    CREATE TRIGGER rounds_no_delete BEFORE DELETE ON rounds
+        BEGIN SELECT RAISE(ABORT, 'the rounds are append-only'); END;
+    CREATE TRIGGER rounds_no_replace BEFORE INSERT ON rounds
+        WHEN EXISTS (SELECT 1 FROM rounds WHERE id = NEW.id)
+        BEGIN SELECT RAISE(ABORT, 'the rounds are append-only'); END;
+    """,
 ]
 
 
