@@ -187,10 +187,15 @@ SAMPLES = {
 }
 
 
+# What a command needs beyond its required options, or instead of the samples.
+OPTIONS = {"round": {"counts": "Rutte 20-5-7", "source": "https://example.org/poll"}}
+
+
 def required_options(command: Command) -> dict[str, Any]:
-    return {
+    required = {
         p.name: p.choices[0] if p.choices else SAMPLES[p.kind] for p in command.params if p.required
     }
+    return required | OPTIONS.get(command.name, {})
 
 
 # How each command's answer starts, its required options given, after the command in BEFORE.
@@ -212,6 +217,7 @@ ANSWERS = {
     "candidate withdraw": "Mark Rutte withdrew on 3 April 2024",
     "export": "The event log: 32 events.",
     "chart": "28/32 back Mark Rutte",
+    "round": "Recorded round of 3 April 2024",
     "races": "Races followed here\nnato-sg-2024: NATO Secretary-General 2024; unanimity by",
     "race use": "This channel's commands are now about NATO Secretary-General 2024",
     "help": "tallybot commands",
