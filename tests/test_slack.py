@@ -400,6 +400,29 @@ async def test_closing_sends_the_answers_and_files_still_in_flight(
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
+async def test_a_follow_up_that_fails_after_the_ack_is_logged_once(
+    service: Service,
+    http: aiohttp.ClientSession,
+    gate: asyncio.Event,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The answer cannot reach Slack (a response_url nobody listens on): one error with why."""
+    failed = asyncio.Event()
+    handler = SetWhenLogged("Slack: /tally failed after its ack", failed)
+    logging.getLogger("bot.adapters.slack.adapter").addHandler(handler)
+    try:
+        async with FakeSlack() as fake, slack_bot(service, fake, ack_within=0.05) as bot:
+            unreachable = "http://127.0.0.1:9/commands/T1/1/gone"
+            _, ack = await slash(http, bot, fake, "/tally", response_url=unreachable)
+            assert ack == {"text": WORKING, "response_type": "ephemeral"}
+            gate.set()
+            await asyncio.wait_for(failed.wait(), 2)
+    finally:
+        logging.getLogger("bot.adapters.slack.adapter").removeHandler(handler)
+    (error,) = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert error.exc_info is not None and isinstance(error.exc_info[1], aiohttp.ClientError)
+
+
 async def test_closing_gives_up_on_a_stuck_command_with_one_warning(
     service: Service,
     http: aiohttp.ClientSession,
