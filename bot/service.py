@@ -17,7 +17,6 @@ from bot.domain import (
     CandidateTally,
     Change,
     Event,
-    EventKind,
     Member,
     Position,
     Race,
@@ -30,8 +29,8 @@ from bot.domain import (
     moved,
 )
 from bot.export import Export, content_type, write_export
+from bot.replays import Replays
 from bot.roster import Roster, fold
-from bot.rules import RuleReplay
 from bot.service_digest import DigestUseCases
 from bot.service_rounds import RoundUseCases
 from bot.store.store import NewEvent, Store
@@ -76,8 +75,7 @@ class Service(DigestUseCases, RoundUseCases):
         self.digest = digest or DigestConfig()
         self.subscription_listeners = []
         self.roster = Roster(race)
-        self._replays: dict[tuple[str, date, int | None], tuple[RuleReplay, int]] = {}
-        self._replays_lock = asyncio.Lock()
+        self._replays = Replays(store, race)
         self._candidates_version = -1  # of the candidates in the roster; -1: not read yet
         self._export_lock = asyncio.Lock()
 
@@ -373,35 +371,8 @@ class Service(DigestUseCases, RoundUseCases):
         return line + moved(self.race, self.race.deadline_on(tally.as_of)) if moves else line
 
     async def _met_on(self, t: CandidateTally, as_of: date, up_to_id: int | None) -> date | None:
-        """Replaying the whole log costs O(history), so a replay is kept per candidate and day
-        and the events recorded since are folded in; an undo or a back-filled event (one that
-        happened before what the replay has seen) means replaying from the start."""
-        race = self.race.id
-        key = (t.candidate.key, as_of, up_to_id)
-        async with self._replays_lock:  # two commands must not fold the same events twice
-            replay, seen = self._replays.get(key, (None, 0))
-            if replay is not None and up_to_id is None:
-                recorded = await self.store.changes_after(race, seen)
-                new = [r for r in recorded if r.happened_on <= as_of]  # later days do not count
-                folds = all(
-                    r.kind is EventKind.POSITION
-                    and (replay.last_day is None or r.happened_on >= replay.last_day)
-                    for r in new
-                )
-                if folds:
-                    new.sort(key=lambda r: (r.happened_on, r.id))
-                    replay.fold((r.change for r in new), until=as_of)
-                    seen = max((r.id for r in recorded), default=seen)
-                else:
-                    replay = None
-            if replay is None:
-                seen = up_to_id or await self.store.last_event_id(race)
-                replay = RuleReplay(t.candidate.key, self.race)
-                replay.fold(await self.store.changes(race, as_of, seen), until=as_of)
-                if len(self._replays) >= 16:
-                    self._replays.clear()
-            self._replays[key] = (replay, seen)
-            return replay.reached
+        """The day the rule was met, from the replay checkpointed per day (see Replays)."""
+        return await self._replays.met_on(t.candidate.key, as_of, up_to_id)
 
     async def history(self, member: Member | None = None, limit: int = 10) -> list[Event]:
         if not 1 <= limit <= MAX_HISTORY:
