@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, time, tzinfo
 from pathlib import Path
@@ -416,13 +417,29 @@ def history_reply(
     names: dict[str, str],
     zone: tzinfo,
     member: Member | None,
+    rounds: Sequence[Round] = (),
 ) -> Reply:
-    """The log, last recorded first: each event with the one it reverts, if any."""
+    """The log, last recorded first: each event with the one it reverts, if any; and the
+    anonymous rounds held, latest first (no member is named in one)."""
     lines = [history_line(e, race, names, reverted, zone) for e, reverted in entries]
     if not lines:
         lines.append("Nothing recorded yet; an editor can /endorse <member> <candidate>.")
     title = f"History: {member.name if member else race.title}, last recorded first"
-    return Reply(title=title, sections=(Section(lines=tuple(lines)),))
+    sections = [Section(lines=tuple(lines))]
+    if rounds:
+        held = [
+            f"{round_title(r)}: "
+            + ", ".join(
+                f"{names.get(b.candidate, b.candidate)} {b.encourage}-{b.discourage}-{b.no_opinion}"
+                for b in r.counts
+            )
+            + f" · {outlet(r.source, race)}"
+            for r in reversed(rounds)
+        ]
+        sections.append(
+            Section(title="Rounds (encourage-discourage-no opinion)", lines=tuple(held))
+        )
+    return Reply(title=title, sections=tuple(sections))
 
 
 def subscribed_reply(at: time, zone: str, first: date) -> Reply:

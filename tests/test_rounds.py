@@ -81,3 +81,12 @@ async def test_undo_reverts_the_round_when_it_came_last_then_the_event_before(ch
     assert "extra straw poll" not in tally and "Sixth straw poll" in tally  # a round undone
     assert (await chat("/undo")).startswith("Undid #")  # then Japan's endorsement
     assert "nothing left to undo" in await chat("/undo")
+
+
+async def test_history_lists_the_rounds_held_latest_first(chat):
+    await chat(ROUND)
+    history = await chat("/history")
+    rounds = history.split("Rounds (encourage-discourage-no opinion)")[1]
+    assert rounds.index("an extra straw poll, 6 October 2016") < rounds.index("5 October 2016")
+    assert "António Guterres 12-0-3, Danilo Türk 11-2-2 · example.org" in rounds
+    assert "Rounds" not in await chat("/history Japan")  # no member is named in a round

@@ -116,7 +116,8 @@ async def _history(ctx: Context, args: dict[str, Any]) -> Reply:
     member = args.get("member")
     events = await svc.history(member, args.get("limit", 10))
     entries = [(e, await svc.event(e.reverts) if e.reverts else None) for e in events]
-    return history_reply(entries, svc.race, svc.candidate_names(), svc.clock.tz, member)
+    rounds = [] if member else (await svc.rounds_on(svc.today()))[-args.get("limit", 10) :]
+    return history_reply(entries, svc.race, svc.candidate_names(), svc.clock.tz, member, rounds)
 
 
 async def _countdown(ctx: Context, args: dict[str, Any]) -> Reply:
