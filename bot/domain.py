@@ -62,7 +62,10 @@ class Member:
 
     @property
     def flag(self) -> str:
-        """The flag emoji, built from the regional-indicator letters of the code."""
+        """The flag emoji, built from the regional-indicator letters of the code; none for a
+        code that is not a country's two letters (a race file's own member, "NORTH")."""
+        if not self.alpha3:  # pycountry did not know it: no country, no flag
+            return ""
         return "".join(chr(0x1F1E6 + ord(c) - ord("A")) for c in self.code.upper())
 
 

@@ -319,7 +319,7 @@ def holdout_lines(t: CandidateTally, race: Race) -> tuple[str, ...]:
     """Each member not backing the candidate, with its position and latest source's outlet."""
     lines = []
     for h in t.holdouts:
-        line = f"{h.member.flag} {h.member.name}: {h.reason}"
+        line = f"{h.member.flag} {h.member.name}: {h.reason}".lstrip()
         if h.standing is not None:
             since, source = h.standing
             line += f" since {format_date(since)} ({outlet(source, race)})"

@@ -129,3 +129,8 @@ def race_data(**extra) -> dict:
 def test_new_keys_name_their_mistake(extra, message):
     with pytest.raises((ValueError, RaceFileError), match=message):
         parse_race(race_data(**extra))
+
+
+def test_a_member_that_is_no_country_has_no_flag():
+    race = parse_race(race_data(members=["FR", "NORTH"], names={"NORTH": "The North"}))
+    assert race.member("FR").flag == "🇫🇷" and race.member("NORTH").flag == ""
