@@ -35,34 +35,40 @@ _MAX_ID = 2**63 - 1  # "no upper bound" for id ranges
 _EXPORT_BATCH = 500  # rows an export reads at a time
 
 
-# Each member's last active position of each day: the members, then each one's days, found
-# by index seeks (events_by_member), then that day's latest event not undone by `up`.
-_CHANGES = """
+# Each member's last active position of each day, by index seeks on events_by_member: the
+# members, then walking back each one's days, one seek a day giving its last event; only when
+# that one does not count (an undo, undone, recorded after `up`) is the day searched.
+_ACTIVE_AS_OF = (
+    "{e}.position != 'undo' AND {e}.id <= :up"
+    " AND NOT EXISTS (SELECT 1 FROM events AS u WHERE u.reverts = {e}.id AND u.id <= :up)"
+)
+_CHANGES = f"""
 WITH RECURSIVE m(member) AS (
   SELECT (SELECT member FROM events WHERE race = :race ORDER BY member LIMIT 1)
   UNION ALL
   SELECT (SELECT member FROM events WHERE race = :race AND member > m.member
           ORDER BY member LIMIT 1)
   FROM m WHERE m.member IS NOT NULL
-), d(member, day) AS (
-  SELECT member, (SELECT happened_on FROM events WHERE race = :race AND member = m.member
+), d(member, id) AS (
+  SELECT member, (SELECT id FROM events WHERE race = :race AND member = m.member
                   AND happened_on >= :since AND happened_on <= :until
-                  ORDER BY happened_on LIMIT 1)
+                  ORDER BY happened_on DESC, id DESC LIMIT 1)
   FROM m WHERE m.member IS NOT NULL
   UNION ALL
-  SELECT member, (SELECT happened_on FROM events WHERE race = :race AND member = d.member
-                  AND happened_on > d.day AND happened_on <= :until
-                  ORDER BY happened_on LIMIT 1)
-  FROM d WHERE d.day IS NOT NULL
+  SELECT d.member, (SELECT x.id FROM events AS x WHERE x.race = :race AND x.member = d.member
+                    AND x.happened_on >= :since AND x.happened_on < l.happened_on
+                    ORDER BY x.happened_on DESC, x.id DESC LIMIT 1)
+  FROM d JOIN events AS l ON l.id = d.id
 )
-SELECT d.member, e.position, e.candidate, d.day FROM d JOIN events AS e ON e.id = (
-  SELECT x.id FROM events AS x
-  WHERE x.race = :race AND x.member = d.member AND x.happened_on = d.day AND x.id <= :up
-    AND x.position != 'undo'
-    AND NOT EXISTS (SELECT 1 FROM events AS u WHERE u.reverts = x.id AND u.id <= :up)
-  ORDER BY x.id DESC LIMIT 1)
-WHERE d.day IS NOT NULL
-ORDER BY d.day, e.id
+SELECT d.member, e.position, e.candidate, e.happened_on
+FROM d JOIN events AS l ON l.id = d.id JOIN events AS e ON e.id = CASE
+  WHEN {_ACTIVE_AS_OF.format(e="l")} THEN l.id
+  ELSE (SELECT x.id FROM events AS x
+        WHERE x.race = :race AND x.member = d.member AND x.happened_on = l.happened_on
+          AND {_ACTIVE_AS_OF.format(e="x")}
+        ORDER BY x.id DESC LIMIT 1)
+END
+ORDER BY e.happened_on, e.id
 """
 
 
@@ -318,8 +324,8 @@ class Store(DigestRows):
         """(member, position, candidate, day) of each member's last active position of each
         day from `since` to `as_of`, in the order they happened: a replay's and a timeline's
         input, as both read the state at the end of each day. A skip-scan of events_by_member,
-        so it reads one row per member and day, however many events those days hold; on its
-        own connection and thread, rows converted there."""
+        so it reads about one row per member and day, however many events those days hold; on
+        its own connection and thread, rows converted there."""
         params = {
             "race": race,
             "since": (since or date.min).isoformat(),
