@@ -39,6 +39,7 @@ from bot.replies import (
     Attachment,
     Reply,
     Section,
+    describe,
     holdout_lines,
     holdouts_title,
     outlet,
@@ -184,13 +185,14 @@ class DigestBuilder:
     async def _ended(self, tally: Tally, last_event: int) -> str | None:
         """How the race ended, once it has: who met the rule and when, or that the deadline
         passed without it."""
-        deadline = self.service.race.deadline
+        race = self.service.race
+        deadline = race.deadline_on(tally.as_of)
         if any(t.met for t in tally.candidates):
             return await self.service.countdown(tally, last_event)
         if tally.as_of <= deadline.on:
             return None
         leader = f"; {_count(tally.shown())}" if tally.candidates else ""
-        rule = self.service.race.rule.describe()
+        rule = race.rule_on(tally.as_of).describe()
         return (
             f"{deadline.label[0].upper()}{deadline.label[1:]} on {format_date(deadline.on)} "
             f"passed with no one reaching {rule}{leader}."
@@ -230,7 +232,11 @@ def _count(t: CandidateTally) -> str:
     return f"{t.count} of {t.total} back {t.candidate.name}"
 
 
-_WAS = {Position.SUPPORTS: "supported", Position.OPPOSES: "opposed"}
+_WAS = {
+    Position.SUPPORTS: "supported",
+    Position.OPPOSES: "opposed",
+    Position.ABSTAINS: "abstained on",
+}
 
 
 def moved_line(
@@ -241,7 +247,7 @@ def moved_line(
     if new is None or new.position is Position.UNDECIDED:
         now = "no public position"
     else:
-        now = f"{new.position} {names.get(new.candidate or '', new.candidate)}"
+        now = describe(new, names)
     if old is None or old.position is Position.UNDECIDED:
         then = "no position"
     else:
@@ -271,9 +277,6 @@ def headline(tally: Tally, before: Tally, since: str, ended: str | None) -> str:
 
 
 def _days_left(race: Race, today: date) -> str:
-    days = (race.deadline.on - today).days
-    return (
-        f"{plural(days, 'day')} to {race.deadline.label}"
-        if days
-        else f"{race.deadline.label} is today"
-    )
+    deadline = race.deadline_on(today)
+    days = (deadline.on - today).days
+    return f"{plural(days, 'day')} to {deadline.label}" if days else f"{deadline.label} is today"

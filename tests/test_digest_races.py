@@ -11,7 +11,7 @@ from bot.commands.run import run_line
 from bot.commands.spec import Context
 from bot.desk import Desk
 from bot.digest import DigestBuilder
-from bot.domain import Actor
+from bot.domain import Actor, Position
 from bot.racefile import load_race
 from bot.render import to_text
 from bot.replies import Reply
@@ -78,3 +78,24 @@ async def test_one_post_a_day_with_a_part_per_race_and_each_races_what_changed(t
         k.day for k in await services[1].digest_sends([date(2024, 6, 27)]) if k.channel == NEWS
     }
     await store.close()
+
+
+async def test_what_changed_reads_an_abstention_like_any_position(tmp_path):
+    from bot.digest import moved_line
+
+    race = load_race("eu-commission-2024")
+    clock = Clock(BRUSSELS, date(2024, 6, 28))
+    service = Service(await Store.open(tmp_path / "t.db", clock.now), race, clock)
+    await service.start(demo=True)
+    italy = service.roster.member("Italy")
+    was = (await service.store.current(race.id))["IT"]
+    leyen = service.roster.candidate("Leyen")
+    done = await service.record(EDITOR, italy, Position.SUPPORTS, leyen)
+    names = service.candidate_names()
+    assert moved_line("Italy", was, done.event, names, race) == (
+        "Italy: abstained on → supports Ursula von der Leyen (no source)"
+    )
+    assert moved_line("Italy", done.event, was, names, race).startswith(
+        "Italy: supported → abstains on Ursula von der Leyen ("
+    )
+    await service.store.close()
