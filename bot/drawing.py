@@ -175,7 +175,9 @@ def draw_timeline(t: Timeline) -> bytes:
     with _DRAWING, matplotlib.rc_context(_STYLE):
         fig = _figure(TIMELINE_SIZE)
         _header(fig, t.title, t.subtitle)
-        ax = fig.add_axes((0.08, 0.1, 0.89, 0.66))
+        # a legend entry per line and one for the rounds: in a row above, or a column beside
+        column = len(t.lines) + bool(t.rounds) > LEGEND_ROW
+        ax = fig.add_axes((0.08, 0.1, 0.62 if column else 0.89, 0.66))
         for line in t.lines:
             days, values = zip(*line.points, strict=True)
             changes = [i for i, n in enumerate(values) if i == 0 or n != values[i - 1]]
@@ -197,7 +199,7 @@ def draw_timeline(t: Timeline) -> bytes:
         if t.earlier_deadline is not None:  # the target it replaced, faintly
             ax.axvline(t.earlier_deadline, color=FAINT, linewidth=1.5, zorder=0)
             ahead = t.earlier_deadline >= t.as_of  # then its right is the future, clear of data
-            ax.annotate(
+            earlier = ax.annotate(
                 t.earlier_label,
                 (t.earlier_deadline, 0.01),
                 xycoords=("data", "axes fraction"),
@@ -209,6 +211,7 @@ def draw_timeline(t: Timeline) -> bytes:
                 fontsize=11,
                 color="#888888",
             )
+            _shrink_to_fit([earlier], ax.bbox.height * 0.9, along="height")
         # The earlier of today and the deadline is labelled on its left, the later on its
         # right, so the two labels never overlap; the time left between them is shaded.
         (early, early_label), (late, late_label) = sorted(
@@ -234,6 +237,7 @@ def draw_timeline(t: Timeline) -> bytes:
         # Each goal from the left edge, a step where the electorate changed, on to the deadline.
         left_edge = mdates.num2date(ax.get_xlim()[0]).date()
         last_day = max(t.as_of, t.deadline)
+        labels = []
         for goal in t.goals:
             days, values = zip(*goal.points, strict=True)
             ax.step(
@@ -244,16 +248,19 @@ def draw_timeline(t: Timeline) -> bytes:
                 linestyle="--",
                 linewidth=1.5,
             )
-            ax.text(
-                0.01,
-                values[-1],
-                goal.label,
-                transform=ax.get_yaxis_transform(),
-                ha="left",
-                va="bottom",
-                fontsize=14,
-                color=INK,
+            labels.append(
+                ax.text(
+                    0.01,
+                    values[-1],
+                    goal.label,
+                    transform=ax.get_yaxis_transform(),
+                    ha="left",
+                    va="bottom",
+                    fontsize=14,
+                    color=INK,
+                )
             )
+        _shrink_to_fit(labels, ax.bbox.width * 0.7)
         if t.time_left:
             _label_time_left(ax, t)
         locator = mdates.AutoDateLocator(maxticks=8)
@@ -283,17 +290,16 @@ def draw_timeline(t: Timeline) -> bytes:
                     label=ROUNDS_LABEL,
                 )
             )
-        if len(handles) > LEGEND_ROW:  # a column on the right of a narrower chart
-            ax.set_position((0.08, 0.1, 0.64, 0.66))
+        if column:
             legend = fig.legend(
                 handles=handles,
                 loc="upper left",
-                bbox_to_anchor=(0.74, 0.8),
+                bbox_to_anchor=(0.71, 0.8),
                 fontsize=13,
                 frameon=False,
-                handlelength=2.5,
+                handlelength=1.8,
             )
-            _shrink_to_fit(legend.get_texts(), fig.bbox.width * 0.25, fit=legend)
+            _shrink_to_fit(legend.get_texts(), fig.bbox.width * 0.28, fit=legend)
         elif handles:  # in a row under the subtitle, clear of the data
             legend = fig.legend(
                 handles=handles,
@@ -315,19 +321,22 @@ LEGEND_ROW = 4  # entries that fit in a row above the timeline; more go in a col
 def _draw_rounds(ax: Axes, t: Timeline) -> None:
     """Each round as a faint line on its day with its name up it, and each candidate's
     'encourage' count as a hollow marker in the candidate's colour."""
+    names = []
     for r in t.rounds:
         ax.axvline(r.on, color="#CCCCCC", linewidth=1, zorder=1)
-        ax.annotate(  # up from the bottom, just right of the markers
-            r.name,
-            (r.on, 0.01),
-            xycoords=("data", "axes fraction"),
-            xytext=(7, 0),
-            textcoords="offset points",
-            rotation=90,
-            ha="left",
-            va="bottom",
-            fontsize=11,
-            color="#666666",
+        names.append(
+            ax.annotate(  # up from the bottom, just right of the markers
+                r.name,
+                (r.on, 0.01),
+                xycoords=("data", "axes fraction"),
+                xytext=(7, 0),
+                textcoords="offset points",
+                rotation=90,
+                ha="left",
+                va="bottom",
+                fontsize=11,
+                color="#666666",
+            )
         )
         for _, value, colour, marker in r.marks:
             ax.plot(
@@ -342,6 +351,7 @@ def _draw_rounds(ax: Axes, t: Timeline) -> None:
                 clip_on=False,
                 zorder=4,
             )
+    _shrink_to_fit(names, ax.bbox.height * 0.6, along="height")
 
 
 def _figure(size: tuple[int, int]) -> Figure:
@@ -374,21 +384,24 @@ def _backing(tile: Tile) -> dict | None:
     return {"facecolor": "white", "edgecolor": "none", "boxstyle": "round,pad=0.25"}
 
 
-def _shrink_to_fit(texts: list[Text], width_px: float, fit: Artist | None = None) -> None:
+def _shrink_to_fit(
+    texts: list[Text], length_px: float, fit: Artist | None = None, along: str = "width"
+) -> None:
     """Shrink `texts` alike until the widest of them (or `fit`, which holds them and more that
-    does not shrink, such as a legend's handles) fits, down to a size still read."""
+    does not shrink, such as a legend's handles) fits in `length_px`, down to a size still
+    read; `along="height"` measures text drawn upright."""
     if not texts:
         return
     renderer = texts[0].figure.canvas.get_renderer()
 
-    def widest() -> float:
+    def longest() -> float:
         if fit is not None:
-            return fit.get_window_extent(renderer).width
-        return max(t.get_window_extent(renderer).width for t in texts)
+            return getattr(fit.get_window_extent(renderer), along)
+        return max(getattr(t.get_window_extent(renderer), along) for t in texts)
 
-    while (width := widest()) > width_px and texts[0].get_fontsize() > MIN_FONT:
+    while (length := longest()) > length_px and texts[0].get_fontsize() > MIN_FONT:
         for t in texts:
-            t.set_fontsize(max(MIN_FONT, t.get_fontsize() * min(0.95, width_px / width)))
+            t.set_fontsize(max(MIN_FONT, t.get_fontsize() * min(0.95, length_px / length)))
 
 
 def _set_date_range(
@@ -434,6 +447,12 @@ def _label_time_left(ax: Axes, t: Timeline) -> None:
 
 
 def _png(fig: Figure) -> bytes:
+    """The picture as an RGB PNG: on a white figure an alpha channel holds nothing but bytes."""
+    import numpy
+    from PIL import Image
+
+    fig.canvas.draw()
+    image = Image.fromarray(numpy.asarray(fig.canvas.buffer_rgba())).convert("RGB")
     buffer = io.BytesIO()
-    fig.canvas.print_png(buffer, metadata={"Software": None}, pil_kwargs={"optimize": True})
+    image.save(buffer, "PNG", optimize=True)
     return buffer.getvalue()

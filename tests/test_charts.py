@@ -495,3 +495,17 @@ def test_the_timeline_is_the_same_from_each_members_last_change_of_each_day(race
         changes, race, candidates, today
     )
     assert all(len(points) > 5 for points in raw.values())  # the series did move
+
+
+def test_round_names_are_users_text_drawn_plain_and_fitted():
+    """A round's name comes from a race file or /round: `$...$` is not maths, and a long one
+    is shrunk to the chart, not cut off."""
+    race = load_race("unsg-2016")
+    odd = r"$\foo$ poll " + "with a long name " * 5
+    race = replace(race, rounds=tuple(replace(r, name=odd) for r in race.rounds))
+    candidates = race.candidates[:5]  # beside a row of candidates, and beside a column
+    for shown in (candidates[:2], candidates):
+        picture = charts.timeline([], race, shown, date(2016, 10, 6))
+        assert {r.name for r in picture.rounds} == {odd}
+        data = drawing.draw_timeline(picture)
+        assert png_size(data) == drawing.TIMELINE_SIZE and len(data) < MAX_BYTES
