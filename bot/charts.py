@@ -176,9 +176,14 @@ def _board_title(tally: CandidateTally) -> str:
     name = tally.candidate.name
     if isinstance(tally.rule, QualifiedMajority):
         return f"{' and '.join(m.shown for m in tally.progress.measures)} back {name}"
-    if isinstance(tally.rule, SecurityCouncil):
+    if _veto(tally.rule):
         return f"{name}: {tally.status()}"
     return f"{tally.count}/{tally.total} back {name}"
+
+
+def _head_count(rule: Rule) -> bool:
+    """Whether 'N/total back X' says it all: no member weighs more and none has a veto."""
+    return not _weights(rule) and not _veto(rule)
 
 
 def _weights(rule: Rule) -> dict[str, int]:
@@ -379,7 +384,12 @@ async def chart_reply(
     """What /chart answers: one line saying what the picture shows, and the picture."""
     if kind == "board":
         tally = await service.tally(candidate, as_of)
-        line = backing_line(tally.shown(candidate))
+        shown = tally.shown(candidate)
+        line = (
+            backing_line(shown)
+            if _head_count(shown.rule)
+            else f"{shown.candidate.name}: {shown.status()}."
+        )
         attachment = await tally_board(service, tally, candidate)
     else:
         picture = await _timeline(service, candidate, as_of)

@@ -347,7 +347,12 @@ async def test_a_qualified_majority_board_shows_each_share_of_the_population(eu)
     # the rule's two measures, not a head count
     assert b.title == "25/27 states and 84.7% of the population back Ursula von der Leyen"
     assert "a qualified majority (20/27 states, 65% of the population) needed by" in b.subtitle
-    data = (await charts.chart_reply(eu, "board")).attachment.data
+    reply = await charts.chart_reply(eu, "board")
+    assert reply.sections[0].lines == (
+        "Ursula von der Leyen: 25/27 states (93%, needs 72%) and 84.7% of the population "
+        "(needs 65%): qualified majority reached.",
+    )
+    data = reply.attachment.data
     assert png_size(data) == drawing.BOARD_SIZE and len(data) < MAX_BYTES
     colours = pixels(data)
     assert {drawing.BLUE, drawing.VERMILLION, drawing.SKY} <= set(colours)
@@ -360,7 +365,9 @@ async def test_a_security_council_board_marks_the_veto_members(unsg):
     assert b.veto_note == "Permanent member (veto)"
     assert not any(t.weight for t in b.tiles) and not b.weight_note
     assert b.title == "António Guterres: 15 in favour; no permanent member against: would pass"
-    data = (await charts.chart_reply(unsg, "board")).attachment.data
+    reply = await charts.chart_reply(unsg, "board")
+    assert reply.sections[0].lines == (f"{b.title}.",)  # the rule's words, as /tally has them
+    data = reply.attachment.data
     assert png_size(data) == drawing.BOARD_SIZE and len(data) < MAX_BYTES
     unmarked = replace(b, tiles=tuple(replace(t, veto=False) for t in b.tiles), veto_note="")
     borders = pixels(data)[drawing.INK] - pixels(drawing.draw_board(unmarked))[drawing.INK]
