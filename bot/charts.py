@@ -403,7 +403,10 @@ async def _timeline(service: Service, candidate: Candidate | None, as_of: date |
     today = service.check_day(as_of, "as_of") if as_of else service.today()
     candidates = [candidate] if candidate else service.roster.candidate_list
     changes = await service.changes(today)
-    return timeline(changes, service.race, candidates, today, as_of is not None)
+    # a pass over the changes, in a thread like the drawing, so the loop keeps answering
+    return await asyncio.to_thread(
+        timeline, changes, service.race, candidates, today, as_of is not None
+    )
 
 
 async def _draw_timeline(

@@ -227,6 +227,21 @@ async def test_drawing_runs_off_the_event_loop(service, monkeypatch):
     assert threads and threads[0] != threading.get_ident()
 
 
+async def test_the_timeline_is_worked_out_and_drawn_off_the_event_loop(service, monkeypatch):
+    threads = {}
+    for name in ("timeline", "draw_timeline"):
+        work = getattr(charts, name)
+
+        def spy(*args, name=name, work=work):
+            threads[name] = threading.get_ident()
+            return work(*args)
+
+        monkeypatch.setattr(charts, name, spy)
+    await charts.chart_reply(service, "timeline")
+    assert set(threads) == {"timeline", "draw_timeline"}
+    assert threading.get_ident() not in threads.values()
+
+
 def test_importing_the_bot_does_not_import_matplotlib():
     code = "import sys, bot.commands.run, bot.app; print('matplotlib' in sys.modules)"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
