@@ -62,6 +62,8 @@ HATCHES = {Stance.OPPOSES: "//", Stance.ABSTAINS: ".."}
 TEXT_COLOURS = {Stance.BACKS: "white"}
 LINE_COLOURS = (BLUE, ORANGE, GREEN, PURPLE, SKY, VERMILLION)
 LINE_MARKERS = "os^DvP"
+ROUNDS_LABEL = "Published rounds: encourage"
+LEGEND_ROW = 4  # entries that fit in a row above the timeline; more go in a column beside it
 
 
 def line_style(i: int) -> tuple[str, str]:
@@ -312,10 +314,6 @@ def draw_timeline(t: Timeline) -> bytes:
             )
             _shrink_to_fit(legend.get_texts(), fig.bbox.width * 0.96, fit=legend)
         return _png(fig)
-
-
-ROUNDS_LABEL = "Published rounds: encourage"
-LEGEND_ROW = 4  # entries that fit in a row above the timeline; more go in a column beside it
 
 
 def _draw_rounds(ax: Axes, t: Timeline) -> None:
