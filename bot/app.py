@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.adapters.registry import PLATFORMS
+from bot.alerts import Alerts
 from bot.charts import tally_board
 from bot.clock import Clock
 from bot.config import Config, DigestConfig
@@ -161,15 +162,20 @@ async def _serve(
     ]
     # A scheduler per race; a channel following several gets one digest with a part for each.
     digests = [DigestScheduler(s, by_name, desk=builders) for s, _ in builders]
+    alerts = [Alerts(s, by_name) for s in desk.services.values()]  # a loop per race
     try:
         for platform in platforms:
             await platform.start()
             log.info("%s is ready", platform.name)
         for scheduler in digests:
             await scheduler.start()  # after the platforms: its catch-up may post at once
+        for race_alerts in alerts:
+            race_alerts.start()
         await stop.wait()
         log.info("Shutting down")
     finally:
+        for race_alerts in alerts:
+            await race_alerts.close()
         for scheduler in digests:
             await scheduler.close()
         for platform in reversed(platforms):  # started or not: each may hold a connection

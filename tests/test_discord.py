@@ -210,6 +210,8 @@ ANSWERS = {
     "countdown": "97 days until the Washington summit on 9 July 2024.",
     "subscribe": "Subscribed: this channel gets the daily digest at 09:00",
     "unsubscribe": "Unsubscribed: no more daily digests here.",
+    "follow": "Following NATO Secretary-General 2024: this channel gets an alert",
+    "unfollow": "Unfollowed: no more alerts here.",
     "digest": "NATO Secretary-General 2024: digest preview, 3 April 2024",
     "undo": "Undid #33 (Slovakia supports Mark Rutte) by recording #34.",
     "candidates": "Candidates in NATO Secretary-General 2024",
@@ -222,7 +224,8 @@ ANSWERS = {
     "race use": "This channel's commands are now about NATO Secretary-General 2024",
     "help": "tallybot commands",
 }
-BEFORE = {"undo": "endorse", "unsubscribe": "subscribe"}  # else each would be a refusal
+# else each would be a refusal
+BEFORE = {"undo": "endorse", "unsubscribe": "subscribe", "unfollow": "follow"}
 
 
 @pytest.mark.parametrize("name", list(COMMANDS))

@@ -33,6 +33,7 @@ from bot.replies import (
     withdrawn_reply,
 )
 from bot.scheduling import first_digest_day
+from bot.service_alerts import alert_cases
 
 Handler = Callable[[Context, dict[str, Any]], Awaitable[Reply]]
 
@@ -138,6 +139,21 @@ async def _unsubscribe(ctx: Context, args: dict[str, Any]) -> Reply:
     return Reply.text("Unsubscribed: no more daily digests here. /subscribe starts them again.")
 
 
+async def _follow(ctx: Context, args: dict[str, Any]) -> Reply:
+    svc = ctx.service
+    if not await alert_cases(svc).follow(ctx.actor, ctx.actor.platform, ctx.channel):
+        return Reply.text("This channel follows the race already; /unfollow stops its alerts.")
+    return Reply.text(
+        f"Following {svc.race.title}: this channel gets an alert within a minute of each "
+        "change recorded. /unfollow stops them."
+    )
+
+
+async def _unfollow(ctx: Context, args: dict[str, Any]) -> Reply:
+    await alert_cases(ctx.service).unfollow(ctx.actor, ctx.actor.platform, ctx.channel)
+    return Reply.text("Unfollowed: no more alerts here. /follow starts them again.")
+
+
 async def _digest(ctx: Context, args: dict[str, Any]) -> Reply:
     return await DigestBuilder(ctx.service).preview(ctx.service.today())
 
@@ -225,6 +241,8 @@ HANDLERS: dict[str, Handler] = {
     "countdown": _countdown,
     "subscribe": _subscribe,
     "unsubscribe": _unsubscribe,
+    "follow": _follow,
+    "unfollow": _unfollow,
     "digest": _digest,
     "undo": _undo,
     "candidates": _candidates,

@@ -230,6 +230,18 @@ _COMMAND_LIST = (
         editor_only=True,
     ),
     Command(
+        "follow",
+        "Post a short alert in this channel within a minute of each change recorded.",
+        (),
+        editor_only=True,
+    ),
+    Command(
+        "unfollow",
+        "Stop this channel's alerts.",
+        (),
+        editor_only=True,
+    ),
+    Command(
         "digest",
         "Today's digest, now: a preview that does not replace the channel's daily one.",
         (),

@@ -9,12 +9,13 @@ from datetime import date, datetime, time
 
 from bot.digest_records import DigestKey, DigestSend, DigestStatus, SentDigest, Subscription
 from bot.domain import Actor
+from bot.store.alerts import AlertRows
 from bot.store.channels import ChannelRows
 from bot.store.database import utc
 from bot.store.rounds import RoundRows
 
 
-class DigestRows(ChannelRows, RoundRows):
+class DigestRows(AlertRows, ChannelRows, RoundRows):
     """The digest's rows, written and read through the Database's discipline (and, through
     its bases, a channel's race and the rounds, so the Store has them all)."""
 

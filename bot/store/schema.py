@@ -287,6 +287,36 @@ MIGRATIONS: list[str] = [
         WHEN EXISTS (SELECT 1 FROM rounds WHERE id = NEW.id)
         BEGIN SELECT RAISE(ABORT, 'the rounds are append-only'); END;
     """,
+    # 10: alerts as it happens (/follow): the channels following a race, and one claim per
+    # channel and minute of recordings, so each minute's alert is posted once.
+    """
+    CREATE TABLE alert_follows (
+        race TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        since TEXT NOT NULL,
+        actor_platform TEXT NOT NULL,
+        actor_id TEXT NOT NULL,
+        stopped TEXT,  -- why the platform refused the channel; NULL while alerts go out
+        PRIMARY KEY (race, platform, channel)
+    );
+    CREATE TABLE alert_sends (
+        race TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        minute TEXT NOT NULL,  -- UTC, 'YYYY-MM-DDTHH:MM': when its events were recorded
+        status TEXT NOT NULL
+            CHECK (status IN ('sending', 'sent', 'failed', 'skipped', 'rejected')),
+        events TEXT NOT NULL,  -- JSON: the ids of the events it covers
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        claimed_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        sent_at TEXT,
+        PRIMARY KEY (race, platform, channel, minute)
+    );
+    CREATE INDEX alert_sends_by_minute ON alert_sends (race, minute);
+    """,
 ]
 
 
