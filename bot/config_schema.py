@@ -56,6 +56,7 @@ DAY = Expect(
     lambda v: isinstance(v, date) and not isinstance(v, datetime),
 )
 CLOCK = Expect("a time like '09:00'", lambda v: isinstance(v, str | time))
+PER_READER = Expect("a whole number from 1 up (no quotes)", lambda v: whole(v) and v >= 1)
 PORT = Expect("a port number from 0 to 65535 (no quotes)", lambda v: whole(v) and 0 <= v < 65536)
 
 

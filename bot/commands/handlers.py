@@ -7,6 +7,7 @@ the command's name in HANDLERS.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from bot.charts import chart_reply
@@ -34,12 +35,26 @@ from bot.replies import (
 )
 from bot.scheduling import first_digest_day
 from bot.service_alerts import alert_cases
+from bot.service_proposals import decision, find_proposal, proposal_cases
 
 Handler = Callable[[Context, dict[str, Any]], Awaitable[Reply]]
 
 
 async def _record(ctx: Context, args: dict[str, Any], position: Position) -> Reply:
     svc = ctx.service
+    if not ctx.actor.is_editor:  # a reader proposes; an editor will review it
+        proposal = await proposal_cases(svc).propose(
+            ctx.actor,
+            ctx.channel,
+            args["member"],
+            position,
+            args.get("candidate"),
+            args.get("on"),
+            args.get("source"),
+            args.get("note"),
+        )
+        line = f"Proposed #{proposal.id}; an editor will review it."
+        return Reply(sections=(Section(lines=(line,)),), private=True)
     done = await svc.record(
         ctx.actor,
         args["member"],
@@ -167,6 +182,46 @@ async def _undo(ctx: Context, args: dict[str, Any]) -> Reply:
     return undone_reply(done.reverted, done.undo, done.now, svc.race, svc.candidate_names())
 
 
+async def _proposals(ctx: Context, args: dict[str, Any]) -> Reply:
+    cases, actor = proposal_cases(ctx.service), ctx.actor
+    if actor.is_editor:
+        title = ctx.service.race.title
+        waiting = await cases.open_proposals()
+        if not waiting:
+            return Reply.text(f"No proposals wait for review in {title}.")
+        return Reply(
+            title=f"Proposals to review: {title}",
+            sections=tuple(Section(lines=cases.review_lines(p)) for p in waiting),
+            footer="/approve N records one; /reject N note:why turns it down.",
+        )
+    mine = [p for p in await cases.proposals_of(actor) if p.race in ctx.desk.services]
+    lines = tuple(
+        decision(p, what) if p.decider else f"Proposal #{p.id} ({what}) waits for an editor."
+        for p in mine
+        for what in [proposal_cases(ctx.desk.services[p.race]).describe(p)]
+    )
+    return Reply(
+        title="Your proposals",
+        sections=(Section(lines=lines or ("You have proposed nothing yet.",)),),
+        private=True,
+    )
+
+
+async def _approve(ctx: Context, args: dict[str, Any]) -> Reply:
+    svc, proposal = await find_proposal(ctx.desk, args["number"])
+    approving = proposal_cases(svc).approve(ctx.actor, proposal, args.get("confirm") == "yes")
+    done = (await approving).recorded
+    names, tally = svc.candidate_names(), await svc.tally()
+    reply = recorded_reply(done.event, done.previous, svc.race, names, tally, done.standing)
+    return replace(reply, footer=f"Approved proposal #{proposal.id}, by {proposal.proposer.name}.")
+
+
+async def _reject(ctx: Context, args: dict[str, Any]) -> Reply:
+    svc, proposal = await find_proposal(ctx.desk, args["number"])
+    rejected = await proposal_cases(svc).reject(ctx.actor, proposal, args.get("note"))
+    return Reply.text(decision(rejected))
+
+
 async def _candidates(ctx: Context, args: dict[str, Any]) -> Reply:
     svc = ctx.service
     return candidates_reply(list(svc.roster.candidate_list), await svc.tally(), svc.race)
@@ -245,6 +300,9 @@ HANDLERS: dict[str, Handler] = {
     "unfollow": _unfollow,
     "digest": _digest,
     "undo": _undo,
+    "proposals": _proposals,
+    "approve": _approve,
+    "reject": _reject,
     "candidates": _candidates,
     "candidate add": _candidate_add,
     "candidate withdraw": _candidate_withdraw,

@@ -36,7 +36,9 @@ async def guarded(what: str, work: Awaitable[Reply]) -> Reply:
 
 
 def check_allowed(ctx: Context, command: Command) -> None:
-    if command.editor_only:
+    """Refuse a reader an editor's command before it is parsed; a recording lets them through,
+    to propose it."""
+    if command.editor_only and not command.proposable:
         ctx.actor.require_editor(f"use /{command.name}")
 
 
@@ -53,7 +55,7 @@ async def run_line(ctx: Context, line: str) -> Reply:
 
     async def work() -> Reply:
         command, tokens = read_command(line)
-        check_allowed(ctx, command)  # before parsing: a non-editor learns that first
+        check_allowed(ctx, command)  # before parsing: a reader learns that first
         chosen = await about(ctx, race_named(tokens) if command.name != "race use" else None)
         args = parse_args(chosen.service, command, tokens, line)
         return await HANDLERS[command.name](chosen, args)

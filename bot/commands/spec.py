@@ -97,6 +97,7 @@ class Command:
     params: tuple[Param, ...]
     editor_only: bool = False
     example: str = ""
+    proposable: bool = False  # a reader's use is kept as a proposal, for an editor to review
 
     @property
     def usage(self) -> str:
@@ -139,6 +140,9 @@ _NOTE = Param(
     keyword=True,
     max_length=MAX_NOTE,
 )
+_PROPOSAL = Param(
+    "number", Kind.INT, "the proposal's number, as /proposals lists them", required=True, minimum=1
+)
 _OPTIONAL_CANDIDATE = Param("candidate", Kind.CANDIDATE, "one candidate (default: all)")
 
 _COMMAND_LIST = (
@@ -147,6 +151,7 @@ _COMMAND_LIST = (
         "Record that a member publicly backs a candidate.",
         (_MEMBER, _CANDIDATE, _ON, _SOURCE, _NOTE),
         editor_only=True,
+        proposable=True,
         example="/endorse Estonia Rutte on:2024-04-02 source:https://www.politico.eu/...",
     ),
     Command(
@@ -154,6 +159,7 @@ _COMMAND_LIST = (
         "Record that a member publicly opposes a candidate.",
         (_MEMBER, _CANDIDATE, _ON, _SOURCE, _NOTE),
         editor_only=True,
+        proposable=True,
         example="/oppose Hungary Rutte source:https://...",
     ),
     Command(
@@ -161,6 +167,7 @@ _COMMAND_LIST = (
         "Record that a member abstains on a candidate (neither for nor against).",
         (_MEMBER, _CANDIDATE, _ON, _SOURCE, _NOTE),
         editor_only=True,
+        proposable=True,
         example="/abstain Italy von der Leyen on:2024-06-27 source:https://...",
     ),
     Command(
@@ -168,6 +175,7 @@ _COMMAND_LIST = (
         "Record that a member has no public position.",
         (_MEMBER, _ON, _SOURCE, _NOTE),
         editor_only=True,
+        proposable=True,
         example="/undecided Slovakia",
     ),
     Command(
@@ -251,6 +259,36 @@ _COMMAND_LIST = (
         "Revert your last recording (by recording a new event).",
         (),
         editor_only=True,
+    ),
+    Command(
+        "proposals",
+        "Editors: the readers' proposals waiting for review; readers: their own, and how each "
+        "was decided.",
+        (),
+    ),
+    Command(
+        "approve",
+        "Approve a reader's proposal: it is recorded as if you had.",
+        (
+            _PROPOSAL,
+            Param(
+                "confirm",
+                Kind.CHOICE,
+                "yes: approve though the member was recorded again since",
+                keyword=True,
+                choices=("yes",),
+                placeholder="yes",
+            ),
+        ),
+        editor_only=True,
+        example="/approve 7",
+    ),
+    Command(
+        "reject",
+        "Reject a reader's proposal, saying why.",
+        (_PROPOSAL, _NOTE),
+        editor_only=True,
+        example="/reject 7 note:the source is a rumour",
     ),
     Command("candidates", "The candidates and their backers.", ()),
     Command(

@@ -12,12 +12,13 @@ from bot.domain import Actor
 from bot.store.alerts import AlertRows
 from bot.store.channels import ChannelRows
 from bot.store.database import utc
+from bot.store.proposals import ProposalRows
 from bot.store.rounds import RoundRows
 
 
-class DigestRows(AlertRows, ChannelRows, RoundRows):
+class DigestRows(AlertRows, ChannelRows, RoundRows, ProposalRows):
     """The digest's rows, written and read through the Database's discipline (and, through
-    its bases, a channel's race and the rounds, so the Store has them all)."""
+    its bases, a channel's race, the rounds and readers' proposals, so the Store has them all)."""
 
     async def subscribe(self, sub: Subscription, actor: Actor) -> None:
         """Add a channel's subscription, or change its time and zone."""

@@ -317,6 +317,34 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX alert_sends_by_minute ON alert_sends (race, minute);
     """,
+    # 11: readers' proposals: a recording by someone who is not an editor, kept for an editor to
+    # approve (then it is an event of the log, `event_id`) or reject (with the reason).
+    """
+    CREATE TABLE proposals (
+        id INTEGER PRIMARY KEY,
+        race TEXT NOT NULL,
+        member TEXT NOT NULL,
+        position TEXT NOT NULL CHECK (position IN ('supports', 'opposes', 'abstains', 'undecided')),
+        candidate TEXT,
+        happened_on TEXT NOT NULL,
+        source TEXT,
+        note TEXT,
+        platform TEXT NOT NULL,  -- where it was proposed, and is reviewed
+        channel TEXT NOT NULL,
+        proposer_id TEXT NOT NULL,
+        proposer_name TEXT NOT NULL,
+        proposed_at TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'approved', 'rejected')),
+        decider_platform TEXT,
+        decider_id TEXT,
+        decider_name TEXT,
+        decided_at TEXT,
+        reason TEXT,  -- a rejection's
+        event_id INTEGER REFERENCES events (id)  -- an approval's
+    );
+    CREATE INDEX proposals_by_proposer ON proposals (platform, proposer_id, status);
+    CREATE INDEX proposals_by_status ON proposals (status, race, id);
+    """,
 ]
 
 

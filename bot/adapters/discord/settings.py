@@ -7,14 +7,17 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from bot.config_schema import ConfigError, Expect, ListOf, whole
+from bot.config_schema import PER_READER, ConfigError, Expect, ListOf, whole
 from bot.platform import CredentialsError, PlatformMaker, secret
+from bot.service_proposals import MAX_OPEN
 
 
 @dataclass(frozen=True)
 class DiscordConfig:
     guilds: tuple[int, ...] = ()
     editor_roles: tuple[str, ...] = ()  # role ids (digits) or role names
+    review_channel: int | None = None  # where readers' proposals are posted for editors
+    proposals_per_reader: int = MAX_OPEN  # open proposals a reader may have at once
 
     def __post_init__(self) -> None:
         # @everyone's role id is the server's own id: listing it would make everyone an editor.
@@ -53,6 +56,8 @@ KEYS = {
             lambda v: (isinstance(v, str) and v.strip() != "") or SNOWFLAKE.accepts(v),
         ),
     ),
+    "review_channel": SNOWFLAKE,
+    "proposals_per_reader": PER_READER,
 }
 SECRETS = ("DISCORD_TOKEN",)
 
@@ -62,6 +67,8 @@ def read_section(table: Mapping[str, Any]) -> DiscordConfig:
     return DiscordConfig(
         guilds=tuple(table.get("guilds", ())),
         editor_roles=tuple(str(r).strip() for r in table.get("editor_roles", ())),
+        review_channel=table.get("review_channel"),
+        proposals_per_reader=table.get("proposals_per_reader", MAX_OPEN),
     )
 
 

@@ -26,13 +26,22 @@ from slack_sdk.web.async_client import AsyncSlackResponse, AsyncWebClient
 
 from bot.adapters.slack.names import DisplayNames
 from bot.adapters.slack.settings import SlackConfig
-from bot.commands.run import answer_within, run_line
+from bot.commands.run import answer_within, guarded, run_line
 from bot.commands.spec import Context, top_level
+from bot.desk import Desk
 from bot.domain import Actor
 from bot.platform import CredentialsError, Posted, PostRejected
 from bot.render import answerable, cut, slack_escape, to_slack
 from bot.replies import Attachment, Reply
 from bot.service import Service
+from bot.service_proposals import (
+    NeedsConfirm,
+    Proposal,
+    Reviewer,
+    decision,
+    find_proposal,
+    proposal_cases,
+)
 from bot.text import one_line
 
 log = logging.getLogger(__name__)
@@ -47,7 +56,9 @@ IN_FLIGHT = 100  # commands running or following up at once; more are told to tr
 BUSY = "tallybot is busy answering other commands; try again in a moment."
 UPLOAD_LIMIT = 1_000_000_000  # bytes: Slack's limit for one file
 ALT_TEXT = 1_000  # characters of a file's alt text
+SECTION_TEXT = 3_000  # characters of a section block's text
 RATE_LIMIT_RETRIES = 3  # slack_sdk retries a 429 once unless told otherwise
+REVIEW = "proposal_"  # the review buttons' action ids: proposal_approve, _reject, _confirm
 
 
 def message(reply: Reply) -> dict[str, Any]:
@@ -178,6 +189,14 @@ class SlackPlatform:
         # One listener for every command: bolt tries its listeners in turn on each request.
         words = "|".join(re.escape(word) for word in top_level())
         self.app.command(re.compile(f"^/(?:{words})$"))(self._on_command)
+        self.app.action(re.compile(f"^{REVIEW}(?:approve|reject|confirm)$"))(self._on_review)
+        self.desk = Desk.of(service)
+        if config.review_channel:
+            reviewer = Reviewer(
+                config.proposals_per_reader, self._show_proposal, self._tell_proposer
+            )
+            for race in self.desk.services.values():
+                proposal_cases(race).review_on("slack", reviewer)
         self._tasks: set[asyncio.Task[None]] = set()  # commands, from start to last follow-up
         self._group = EditorGroup(self.client, config.editor_group)
         self._names = DisplayNames(self._display_name)
@@ -384,6 +403,100 @@ class SlackPlatform:
                 response_type="ephemeral",
             )
 
+    # --- readers' proposals --------------------------------------------------------------------
+
+    def _lines(self, proposal: Proposal) -> tuple[str, ...]:
+        return proposal_cases(self.desk.services[proposal.race]).review_lines(proposal)
+
+    async def _show_proposal(self, proposal: Proposal) -> None:
+        """Post a new proposal in the review channel, with its Approve and Reject buttons."""
+        lines = self._lines(proposal)
+        await self.client.chat_postMessage(
+            channel=self.config.review_channel,
+            text=f"Proposal {lines[0]}",
+            blocks=review_blocks(lines, proposal.id),
+        )
+
+    async def _tell_proposer(self, proposal: Proposal) -> None:
+        """How it was decided, to the proposer alone, in the channel they proposed it in."""
+        what = proposal_cases(self.desk.services[proposal.race]).describe(proposal)
+        await self.client.chat_postEphemeral(
+            channel=proposal.channel, user=proposal.proposer.id, text=decision(proposal, what)
+        )
+
+    async def _on_review(
+        self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        """A click on a review button: acked at once, decided in a task close() waits for."""
+        await ack()
+
+        def finished(task: asyncio.Task[None]) -> None:
+            self._tasks.discard(task)
+            if not task.cancelled() and task.exception() is not None:
+                log.error("Slack: a review click failed", exc_info=task.exception())
+
+        task = asyncio.create_task(self._review(body, action, respond))
+        self._tasks.add(task)
+        task.add_done_callback(finished)
+
+    async def _review(
+        self, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        """Approve or reject as the clicking user, checked for editor rights as a command is;
+        the review message then shows the decision in place of its buttons. A click that
+        cannot decide (not an editor, decided already) is answered to the clicker alone."""
+        verb = action["action_id"].removeprefix(REVIEW)
+        number, _, review_ts = str(action.get("value", "")).partition(":")
+        channel = (body.get("channel") or {}).get("id", "")
+        review_ts = review_ts or (body.get("container") or {}).get("message_ts", "")
+        user = body.get("user") or {}
+        command = {
+            "team_id": (body.get("team") or {}).get("id"),
+            "enterprise_id": (body.get("enterprise") or {}).get("id"),
+            "user_id": user.get("id", ""),
+            "user_name": user.get("username") or user.get("name"),
+        }
+        asked: list[NeedsConfirm] = []
+
+        async def decide() -> Reply:
+            if (refusal := self.not_served(command)) is not None:
+                return Reply.refusal(refusal)
+            actor = await self._actor(command)
+            service, proposal = await find_proposal(self.desk, int(number))
+            cases = proposal_cases(service)
+            try:
+                if verb == "reject":
+                    decided = await cases.reject(actor, proposal)
+                else:
+                    decided = (await cases.approve(actor, proposal, verb == "confirm")).proposal
+            except NeedsConfirm as exc:
+                asked.append(exc)
+                raise
+            await self._settle(channel, review_ts, decided)
+            return Reply.text(decision(decided, cases.describe(decided)))
+
+        reply = await guarded(f"Slack: review #{number}", decide())
+        if asked:  # a second click confirms
+            await respond(
+                text=asked[0].conflict,
+                blocks=confirm_blocks(asked[0].conflict, int(number), review_ts),
+                response_type="ephemeral",
+                replace_original=False,
+            )
+        elif reply.error:
+            await respond(**message(reply), replace_original=False)
+        elif verb == "confirm":  # the confirmation asked for has done its job
+            await respond(delete_original=True)
+
+    async def _settle(self, channel: str, ts: str, decided: Proposal) -> None:
+        """The review message, its buttons replaced by how the proposal was decided."""
+        if not (channel and ts):
+            return
+        lines = self._lines(decided)
+        await self.client.chat_update(
+            channel=channel, ts=ts, text=lines[-1], blocks=review_blocks(lines)
+        )
+
     # --- identity -------------------------------------------------------------------------------
 
     async def _actor(self, command: dict[str, Any]) -> Actor:
@@ -471,6 +584,48 @@ class EditorGroup:
             )
         self._members = frozenset(found.get("users", ()))
         self._read_at, self._failures = now, 0
+
+
+def review_blocks(lines: tuple[str, ...], number: int | None = None) -> list[dict[str, Any]]:
+    """A proposal as editors review it; with its `number`, the Approve and Reject buttons."""
+    text = "\n".join(slack_escape(line) for line in lines)
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": cut(text, SECTION_TEXT)}}
+    ]
+    if number is not None:
+        blocks.append(
+            {
+                "type": "actions",
+                "elements": [
+                    _button("Approve", f"{REVIEW}approve", str(number), "primary"),
+                    _button("Reject", f"{REVIEW}reject", str(number), "danger"),
+                ],
+            }
+        )
+    return blocks
+
+
+def confirm_blocks(conflict: str, number: int, review_ts: str) -> list[dict[str, Any]]:
+    """The clicker's question when the member was recorded again since: approve anyway?"""
+    return [
+        {"type": "section", "text": {"type": "mrkdwn", "text": slack_escape(conflict)}},
+        {
+            "type": "actions",
+            "elements": [
+                _button("Approve anyway", f"{REVIEW}confirm", f"{number}:{review_ts}", "danger")
+            ],
+        },
+    ]
+
+
+def _button(label: str, action_id: str, value: str, style: str) -> dict[str, Any]:
+    return {
+        "type": "button",
+        "text": {"type": "plain_text", "text": label},
+        "action_id": action_id,
+        "value": value,
+        "style": style,
+    }
 
 
 async def _healthz(_request: web.Request) -> web.Response:

@@ -23,7 +23,8 @@ def _slash_command(word: str, commands: list[Command], http_url: str | None) -> 
     descriptions, hints = [], []
     for c in commands:
         sub = c.name.removeprefix(word).strip()
-        help_ = c.help + (" Editors only." if c.editor_only else "")
+        help_ = c.help + (" Editors only." if c.editor_only and not c.proposable else "")
+        help_ += " Editors record it; a reader's is a proposal." if c.proposable else ""
         descriptions.append(f"{sub}: {help_}" if sub else help_)
         if hint := c.usage.removeprefix(f"/{word}").strip():
             hints.append(hint)
@@ -62,6 +63,11 @@ def manifest(http_url: str | None = None) -> dict[str, Any]:
         },
         "oauth_config": {"scopes": {"bot": list(SCOPES)}},
         "settings": {
+            # the review buttons of readers' proposals
+            "interactivity": {
+                "is_enabled": True,
+                **({"request_url": http_url} if http_url else {}),
+            },
             "org_deploy_enabled": False,
             "socket_mode_enabled": http_url is None,
             "token_rotation_enabled": False,

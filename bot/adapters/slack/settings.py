@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.config_schema import PORT, TEXT, ConfigError, ListOf
+from bot.config_schema import PER_READER, PORT, TEXT, ConfigError, ListOf
 from bot.platform import CredentialsError, PlatformMaker, secret
+from bot.service_proposals import MAX_OPEN
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,8 @@ class SlackConfig:
     api_base_url: str = "https://slack.com/api/"
     editors: tuple[str, ...] = ()  # user ids
     editor_group: str = ""  # a user group id
+    review_channel: str = ""  # where readers' proposals are posted for editors; "": none
+    proposals_per_reader: int = MAX_OPEN  # open proposals a reader may have at once
 
 
 KEYS = {
@@ -30,6 +33,8 @@ KEYS = {
     "api_base_url": TEXT,
     "editors": ListOf('a list of member ids, like ["U012ABCDEF"]', TEXT),
     "editor_group": TEXT,
+    "review_channel": TEXT,
+    "proposals_per_reader": PER_READER,
 }
 SECRETS = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET")
 
@@ -47,6 +52,8 @@ def read_section(table: Mapping[str, Any]) -> SlackConfig:
         api_base_url=table.get("api_base_url", SlackConfig.api_base_url),
         editors=tuple(table.get("editors", ())),
         editor_group=table.get("editor_group", ""),
+        review_channel=table.get("review_channel", ""),
+        proposals_per_reader=table.get("proposals_per_reader", MAX_OPEN),
     )
 
 

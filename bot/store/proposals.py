@@ -1,0 +1,139 @@
+"""Readers' proposals: kept until an editor approves one (then it points at its event) or
+rejects it (with the reason). A proposal is decided by one conditional UPDATE, so two editors
+deciding at once decide it once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+
+from bot.domain import Actor, Position
+from bot.service_proposals import NewProposal, Proposal, ProposalStatus
+from bot.store.database import Database, utc
+
+_COLUMNS = (
+    "id, race, member, position, candidate, happened_on, source, note, platform, channel,"
+    " proposer_id, proposer_name, proposed_at, status, decider_platform, decider_id,"
+    " decider_name, decided_at, reason, event_id"
+)
+
+
+def _proposal(row: Sequence) -> Proposal:
+    decider = Actor(row[14], row[15], row[16], is_editor=True) if row[14] else None
+    return Proposal(
+        id=row[0],
+        race=row[1],
+        member=row[2],
+        position=Position(row[3]),
+        candidate=row[4],
+        on=date.fromisoformat(row[5]),
+        source=row[6],
+        note=row[7],
+        proposer=Actor(row[8], row[10], row[11]),
+        channel=row[9],
+        proposed_at=datetime.fromisoformat(row[12]),
+        status=ProposalStatus(row[13]),
+        decider=decider,
+        decided_at=datetime.fromisoformat(row[17]) if row[17] else None,
+        reason=row[18],
+        event_id=row[19],
+    )
+
+
+class ProposalRows(Database):
+    async def add_proposal(self, new: NewProposal, max_open: int) -> Proposal | None:
+        """Store a proposal, or None (and nothing stored) when its proposer has `max_open`
+        open already: counted and added in one statement, so two at once cannot both pass."""
+        p = new.proposer
+        rows = await self._write(
+            lambda: self.db.execute_fetchall(
+                "INSERT INTO proposals (race, member, position, candidate, happened_on, source,"
+                "   note, platform, channel, proposer_id, proposer_name, proposed_at)"
+                " SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+                " WHERE (SELECT count(*) FROM proposals"
+                "   WHERE platform = ? AND proposer_id = ? AND status = 'open') < ?"
+                f" RETURNING {_COLUMNS}",
+                (
+                    new.race,
+                    new.member,
+                    new.position.value,
+                    new.candidate,
+                    new.on.isoformat(),
+                    new.source,
+                    new.note,
+                    p.platform,
+                    new.channel,
+                    p.id,
+                    p.name,
+                    self._now(),
+                    *(p.platform, p.id, max_open),
+                ),
+            )
+        )
+        return _proposal(rows[0]) if rows else None
+
+    async def proposal(self, number: int) -> Proposal | None:
+        rows = await self.reader.execute_fetchall(
+            f"SELECT {_COLUMNS} FROM proposals WHERE id = ?", (number,)
+        )
+        return _proposal(rows[0]) if rows else None
+
+    async def open_proposals(self, race: str, limit: int) -> list[Proposal]:
+        """The race's open proposals, oldest first."""
+        rows = await self.reader.execute_fetchall(
+            f"SELECT {_COLUMNS} FROM proposals WHERE status = 'open' AND race = ?"
+            " ORDER BY id LIMIT ?",
+            (race, limit),
+        )
+        return [_proposal(r) for r in rows]
+
+    async def proposals_of(self, proposer: Actor, limit: int) -> list[Proposal]:
+        """A proposer's proposals, latest first, in every race."""
+        rows = await self.reader.execute_fetchall(
+            f"SELECT {_COLUMNS} FROM proposals WHERE platform = ? AND proposer_id = ?"
+            " ORDER BY id DESC LIMIT ?",
+            (proposer.platform, proposer.id, limit),
+        )
+        return [_proposal(r) for r in rows]
+
+    async def decide_proposal(
+        self, number: int, status: ProposalStatus, decider: Actor, reason: str | None = None
+    ) -> bool:
+        """Mark an open proposal approved or rejected; False if it was decided already."""
+        cursor = await self._write(
+            lambda: self.db.execute(
+                "UPDATE proposals SET status = ?, decider_platform = ?, decider_id = ?,"
+                "   decider_name = ?, decided_at = ?, reason = ?"
+                " WHERE id = ? AND status = 'open'",
+                (
+                    status.value,
+                    decider.platform,
+                    decider.id,
+                    decider.name,
+                    utc(self.clock()),
+                    reason,
+                    number,
+                ),
+            )
+        )
+        return cursor.rowcount == 1
+
+    async def approved_as(self, number: int, event_id: int) -> None:
+        """The event an approval recorded."""
+        await self._write(
+            lambda: self.db.execute(
+                "UPDATE proposals SET event_id = ? WHERE id = ?", (event_id, number)
+            )
+        )
+
+    async def reopen_proposal(self, number: int, decider: Actor) -> None:
+        """Undo `decider`'s approval whose recording was refused: the proposal is open again."""
+        await self._write(
+            lambda: self.db.execute(
+                "UPDATE proposals SET status = 'open', decider_platform = NULL,"
+                "   decider_id = NULL, decider_name = NULL, decided_at = NULL"
+                " WHERE id = ? AND status = 'approved' AND event_id IS NULL"
+                "   AND decider_platform = ? AND decider_id = ?",
+                (number, decider.platform, decider.id),
+            )
+        )
