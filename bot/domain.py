@@ -79,7 +79,16 @@ class Candidate:
 
     @property
     def last_name(self) -> str:
-        return self.name.split()[-1]
+        """'Rutte'; 'von der Leyen': a surname's lower-case particles belong to it."""
+        words = self.name.split()
+        start = next((i for i, w in enumerate(words[1:-1], 1) if w in _PARTICLES), len(words) - 1)
+        return " ".join(words[start:])
+
+
+# Lower-case words that begin a surname: "Ursula von der Leyen", "Ana de la Cruz".
+_PARTICLES = frozenset(
+    {"von", "van", "der", "den", "de", "del", "della", "di", "da", "du", "la", "le"}
+)
 
 
 @dataclass(frozen=True)

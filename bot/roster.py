@@ -140,7 +140,10 @@ class Roster:
         self.candidate_list = tuple(candidates)
         self.candidates = Index(
             "candidate",
-            ((c.key, c.name, (c.key, c.last_name, *c.aliases)) for c in self.candidate_list),
+            (
+                (c.key, c.name, (c.key, c.last_name, c.name.split()[-1], *c.aliases))
+                for c in self.candidate_list
+            ),
         )
 
     def member(self, text: str) -> Member:

@@ -31,6 +31,7 @@ from bot.domain import (
 from bot.export import Export, content_type, write_export
 from bot.replays import Replays
 from bot.roster import Roster, fold
+from bot.service_alerts import AlertUseCases
 from bot.service_digest import DigestUseCases
 from bot.service_rounds import RoundUseCases
 from bot.store.store import NewEvent, Store
@@ -62,9 +63,9 @@ class Added:
     had_withdrawn_on: date | None = None  # set when a withdrawn candidate came back
 
 
-class Service(DigestUseCases, RoundUseCases):
-    """The use cases every adapter calls; the digest's are DigestUseCases', the rounds'
-    RoundUseCases'."""
+class Service(DigestUseCases, RoundUseCases, AlertUseCases):
+    """The use cases every adapter calls; the digest's, the rounds' and the alerts' are in
+    their own modules (service_digest, service_rounds, service_alerts)."""
 
     def __init__(
         self, store: Store, race: Race, clock: Clock, digest: DigestConfig | None = None

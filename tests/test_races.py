@@ -134,3 +134,11 @@ def test_new_keys_name_their_mistake(extra, message):
 def test_a_member_that_is_no_country_has_no_flag():
     race = parse_race(race_data(members=["FR", "NORTH"], names={"NORTH": "The North"}))
     assert race.member("FR").flag == "🇫🇷" and race.member("NORTH").flag == ""
+
+
+def test_a_surname_keeps_its_particles():
+    from bot.domain import Candidate
+
+    assert Candidate("v", "Ursula von der Leyen").last_name == "von der Leyen"
+    assert Candidate("r", "Mark Rutte").last_name == "Rutte"
+    assert Candidate("x", "Leyen").last_name == "Leyen"

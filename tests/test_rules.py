@@ -223,7 +223,10 @@ async def test_a_weighted_rule_with_a_veto_needs_no_change_outside_its_class(ser
     )
     changes = await vetoed.changes(tally.as_of)
     picture = timeline(changes, vetoed.race, candidates, tally.as_of)
-    assert picture.rule_lines == ((22, "Two thirds (22/32)"),)  # a line for what counts members
+    assert [(g.label, round(g.points[-1][1], 1)) for g in picture.goals] == [
+        ("Two thirds (22/32)", 68.8),
+        ("Two thirds (28/41 weight)", 68.3),
+    ]  # a goal line for each measure
 
     await vetoed.record(editor, vetoed.roster.member("Hungary"), Position.SUPPORTS, rutte.candidate)
     assert (await vetoed.tally()).shown().needs() == "has two thirds"

@@ -7,7 +7,14 @@ from pathlib import Path
 
 BOT = Path(__file__).resolve().parent.parent / "bot"
 # the service, and the desk's use cases that span races (a channel's race); besides bot/store/
-DOOR = {"service.py", "service_digest.py", "service_rounds.py", "desk.py"}
+DOOR = {
+    "service.py",
+    "service_digest.py",
+    "service_rounds.py",
+    "service_alerts.py",
+    "service_proposals.py",
+    "desk.py",
+}
 # The composition root opens the store and hands it to the service; the CLI says in one line
 # why it could not (StorageError).
 OPENS_IT = {"app.py", "__main__.py"}
