@@ -66,10 +66,18 @@ class _Checkpoints:
 
 
 def _copy(replay: RuleReplay) -> RuleReplay:
-    """A replay to fold on, leaving `replay` as it was: its dicts, sets and lists copied, the
-    rest (the race, its rule, dates) shared."""
-    shared = {id(v): v for v in vars(replay).values() if not isinstance(v, dict | set | list)}
-    return copy.deepcopy(replay, shared)
+    """A replay to fold on, leaving `replay` as it was: its sets, lists and dicts copied (a
+    dict's values that are those sets, as its sides are, become the copies), the rest (the
+    race, its rule, dates) shared. A replay holds nothing deeper; deepcopy cost 0.2 ms."""
+    twin = copy.copy(replay)
+    state = vars(twin)
+    copies = {id(v): v.copy() for v in state.values() if isinstance(v, set | list)}
+    for name, value in state.items():
+        if isinstance(value, dict):
+            state[name] = {k: copies.get(id(v), v) for k, v in value.items()}
+        elif id(value) in copies:
+            state[name] = copies[id(value)]
+    return twin
 
 
 class Replays:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -32,7 +33,7 @@ _EVENT_COLUMNS = (
 )
 _ACTIVE = "NOT EXISTS (SELECT 1 FROM events AS u WHERE u.reverts = e.id)"
 _MAX_ID = 2**63 - 1  # "no upper bound" for id ranges
-_EXPORT_BATCH = 500  # rows an export reads at a time
+_EXPORT_BATCH = 100  # rows an export reads at a time, then lets the event loop's thread run
 
 
 # Each member's last active position of each day, by index seeks on events_by_member: the
@@ -437,7 +438,8 @@ class Store(DigestRows):
         """The log of a race as plain rows (the columns of an Event) in recording order, those
         that happened from `since` to `until`: for an export, run in a thread. Its own plain
         sqlite3 connection, so a long read holds up neither the event loop nor `reader`, and
-        rows come a batch at a time, so memory stays bounded however long the log is."""
+        rows come a batch at a time, so memory stays bounded however long the log is; between
+        batches it gives up the GIL, so the commands of others answer meanwhile."""
         db = sqlite3.connect(self.path)
         try:
             db.execute("PRAGMA query_only = ON")
@@ -448,6 +450,7 @@ class Store(DigestRows):
             )
             while batch := cursor.fetchmany(_EXPORT_BATCH):
                 yield from batch
+                time.sleep(0)  # gives up the GIL: a waiting command need not wait 5 ms for it
         finally:
             db.close()
 
