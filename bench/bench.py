@@ -1,6 +1,8 @@
 """Benchmark: /tally latency and recording throughput on a 100,000-event log, each beside a
-bare-aiosqlite baseline measured in the same run, and the daily digest's fan-out to 1,000
-channels beside building it per channel. Not a test: run it and read the figures.
+bare-aiosqlite baseline measured in the same run; the reads that need the day the rule was
+met (cold, after an undo or a back-fill, as_of, the digest), /holdouts beside a heavy read,
+the timeline's data and start to first reply; the daily digest's fan-out to 1,000 channels
+beside building it per channel. Not a test: run it and read the figures.
 
     python bench/bench.py [--events 100000] [--queries 2000] [--writes 5000] [--channels 1000]
         [--export-events 100000]
@@ -26,6 +28,7 @@ import aiosqlite
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bot.charts import timeline  # noqa: E402
 from bot.clock import Clock  # noqa: E402
 from bot.commands.grammar import MAX_COMMAND, find_command, parse_args, tokenize  # noqa: E402
 from bot.commands.run import run_line  # noqa: E402
@@ -189,6 +192,113 @@ async def bench_tally_once_met(service: Service, rounds: int = 200) -> None:
         after_write.append(time.perf_counter() - start)
     print(f"/tally once the rule is met, right after a recording ({rounds} rounds)")
     report("/tally command", after_write)
+
+
+async def bare_tally_query(path: Path, race_id: str, queries: int) -> list[float]:
+    """The baseline of every read below: the rows of /tally, read by bare aiosqlite."""
+    bare = await aiosqlite.connect(path)
+    try:
+
+        async def query():
+            await bare.execute_fetchall(
+                "SELECT e.* FROM current_positions AS c JOIN events AS e ON e.id = c.event_id"
+                " WHERE c.race = ?",
+                (race_id,),
+            )
+
+        await timed(query, 50)
+        return await timed(query, queries)
+    finally:
+        await bare.close()
+
+
+def beside(name: str, samples: list[float], base_p99: float) -> None:
+    _, p99 = report(name, samples)
+    print(f"  {'':44} p99 {p99 / base_p99:5.1f}x the bare query's")
+
+
+async def open_service(path: Path, race, warm: bool = False) -> Service:
+    service = Service(await Store.open(path), race, Clock(ZoneInfo(race.timezone), TODAY))
+    await service.start()
+    if warm:  # what start does once it warms the replay in the background
+        service.store.background(service.countdown())
+    return service
+
+
+async def bench_met_reads(service: Service, path: Path, rounds: int = 20) -> None:
+    """The reads that need the day the rule was met (the writes met it), beside the bare
+    query: in a new service (start to first reply too), right after an undo or a back-filled
+    recording, as_of, the digest after a recording; /holdouts beside a heavy read; the data of
+    /chart timeline."""
+    race, ctx = service.race, Context(service, EDITOR)
+    base = await bare_tally_query(path, race.id, 2000)
+    _, base_p99 = report("baseline: bare aiosqlite query of /tally's rows", base)
+    print(f"reads once the rule is met ({rounds} rounds each unless said)")
+
+    cold, first = [], []
+    for warm, out in ((False, cold), (True, first)):
+        for _ in range(rounds):
+            start = time.perf_counter()
+            fresh = await open_service(path, race, warm)
+            opened = time.perf_counter()
+            await run_line(Context(fresh, EDITOR), "/tally")
+            out.append(time.perf_counter() - (opened if not warm else start))
+            await fresh.store.close()
+    beside("/tally, first command of a new service", cold, base_p99)
+    report("start (open, start, warm) to first /tally reply", first)
+
+    after_undo, after_back_fill, digest = [], [], []
+    for i in range(rounds):
+        member = race.members[i % len(race.members)].code
+        back = (TODAY - timedelta(days=1 + i * 7)).isoformat()
+        await run_line(ctx, f"/endorse {member} Rutte on:{back}")
+        start = time.perf_counter()
+        await run_line(ctx, "/tally")
+        after_back_fill.append(time.perf_counter() - start)
+        await run_line(ctx, "/undo")
+        start = time.perf_counter()
+        await run_line(ctx, "/tally")
+        after_undo.append(time.perf_counter() - start)
+        await run_line(ctx, f"/endorse {member} Rutte")
+        start = time.perf_counter()
+        await DigestBuilder(service).preview(TODAY)
+        digest.append(time.perf_counter() - start)
+    beside("/tally right after a back-filled recording", after_back_fill, base_p99)
+    beside("/tally right after an /undo", after_undo, base_p99)
+    beside("/digest right after a recording", digest, base_p99)
+
+    as_of = []
+    for i in range(rounds):
+        day = TODAY - timedelta(days=i % 2)  # met on the first, a new day's replay on the next
+        start = time.perf_counter()
+        await run_line(ctx, f"/tally as_of:{day.isoformat()}")
+        as_of.append(time.perf_counter() - start)
+    beside("/tally as_of: (today, yesterday, ...)", as_of, base_p99)
+
+    async def timeline_data():
+        candidates = service.roster.candidate_list
+        timeline(await service.changes(TODAY), race, candidates, TODAY, False)
+
+    beside("/chart timeline's data (no drawing)", await timed(timeline_data, rounds), base_p99)
+
+    async def holdouts():
+        await run_line(ctx, "/holdouts")
+
+    await timed(holdouts, 20)
+    idle, _ = report("/holdouts, idle", await timed(holdouts, 200))
+    for name, heavy in (
+        ("an /export csv", lambda: service.export("csv")),
+        ("timelines", lambda: timed(timeline_data, 5)),
+    ):
+        task = asyncio.create_task(heavy())
+        during = []
+        while not task.done():
+            during.extend(await timed(holdouts, 1))
+        done = await task
+        if hasattr(done, "path"):
+            done.path.unlink()
+        p50, _ = report(f"/holdouts during {name} ({len(during)})", during)
+        print(f"  {'':44} p50 {p50 / idle:5.1f}x idle (target <= 2x)")
 
 
 class RenderingPlatform:
@@ -373,12 +483,14 @@ async def main() -> None:
         store = await Store.open(path)
         service = Service(store, race, Clock(ZoneInfo(race.timezone), TODAY))
         await service.start()
-        count = len(await store.events(race.id))
+        with sqlite3.connect(path) as db:
+            (count,) = db.execute("SELECT count(*) FROM events").fetchone()
         python = sys.version.split()[0]
         print(f"database: {count:,} events, SQLite {sqlite3.sqlite_version}, Python {python}")
         await bench_tally(service, path, args.queries)
         await bench_writes(service, path, args.writes)
         await bench_tally_once_met(service)
+        await bench_met_reads(service, path)
         await bench_digest(service, args.channels)
         bench_parse(service)
         await store.close()
