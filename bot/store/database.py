@@ -11,6 +11,7 @@ up to BUSY_WAIT; writes that span statements use `BEGIN IMMEDIATE` (`_transactio
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +25,7 @@ from bot.domain import TallyError
 from bot.store.schema import StorageError, migrate, probe
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 BUSY = "The database is busy (another tallybot process is writing); try again."
 BUSY_WAIT = 2.5  # seconds a write may wait for the lock: the answer still comes within 3 s
@@ -83,6 +85,13 @@ class Database:
             raise
         return cls(db, reader, path, clock)
 
+    async def data_version(self) -> int:
+        """Changes whenever any connection, this process's writer or another process, has
+        committed to the file since the last ask (SQLite's PRAGMA data_version, one step on the
+        reader): what is kept from a read holds until it changes."""
+        ((version,),) = await self.reader.execute_fetchall("PRAGMA data_version")
+        return version
+
     async def close(self) -> None:
         for task in self._tasks:
             task.cancel()
@@ -93,11 +102,17 @@ class Database:
         await self.db.close()
 
     def background(self, work: Coroutine) -> asyncio.Task:
-        """Run `work` as a task that `close` cancels (a warm-up no one waits for)."""
+        """Run `work` as a task that `close` cancels (a warm-up no one waits for); if it
+        fails, the failure is logged, as no one awaits it."""
         task = asyncio.create_task(work)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._done)
         return task
+
+    def _done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("A background read failed", exc_info=task.exception())
 
     async def heavy(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run a long read, `work(connection)`, in the heavy-read thread: it converts its rows
