@@ -20,6 +20,7 @@ from bot.domain import (
     Member,
     Position,
     Race,
+    Round,
     Standing,
     Tally,
     TallyError,
@@ -78,6 +79,11 @@ class Service(DigestUseCases, RoundUseCases, AlertUseCases):
         self.roster = Roster(race)
         self._replays = Replays(store, race)
         self._candidates_version = -1  # of the candidates in the roster; -1: not read yet
+        # What was read at the file's last data version: it holds until anything is committed.
+        self.data_version = -1
+        self.rounds_kept: dict[tuple[int, date], list[Round]] = {}  # see RoundUseCases
+        self._now: tuple[tuple[int, date], Tally] | None = None  # today's tally of everyone
+        self._countdowns: dict[tuple[int, date], tuple[str, bool]] = {}  # its countdown
         self._export_lock = asyncio.Lock()
 
     async def start(self, demo: bool = False) -> int:
@@ -120,7 +126,14 @@ class Service(DigestUseCases, RoundUseCases, AlertUseCases):
 
     async def refresh(self) -> None:
         """Follow what any process changed: the candidates are kept in the roster, so they are
-        read again when the candidate log has changed (one cheap query; call it per command)."""
+        read again when the candidate log has changed, and what is kept of today's tally holds
+        until anything is committed (one cheap step when nothing was; call it per command)."""
+        data_version = await self.store.data_version()
+        if data_version == self.data_version:
+            return
+        self.data_version = data_version
+        self._now, self._countdowns = None, {}
+        self.rounds_kept.clear()
         version = await self.store.candidates_version()
         if version != self._candidates_version:
             self.roster.set_candidates(await self.store.candidates(self.race.id))
@@ -309,10 +322,16 @@ class Service(DigestUseCases, RoundUseCases, AlertUseCases):
         """Per candidate (or one), now or at the end of `as_of` (a day not after today)."""
         if as_of is not None:
             return await self._tally_on(self.check_day(as_of, "as_of"), candidate)
-        # The candidates' version is read beside the positions: two queries, one wait.
-        latest, _ = await asyncio.gather(self.store.current(self.race.id), self.refresh())
+        await self.refresh()
+        key = (self.data_version, self.today())
+        if candidate is None and self._now is not None and self._now[0] == key:
+            return self._now[1]
+        latest = await self.store.current(self.race.id)
         candidates = [candidate] if candidate else await self.active_candidates()
-        return compute_tally(self.race, candidates, latest, self.today(), self.candidate_names())
+        tally = compute_tally(self.race, candidates, latest, key[1], self.candidate_names())
+        if candidate is None:
+            self._now = (key, tally)
+        return tally
 
     async def digest_tally(self, day: date, up_to_id: int) -> Tally:
         """A digest's tally: the end of its channel's local `day`, which may be after today
@@ -363,13 +382,27 @@ class Service(DigestUseCases, RoundUseCases, AlertUseCases):
         `up_to_id` bounds the log to the events a tally was computed from (a digest's).
         """
         tally = tally or await self.tally()
+        # Today's tally of everyone, as kept: its line is kept beside it.
+        kept = self._now is not None and tally is self._now[1] and up_to_id is None
+        key = (self.data_version, tally.as_of)
+        if kept and key in self._countdowns:
+            line, reached = self._countdowns[key]
+        else:
+            line, reached = await self._countdown(tally, up_to_id)
+            if kept:
+                self._countdowns[key] = line, reached
+        if moves and not reached:
+            return line + moved(self.race, self.race.deadline_on(tally.as_of))
+        return line
+
+    async def _countdown(self, tally: Tally, up_to_id: int | None) -> tuple[str, bool]:
+        """The countdown line, and whether it says who met the rule."""
         for t in tally.candidates:
             if t.met:
                 day = await self._met_on(t, tally.as_of, up_to_id)
                 if day is not None:
-                    return countdown(self.race, tally.as_of, (t.candidate.name, day))
-        line = countdown(self.race, tally.as_of)
-        return line + moved(self.race, self.race.deadline_on(tally.as_of)) if moves else line
+                    return countdown(self.race, tally.as_of, (t.candidate.name, day)), True
+        return countdown(self.race, tally.as_of), False
 
     async def _met_on(self, t: CandidateTally, as_of: date, up_to_id: int | None) -> date | None:
         """The day the rule was met, from the replay checkpointed per day (see Replays)."""

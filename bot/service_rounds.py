@@ -25,6 +25,8 @@ class RoundUseCases:
     roster: Roster
     check_day: Callable[[date], date]
     today: Callable[[], date]
+    data_version: int  # the file's, at the service's last refresh
+    rounds_kept: dict[tuple[int, date], list[Round]]
 
     async def record_round(
         self,
@@ -79,10 +81,16 @@ class RoundUseCases:
         return tuple(ballots.values())
 
     async def rounds_on(self, day: date) -> list[Round]:
-        """Every round held by the end of `day`, the race file's and those recorded, by date."""
-        recorded = await self.store.rounds(self.race.id, day)
-        held = [r for r in self.race.rounds if r.on <= day]
-        return sorted((*held, *recorded), key=lambda r: r.on)
+        """Every round held by the end of `day`, the race file's and those recorded, by date;
+        read once per day asked while nothing is committed (see Service.refresh)."""
+        key = (self.data_version, day)
+        if key not in self.rounds_kept:
+            recorded = await self.store.rounds(self.race.id, day)
+            held = [r for r in self.race.rounds if r.on <= day]
+            if len(self.rounds_kept) >= 16:
+                self.rounds_kept.clear()
+            self.rounds_kept[key] = sorted((*held, *recorded), key=lambda r: r.on)
+        return self.rounds_kept[key]
 
     async def round_on(self, day: date) -> Round | None:
         """The latest round held by the end of `day`."""
