@@ -236,11 +236,6 @@ class Race:
         at = order.index(deadline)
         return order[at - 1] if at else None
 
-    def round_on(self, day: date) -> Round | None:
-        """The latest round held by the end of `day`."""
-        held = [r for r in self.rounds if r.on <= day]
-        return held[-1] if held else None
-
 
 @dataclass(frozen=True)
 class CandidateEntry:
