@@ -11,21 +11,30 @@ import inspect
 import io
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 import discord
 from discord import app_commands
 
 from bot.adapters.discord.settings import DiscordConfig
-from bot.commands.run import answer_within, run_named
+from bot.commands.run import answer_within, guarded, run_named
 from bot.commands.spec import COMMANDS, Command, Context, Kind, Param, Style, top_level
 from bot.desk import Desk
 from bot.domain import Actor, TallyError
 from bot.platform import CredentialsError, Posted, PostRejected
 from bot.render import DISCORD_MESSAGE, answerable, cut, discord_escape, discord_messages
-from bot.replies import Reply
+from bot.replies import Reply, Section
 from bot.roster import Index
 from bot.service import Service
+from bot.service_proposals import (
+    NeedsConfirm,
+    Proposal,
+    Reviewer,
+    decision,
+    find_proposal,
+    proposal_cases,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +47,38 @@ ALT_TEXT = 1_024  # characters of an attachment's description (its alt text)
 NO_MENTIONS = discord.AllowedMentions.none()
 
 Run = Callable[[discord.Interaction, str, dict[str, Any]], Awaitable[None]]
+# A review button's custom_id: what it does, the proposal, and (to confirm) the review message.
+REVIEW_ID = r"proposal:(?P<verb>approve|reject|confirm):(?P<number>\d+)(?::(?P<message>\d+))?"
+Review = Callable[[discord.Interaction, str, int, int | None], Awaitable[None]]
+_BUTTONS = {
+    "approve": ("Approve", discord.ButtonStyle.success),
+    "reject": ("Reject", discord.ButtonStyle.danger),
+    "confirm": ("Approve anyway", discord.ButtonStyle.danger),
+}
+
+
+def review_button(review: Review) -> type[discord.ui.DynamicItem[discord.ui.Button]]:
+    """The review buttons, found by their custom_id whatever message they are on: added to the
+    client once, they keep working on messages posted before a restart."""
+
+    class ReviewButton(discord.ui.DynamicItem[discord.ui.Button], template=REVIEW_ID):
+        def __init__(self, verb: str, number: int, message: int | None = None) -> None:
+            label, style = _BUTTONS[verb]
+            custom_id = f"proposal:{verb}:{number}" + (f":{message}" if message else "")
+            super().__init__(discord.ui.Button(label=label, style=style, custom_id=custom_id))
+            self.verb, self.number, self.message = verb, number, message
+
+        @classmethod
+        async def from_custom_id(
+            cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: Any
+        ) -> ReviewButton:
+            message = int(match["message"]) if match["message"] else None
+            return cls(match["verb"], int(match["number"]), message)
+
+        async def callback(self, interaction: discord.Interaction) -> None:
+            await review(interaction, self.verb, self.number, self.message)
+
+    return ReviewButton
 
 
 def build_tree(client: discord.Client, desk: Desk, run: Run) -> app_commands.CommandTree:
@@ -223,6 +264,14 @@ class DiscordPlatform:
         self._logged_in = client is not None
         self.tree = build_tree(self.client, self.desk, self._run)
         self._connection: asyncio.Task[None] | None = None
+        self._button = review_button(self._review)
+        self.client.add_dynamic_items(self._button)
+        if config.review_channel is not None:
+            reviewer = Reviewer(
+                config.proposals_per_reader, self._show_proposal, self._tell_proposer
+            )
+            for race in self.desk.services.values():
+                proposal_cases(race).review_on("discord", reviewer)
 
     async def start(self) -> None:
         if not self._logged_in:
@@ -272,6 +321,71 @@ class DiscordPlatform:
             if exc.code in self._REFUSALS:
                 raise PostRejected(f"{exc.status} {exc.text}", self._REFUSALS[exc.code]) from None
             raise
+
+    # --- readers' proposals --------------------------------------------------------------------
+
+    def _review_message(self, proposal: Proposal, buttons: bool) -> dict[str, Any]:
+        """A proposal as editors review it; while open, with its Approve and Reject buttons."""
+        lines = proposal_cases(self.desk.services[proposal.race]).review_lines(proposal)
+        (message,) = message_kwargs(Reply(sections=(Section(lines=lines),)))
+        view = discord.ui.View(timeout=None)
+        if buttons:
+            view.add_item(self._button("approve", proposal.id))
+            view.add_item(self._button("reject", proposal.id))
+        return message | {"view": view}
+
+    async def _show_proposal(self, proposal: Proposal) -> None:
+        assert self.config.review_channel is not None
+        channel = self.client.get_partial_messageable(self.config.review_channel)
+        await channel.send(**self._review_message(proposal, buttons=True))
+
+    async def _tell_proposer(self, proposal: Proposal) -> None:
+        """How it was decided, in a direct message to the proposer."""
+        what = proposal_cases(self.desk.services[proposal.race]).describe(proposal)
+        dm = await self.client.create_dm(discord.Object(int(proposal.proposer.id)))
+        await dm.send(content=cut(discord_escape(decision(proposal, what)), DISCORD_MESSAGE))
+
+    async def _review(
+        self, interaction: discord.Interaction, verb: str, number: int, message: int | None
+    ) -> None:
+        """A review button: decided as the clicking member, checked for editor rights as a
+        command is; the review message then shows the decision in place of its buttons, and
+        the clicker alone is answered. A newer recording of the member asks for a second
+        click, on a button of the answer."""
+        if (refusal := self.not_served(interaction)) is not None:
+            await self._answer(interaction, Reply.refusal(refusal))
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        actor = self.actor(interaction)
+        review = message or (interaction.message.id if interaction.message else None)
+        asked: list[NeedsConfirm] = []
+
+        async def decide() -> Reply:
+            service, proposal = await find_proposal(self.desk, number)
+            cases = proposal_cases(service)
+            try:
+                if verb == "reject":
+                    decided = await cases.reject(actor, proposal)
+                else:
+                    decided = (await cases.approve(actor, proposal, verb == "confirm")).proposal
+            except NeedsConfirm as exc:
+                asked.append(exc)
+                raise
+            if review is not None and interaction.channel_id is not None:
+                # the review message, also when the click was on the clicker's confirmation
+                channel = self.client.get_partial_messageable(interaction.channel_id)
+                settled = self._review_message(decided, buttons=False)
+                await channel.get_partial_message(review).edit(**settled)
+            return replace(Reply.text(decision(decided, cases.describe(decided))), private=True)
+
+        reply = await guarded(f"Discord: review #{number}", decide())
+        if asked:
+            confirm = discord.ui.View(timeout=None)
+            confirm.add_item(self._button("confirm", number, review))
+            conflict = cut(discord_escape(asked[0].conflict), DISCORD_MESSAGE)
+            await interaction.edit_original_response(content=conflict, view=confirm)
+            return
+        await self._answer(interaction, reply, deferred=True)
 
     def actor(self, interaction: discord.Interaction) -> Actor:
         """An editor has Manage Server, or an editor role (by id), in a configured server."""
