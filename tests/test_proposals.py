@@ -168,3 +168,8 @@ async def test_an_unknown_proposal_is_named(editor):
     assert await editor("/approve 9") == (
         "Error: There is no proposal #9; /proposals lists the open ones."
     )
+
+
+async def test_help_says_a_readers_recording_is_a_proposal(reader):
+    assert "(editors; a reader's is a proposal)" in await reader("/help endorse")
+    assert "/approve <number> [confirm:yes]: Approve a reader's proposal" in await reader("/help")

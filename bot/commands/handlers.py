@@ -268,13 +268,15 @@ async def _help(ctx: Context, args: dict[str, Any]) -> Reply:
         lines = []
         for c in matches:
             editors = " (editors only)" if c.editor_only else ""
+            editors = " (editors; a reader's is a proposal)" if c.proposable else editors
             lines.append(f"{c.usage_in(style)}: {c.help}{editors}")
             lines.extend(f"  {p.name}: {p.help}" for p in c.params)
             if c.example and style is Style.LINE:  # examples are typed lines
                 lines.append(f"  e.g. {c.example}")
         return Reply(title=f"/{name}", sections=(Section(lines=tuple(lines)),))
     lines = tuple(
-        f"{c.usage_in(style)}: {c.help}" + (" (editors)" if c.editor_only else "")
+        f"{c.usage_in(style)}: {c.help}"
+        + (" (editors; readers propose)" if c.proposable else " (editors)" if c.editor_only else "")
         for c in COMMANDS.values()
     )
     several = " Every command takes race:ID (/races lists them)." if ctx.desk.several else ""
