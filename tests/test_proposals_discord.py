@@ -72,7 +72,12 @@ async def next_where(
 
 
 def described(request: RecordedRequest) -> str:
-    return "\n".join(e.get("description", "") for e in request.embeds)
+    """Everything a message's embeds say."""
+    parts = []
+    for embed in request.embeds:
+        parts += [embed.get("title", ""), embed.get("description", "")]
+        parts += [f"{f['name']}\n{f['value']}" for f in embed.get("fields", [])]
+    return "\n".join(p for p in parts if p)
 
 
 def custom_ids(message: dict[str, Any]) -> list[str]:
@@ -83,6 +88,7 @@ async def propose(fake: FakeDiscord, line: dict[str, Any], name: str = "endorse"
     """A reader's recording; the review message it posts, as the channel has it."""
     interaction = slash_interaction(name, line, user_id=READER_ID, username="rita")
     await fake.send_interaction(interaction)
+    assert (await fake.wait_for_callback()).callback_type == 5  # a recording defers, privately
     posted = await next_where(fake, "channel_message", lambda r: r.method == "POST")
     assert posted.path == f"/channels/{REVIEW_CHANNEL}/messages"
     await next_where(fake, "followup", lambda r: r.method == "PATCH")  # the reader's answer
@@ -147,7 +153,9 @@ async def test_a_reader_proposes_and_an_editor_approves_with_the_button(fake, se
         assert "approved by Edna: recorded as #33" in described(settled)
         dm = next(r for r in fake.channel_messages if r.path == f"/channels/{DM_CHANNEL}/messages")
         assert dm.content == discord_escape(told)  # a direct message to the proposer
-        assert (await service.tally()).candidates[0].count == 29
+        await fake.send_interaction(slash_interaction("tally", {"candidate": "Rutte"}))
+        tally = await fake.wait_for_callback()
+    assert "29/32\nNeeds 3 more" in described(tally)
 
 
 async def test_a_reader_cannot_approve_with_the_button(fake, service):

@@ -197,3 +197,15 @@ async def test_the_buttons_keep_working_after_a_restart(service, http):
         assert told.params["text"] == (
             "Proposal #1 (Estonia has no public position on 3 April 2024) was rejected by ued."
         )
+
+
+async def test_a_review_message_slack_will_not_update_still_decides(service, http, caplog):
+    async with FakeSlack() as fake:  # chat.update unknown to the fake: Slack refuses it
+        async with slack_bot(service, fake) as bot:
+            await slash(http, bot, fake, "/endorse Türkiye Rutte", READER)
+            approve = buttons((await fake.wait_for_call("chat.postMessage")).params["blocks"])
+            await click(http, bot, fake, approve["Approve"], EDITOR)
+            await fake.wait_for_call("chat.update")
+        assert fake.responses_to("click") == []  # no error for the clicker: it was approved
+        assert "could not update the review of proposal #1 (" in caplog.text
+        assert (await service.tally()).candidates[0].count == 29

@@ -375,7 +375,12 @@ class DiscordPlatform:
                 # the review message, also when the click was on the clicker's confirmation
                 channel = self.client.get_partial_messageable(interaction.channel_id)
                 settled = self._review_message(decided, buttons=False)
-                await channel.get_partial_message(review).edit(**settled)
+                try:
+                    await channel.get_partial_message(review).edit(**settled)
+                except discord.HTTPException as exc:  # decided all the same
+                    log.warning(
+                        "Discord: could not update the review of proposal #%d (%s)", number, exc
+                    )
             return replace(Reply.text(decision(decided, cases.describe(decided))), private=True)
 
         reply = await guarded(f"Discord: review #{number}", decide())

@@ -493,9 +493,12 @@ class SlackPlatform:
         if not (channel and ts):
             return
         lines = self._lines(decided)
-        await self.client.chat_update(
-            channel=channel, ts=ts, text=lines[-1], blocks=review_blocks(lines)
-        )
+        try:
+            await self.client.chat_update(
+                channel=channel, ts=ts, text=lines[-1], blocks=review_blocks(lines)
+            )
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:  # decided all the same
+            log.warning("Slack: could not update the review of proposal #%d (%s)", decided.id, exc)
 
     # --- identity -------------------------------------------------------------------------------
 
