@@ -10,7 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from bot.domain import Actor, Candidate, Event, Member, Position, Race, TallyError, format_date
 from bot.roster import Roster
@@ -178,9 +178,10 @@ class ProposalUseCases:
         if not confirm:
             newer = await self.store.history(self.race.id, member.code, 1)
             if newer and newer[0].recorded_at > proposal.proposed_at:
+                await self._still_open(proposal.id)  # the newer one may be its own approval
                 raise NeedsConfirm(proposal, self._conflict(proposal, newer[0]))
         if not await self.store.decide_proposal(proposal.id, ProposalStatus.APPROVED, actor):
-            await self._still_open(proposal.id)
+            await self._lost(proposal.id)
         await self.refresh()
         candidates = {c.key: c for c in self.roster.candidate_list}
         try:
@@ -209,7 +210,7 @@ class ProposalUseCases:
         if not await self.store.decide_proposal(
             proposal.id, ProposalStatus.REJECTED, actor, reason
         ):
-            await self._still_open(proposal.id)
+            await self._lost(proposal.id)
         decided = replace(proposal, status=ProposalStatus.REJECTED, decider=actor, reason=reason)
         await self._told(decided)
         return decided
@@ -231,6 +232,12 @@ class ProposalUseCases:
             return
         assert found.decider is not None
         raise TallyError(f"Proposal #{number} was {found.status} already, by {found.decider.name}.")
+
+    async def _lost(self, number: int) -> NoReturn:
+        """Another decision came first: say whose (it may have been undone since, when its
+        recording was refused)."""
+        await self._still_open(number)
+        raise TallyError(f"Proposal #{number} was being decided by another editor; try again.")
 
     def _conflict(self, proposal: Proposal, newer: Event) -> str:
         member = self.race.members_by_code[proposal.member].name

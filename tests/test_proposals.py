@@ -173,3 +173,23 @@ async def test_an_unknown_proposal_is_named(editor):
 async def test_help_says_a_readers_recording_is_a_proposal(reader):
     assert "(editors; a reader's is a proposal)" in await reader("/help endorse")
     assert "/approve <number> [confirm:yes]: Approve a reader's proposal" in await reader("/help")
+
+
+async def test_a_decision_lost_to_one_undone_meanwhile_says_to_try_again(
+    reader, editor, service, monkeypatch
+):
+    """Another editor's approval claimed it first, then was refused (and so undone) before
+    this one looked: nothing is recorded twice, and this editor is told to try again."""
+    await reader("/endorse Türkiye Rutte")
+    store = proposal_cases(service).store
+
+    async def claimed_by_someone_else(*args, **kwargs) -> bool:
+        return False
+
+    monkeypatch.setattr(store, "decide_proposal", claimed_by_someone_else)
+    assert await editor("/approve 1") == (
+        "Error: Proposal #1 was being decided by another editor; try again."
+    )
+    assert "28/32" in await editor("/tally Rutte")
+    monkeypatch.undo()
+    assert (await editor("/approve 1")).startswith("Recorded #33: Türkiye supports")
