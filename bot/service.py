@@ -87,27 +87,33 @@ class Service(DigestUseCases, RoundUseCases, AlertUseCases):
         self._export_lock = asyncio.Lock()
 
     async def start(self, demo: bool = False) -> int:
-        """Prepare the database for the race; with `demo`, load its seed events once."""
+        """Prepare the database for the race; with `demo`, load its seed events once. The
+        replay that finds the day the rule was met is warmed in the background, so the first
+        command does not wait for it."""
         await self._enter_candidates()
         await self.refresh()
-        if not demo:
-            return 0
-        return await self.store.seed(
-            self.race.id,
-            (
-                NewEvent(
-                    self.race.id,
-                    s.member,
-                    s.position,
-                    s.candidate,
-                    s.on,
-                    SEED_ACTOR,
-                    s.source,
-                    s.note,
-                )
-                for s in self.race.seed
-            ),
+        added = (
+            0
+            if not demo
+            else await self.store.seed(
+                self.race.id,
+                (
+                    NewEvent(
+                        self.race.id,
+                        s.member,
+                        s.position,
+                        s.candidate,
+                        s.on,
+                        SEED_ACTOR,
+                        s.source,
+                        s.note,
+                    )
+                    for s in self.race.seed
+                ),
+            )
         )
+        self.store.background(self.countdown())
+        return added
 
     async def _enter_candidates(self) -> None:
         """Add the race file's candidates the database does not know yet, on the days they
@@ -330,7 +336,9 @@ class Service(DigestUseCases, RoundUseCases, AlertUseCases):
         candidates = [candidate] if candidate else await self.active_candidates()
         tally = compute_tally(self.race, candidates, latest, key[1], self.candidate_names())
         if candidate is None:
-            self._now = (key, tally)
+            if self._now is None or self._now[0] != key:  # else a concurrent read kept one
+                self._now = (key, tally)
+            return self._now[1]
         return tally
 
     async def digest_tally(self, day: date, up_to_id: int) -> Tally:

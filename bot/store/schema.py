@@ -404,8 +404,9 @@ async def migrate(db: aiosqlite.Connection, path: Path) -> None:
             for statement in split_statements(step):
                 await db.execute(statement)
         # Foreign keys are off while migrating (a table is copied and dropped), so their
-        # check runs once before the commit, as SQLite's own procedure for it says.
-        if await db.execute_fetchall("PRAGMA foreign_key_check"):
+        # check runs once before the commit, as SQLite's own procedure for it says; only
+        # after a migration, as it reads every table (0.1 s at 1M events).
+        if MIGRATIONS[version:] and await db.execute_fetchall("PRAGMA foreign_key_check"):
             raise StorageError(f"Cannot migrate {path}: it fails its foreign-key check.")
         await db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
         await db.execute("COMMIT")
