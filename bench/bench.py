@@ -36,7 +36,7 @@ from bot.commands.spec import Context  # noqa: E402
 from bot.digest import DigestBuilder  # noqa: E402
 from bot.digest_records import Subscription  # noqa: E402
 from bot.domain import Actor, Position, TallyError  # noqa: E402
-from bot.racefile import load_race  # noqa: E402
+from bot.racefile import builtin_races, load_race  # noqa: E402
 from bot.render import discord_messages, to_slack  # noqa: E402
 from bot.scheduling import DigestScheduler  # noqa: E402
 from bot.service import Service  # noqa: E402
@@ -483,10 +483,17 @@ async def main() -> None:
         store = await Store.open(path)
         service = Service(store, race, Clock(ZoneInfo(race.timezone), TODAY))
         await service.start()
+        # The database holds every shipped race, as a default config follows them all.
+        for other in (load_race(r) for r in builtin_races() if r != race.id):
+            await Service(store, other, Clock(ZoneInfo(other.timezone), TODAY)).start(demo=True)
         with sqlite3.connect(path) as db:
             (count,) = db.execute("SELECT count(*) FROM events").fetchone()
         python = sys.version.split()[0]
-        print(f"database: {count:,} events, SQLite {sqlite3.sqlite_version}, Python {python}")
+        races = ", ".join(builtin_races())
+        print(
+            f"database: {count:,} events of {races}; SQLite {sqlite3.sqlite_version},"
+            f" Python {python}"
+        )
         await bench_tally(service, path, args.queries)
         await bench_writes(service, path, args.writes)
         await bench_tally_once_met(service)
