@@ -398,7 +398,7 @@ def recorded_reply(
         if t.candidate.key == event.candidate or (
             event.candidate is None and t is tally.candidates[0]
         ):
-            lines.append(f"{t.candidate.name}: {t.count}/{t.total}; {t.needs()}.")
+            lines.append(f"{t.candidate.name}: {t.status()}.")
     return Reply(sections=(Section(lines=tuple(lines)),))
 
 
