@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -19,6 +19,7 @@ from bot.domain import (
     Change,
     Position,
     Race,
+    Round,
     Stance,
     Tally,
     format_date,
@@ -250,13 +251,16 @@ def timeline(
     candidates: Iterable[Candidate],
     today: date,
     as_of_asked: bool = False,
+    rounds: Sequence[Round] | None = None,
 ) -> Timeline:
     """Everything the timeline shows: a line per candidate and measure the rule counts (a
     qualified majority counts two, drawn as shares on one axis), each line the rule needs on
-    each day, the published rounds, the deadline of the day and today."""
+    each day, the published rounds (default: the race file's), the deadline of the day and
+    today."""
     candidates = tuple(candidates)
+    rounds = [r for r in (race.rounds if rounds is None else rounds) if r.on <= today]
     series = timeline_data(changes, race, candidates, today)
-    held = [r.on for r in race.rounds if r.on <= today]
+    held = [r.on for r in rounds]
     first = min([*(points[0][0] for points in series.values()), *held], default=today)
     # the rule's goal from the chart's first day, and again each day the electorate changes
     goal_days = [(day, race.rule_on(day).goal())
@@ -284,7 +288,7 @@ def timeline(
         lines=tuple(lines),
         standings=tuple(standings),
         goals=_goals(race, goal_days, value),
-        rounds=_rounds(race, today, styles, value),
+        rounds=_rounds(race, rounds, styles, value),
         axis="% in favour" if percent else "Backers",
         top=100 if percent else max(len(race.members_on(day)) for day, _ in goal_days),
         percent=percent,
@@ -317,12 +321,11 @@ def _goals(
 
 def _rounds(
     race: Race,
-    today: date,
+    rounds: Sequence[Round],
     styles: dict[str, tuple[str, str]],
     value: Callable[[int, int], float],
 ) -> tuple[RoundMarks, ...]:
-    """The rounds held by `today`, each charted candidate's 'encourage' count as a marker in
-    its colour."""
+    """The rounds, each charted candidate's 'encourage' count as a marker in its colour."""
     return tuple(
         RoundMarks(
             r.on,
@@ -333,8 +336,7 @@ def _rounds(
                 if b.candidate in styles
             ),
         )
-        for r in race.rounds
-        if r.on <= today
+        for r in rounds
     )
 
 
@@ -403,9 +405,10 @@ async def _timeline(service: Service, candidate: Candidate | None, as_of: date |
     today = service.check_day(as_of, "as_of") if as_of else service.today()
     candidates = [candidate] if candidate else service.roster.candidate_list
     changes = await service.changes(today)
+    rounds = await service.rounds_on(today)  # the race file's and those recorded
     # a pass over the changes, in a thread like the drawing, so the loop keeps answering
     return await asyncio.to_thread(
-        timeline, changes, service.race, candidates, today, as_of is not None
+        timeline, changes, service.race, candidates, today, as_of is not None, rounds
     )
 
 

@@ -90,3 +90,11 @@ async def test_history_lists_the_rounds_held_latest_first(chat):
     assert rounds.index("an extra straw poll, 6 October 2016") < rounds.index("5 October 2016")
     assert "António Guterres 12-0-3, Danilo Türk 11-2-2 · example.org" in rounds
     assert "Rounds" not in await chat("/history Japan")  # no member is named in a round
+
+
+async def test_the_timeline_draws_a_recorded_round(un, chat):
+    from bot.charts import _timeline
+
+    await chat(ROUND)
+    picture = await _timeline(un, None, None)
+    assert [r.name for r in picture.rounds][-1] == "an extra straw poll"
