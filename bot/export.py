@@ -7,9 +7,11 @@ import gzip
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from bot.domain import Round
 
 
 @dataclass(frozen=True)
@@ -40,8 +42,41 @@ def content_type(fmt: str) -> str:
 def write_export(
     rows: Iterable[tuple], fmt: str, members: dict[str, str], candidates: dict[str, str]
 ) -> tuple[Path, int]:
-    """Stream rows to a temporary file as CSV or JSON (gzipped for `.gz`), one row in memory
-    at a time; returns the file and how many rows it holds."""
+    """The log's rows (the columns of an Event) as an export, with members' and candidates'
+    names beside their codes and keys."""
+    named = (
+        (id_, race, member, members.get(member, member), position, candidate,
+         candidates.get(candidate or ""), happened_on, recorded_at, platform, actor_id,
+         actor_name, source, note, reverts)
+        for (id_, race, member, position, candidate, happened_on, recorded_at, platform,
+             actor_id, actor_name, source, note, reverts) in rows
+    )  # fmt: skip
+    return write_rows(EXPORT_COLUMNS, named, fmt)
+
+
+ROUND_COLUMNS = [
+    "race", "happened_on", "round", "candidate", "candidate_name", "encourage", "discourage",
+    "no_opinion", "veto_encourage", "veto_discourage", "veto_no_opinion", "source",
+]  # fmt: skip
+
+
+def round_rows(race: str, rounds: Iterable[Round], candidates: dict[str, str]) -> Iterator[tuple]:
+    """A row per round and candidate in ROUND_COLUMNS, the veto members' ballots beside."""
+    for held in rounds:
+        vetoes = {b.candidate: b for b in held.veto_counts}
+        for b in held.counts:
+            v = vetoes.get(b.candidate)
+            apart = (v.encourage, v.discourage, v.no_opinion) if v else (None, None, None)
+            yield (
+                race, held.on.isoformat(), held.name, b.candidate,
+                candidates.get(b.candidate, b.candidate), b.encourage, b.discourage,
+                b.no_opinion, *apart, held.source,
+            )  # fmt: skip
+
+
+def write_rows(columns: list[str], rows: Iterable[tuple], fmt: str) -> tuple[Path, int]:
+    """Stream rows (values in `columns` order) to a temporary file as CSV or JSON (gzipped
+    for `.gz`), one row in memory at a time; returns the file and how many rows it holds."""
     handle, name = tempfile.mkstemp(prefix="tallybot-export-", suffix=f".{fmt}")
     os.close(handle)
     path, count = Path(name), 0
@@ -52,21 +87,15 @@ def write_export(
         with opener(path, "wt", encoding="utf-8-sig" if is_csv else "utf-8", newline="") as out:
             writer = csv.writer(out)
             if is_csv:
-                writer.writerow(EXPORT_COLUMNS)
+                writer.writerow(columns)
             else:
                 out.write("[")
-            for (id_, race, member, position, candidate, happened_on, recorded_at, platform,
-                 actor_id, actor_name, source, note, reverts) in rows:  # fmt: skip
-                values = (
-                    id_, race, member, members.get(member, member), position, candidate,
-                    candidates.get(candidate or ""), happened_on, recorded_at, platform,
-                    actor_id, actor_name, source, note, reverts,
-                )  # fmt: skip
+            for values in rows:
                 if is_csv:
                     writer.writerow(_csv_cell(v) for v in values)
                 else:  # the layout of json.dumps(records, indent=2), one record at a time
                     record = json.dumps(
-                        dict(zip(EXPORT_COLUMNS, values, strict=True)), ensure_ascii=False, indent=2
+                        dict(zip(columns, values, strict=True)), ensure_ascii=False, indent=2
                     )
                     out.write(",\n" if count else "\n")
                     out.write("  " + record.replace("\n", "\n  "))  # only layout has \n

@@ -472,10 +472,15 @@ def withdrawn_reply(candidate: Candidate) -> Reply:
 
 
 def export_reply(
-    events: int, attachment: Attachment, since: date | None, until: date | None
+    rows: int,
+    attachment: Attachment,
+    since: date | None,
+    until: date | None,
+    rounds: bool = False,
 ) -> Reply:
-    what = "The event log"
+    what = "The rounds" if rounds else "The event log"
     if since or until:
         start = format_date(since) if since else "the start"
         what += f" from {start} to {format_date(until) if until else 'today'}"
-    return Reply(sections=(Section(lines=(f"{what}: {events} events.",)),), attachment=attachment)
+    counted = f"{rows} {'rows, one per round and candidate' if rounds else 'events'}"
+    return Reply(sections=(Section(lines=(f"{what}: {counted}.",)),), attachment=attachment)

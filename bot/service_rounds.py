@@ -3,11 +3,13 @@ and reading the rounds of a day, the race file's and those editors recorded."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 from datetime import date
 
 from bot.domain import Actor, Ballots, Race, Round, TallyError, format_date
+from bot.export import ROUND_COLUMNS, Export, content_type, round_rows, write_rows
 from bot.roster import Roster
 from bot.store.store import Store
 from bot.text import check_source, one_line
@@ -96,6 +98,22 @@ class RoundUseCases:
         """The latest round held by the end of `day`."""
         rounds = await self.rounds_on(day)
         return rounds[-1] if rounds else None
+
+    async def export_rounds(
+        self, fmt: str = "csv", since: date | None = None, until: date | None = None
+    ) -> Export:
+        """The rounds held from `since` to `until`, a row per candidate, as a file (CSV or
+        JSON, gzipped for `.gz`); rounds are few, so they are read at once."""
+        if since is not None and until is not None and since > until:
+            raise TallyError(f"since:{since} is after until:{until}; give the earlier day first.")
+        held = [
+            r for r in await self.rounds_on(until or self.today()) if not since or r.on >= since
+        ]
+        names = {c.key: c.name for c in self.roster.candidate_list}
+        rows = list(round_rows(self.race.id, held, names))
+        path, count = await asyncio.to_thread(write_rows, ROUND_COLUMNS, rows, fmt)
+        stem = f"{self.race.id}-rounds-{self.today().isoformat()}"
+        return Export(f"{stem}.{fmt}", content_type(fmt), path, count)
 
     async def undo_round(self, actor: Actor) -> Round | None:
         """Revert the actor's latest round if it came after their latest undoable event (what

@@ -786,7 +786,7 @@ async def test_help_on_discord_names_fields_not_key_value(platform: DiscordPlatf
 
     listing = read(await ask(platform, "help", roles=[]))
     assert "/endorse <member> <candidate> [on] [source] [note]: Record that" in listing
-    assert "/export [format] [since] [until]: The event log" in listing
+    assert "/export [format] [since] [until] [of]: The event log" in listing
     assert listing.endswith(
         "Pick a command after /, then fill in its fields; the optional "
         "ones (in brackets) are offered as you type."

@@ -98,3 +98,20 @@ async def test_the_timeline_draws_a_recorded_round(un, chat):
     await chat(ROUND)
     picture = await _timeline(un, None, None)
     assert [r.name for r in picture.rounds][-1] == "an extra straw poll"
+
+
+async def test_export_of_rounds_has_a_row_per_round_and_candidate(chat, tmp_path):
+    import csv
+
+    await chat(ROUND)
+    reply = await chat("/export csv of:rounds since:2016-10-05")
+    assert reply.startswith("The rounds from 5 October 2016 to today: 8 rows")
+    path = reply.rsplit("Saved to ", 1)[1].strip()
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.DictReader(f))
+    extra = [r for r in rows if r["round"] == "an extra straw poll"]
+    assert [(r["candidate_name"], r["encourage"], r["veto_encourage"]) for r in extra] == [
+        ("António Guterres", "12", "5"),
+        ("Danilo Türk", "11", ""),
+    ]
+    assert {r["happened_on"] for r in rows} == {"2016-10-05", "2016-10-06"}

@@ -239,10 +239,11 @@ async def _candidate_withdraw(ctx: Context, args: dict[str, Any]) -> Reply:
 
 
 async def _export(ctx: Context, args: dict[str, Any]) -> Reply:
-    since, until = args.get("since"), args.get("until")
-    export = await ctx.service.export(args.get("format", "csv"), since, until)
+    since, until, rounds = args.get("since"), args.get("until"), args.get("of") == "rounds"
+    write = ctx.service.export_rounds if rounds else ctx.service.export
+    export = await write(args.get("format", "csv"), since, until)
     attachment = Attachment(export.filename, export.content_type, path=export.path)
-    return export_reply(export.events, attachment, since, until)
+    return export_reply(export.events, attachment, since, until, rounds)
 
 
 async def _chart(ctx: Context, args: dict[str, Any]) -> Reply:

@@ -325,6 +325,14 @@ _COMMAND_LIST = (
             Param(
                 "until", Kind.DATE, "only events that happened on or before this day", keyword=True
             ),
+            Param(
+                "of",
+                Kind.CHOICE,
+                "events (default), or rounds: the anonymous rounds' counts",
+                keyword=True,
+                choices=("events", "rounds"),
+                placeholder="events|rounds",
+            ),
         ),
         example="/export csv.gz since:2024-03-01 until:2024-03-31",
     ),
