@@ -35,7 +35,7 @@ from bot.domain import Event, Position, Tally
 from bot.platform import Platform, PostRejected
 from bot.render import cut
 from bot.replies import Reply, Section, describe, link_labels, outlet
-from bot.service_alerts import AlertKey, AlertStatus, Follow, Minute, alert_cases
+from bot.service_alerts import AlertKey, AlertStatus, Follow, Minute
 
 if TYPE_CHECKING:
     from bot.service import Service
@@ -76,7 +76,6 @@ class Alerts:
         catch_up: int = 5,
     ) -> None:
         self.service = service
-        self.cases = alert_cases(service)
         self.platforms = dict(platforms)
         self.sleep = sleep
         self.monotonic = monotonic
@@ -110,7 +109,7 @@ class Alerts:
     async def run_due(self, now: datetime | None = None) -> None:
         """Post every channel's alerts of the minutes passed by `now` that nobody claimed."""
         now = now or self.service.clock.now()
-        follows = [f for f in await self.cases.follows() if f.platform in self.platforms]
+        follows = [f for f in await self.service.follows() if f.platform in self.platforms]
         if not follows:
             return
         cutoff = (now - SETTLE).replace(second=0, microsecond=0)
@@ -119,8 +118,8 @@ class Alerts:
         first, up_to = await asyncio.gather(
             self.service.recorded_before(start, last), self.service.recorded_before(cutoff, last)
         )
-        minutes = await self.cases.alert_minutes(first, up_to) if up_to > first else []
-        rows = await self.cases.alert_sends(minute_of(start))
+        minutes = await self.service.alert_minutes(first, up_to) if up_to > first else []
+        rows = await self.service.alert_sends(minute_of(start))
         stale = now - self.lease
         built: dict[Minute, Reply | None] = {}
         work = []
@@ -167,7 +166,7 @@ class Alerts:
         for minute in late:
             key = self._key(follow, minute.minute)
             why = "too far behind after a pause; /history has it"
-            skipped += await self.cases.claim_alert(
+            skipped += await self.service.claim_alert(
                 key, minute.events, now, now - self.lease, AlertStatus.SKIPPED, why
             )
         if skipped:
@@ -191,11 +190,11 @@ class Alerts:
         key, where = self._key(follow, minute.minute), f"{follow.platform} channel {follow.channel}"
         now = self.service.clock.now()
         if reply is None:
-            await self.cases.claim_alert(
+            await self.service.claim_alert(
                 key, minute.events, now, now - self.lease, AlertStatus.SKIPPED, "nothing moved"
             )
             return True
-        if not await self.cases.claim_alert(key, minute.events, now, now - self.lease):
+        if not await self.service.claim_alert(key, minute.events, now, now - self.lease):
             return True  # another run, here or in another process, has it
         if resumed:
             log.warning("Resuming the alert for %s left mid-send; it may be posted twice", where)
@@ -205,10 +204,10 @@ class Alerts:
             try:
                 await asyncio.wait_for(platform.post(follow.channel, reply), self.post_timeout)
             except PostRejected as exc:
-                await self.cases.alert_result(
+                await self.service.alert_result(
                     key, self.service.clock.now(), AlertStatus.REJECTED, str(exc)
                 )
-                await self.cases.stop_alerts(follow.platform, follow.channel, exc.reason)
+                await self.service.stop_alerts(follow.platform, follow.channel, exc.reason)
                 log.error(
                     "Alerts for %s stopped: the platform refused the post (%s): %s; then /follow "
                     "there again.",
@@ -221,13 +220,13 @@ class Alerts:
                 error = cut(" ".join(f"{type(exc).__name__}: {exc}".split()), MAX_ERROR)
                 final = attempt == self.attempts
                 status = AlertStatus.FAILED if final else AlertStatus.SENDING
-                await self.cases.alert_result(key, self.service.clock.now(), status, error)
+                await self.service.alert_result(key, self.service.clock.now(), status, error)
                 if final:
                     log.error("The alert for %s failed %d times; last: %s", where, attempt, error)
                     return True
                 await self.sleep(self.backoff * 2 ** (attempt - 1))
             else:
-                await self.cases.alert_result(key, self.service.clock.now(), AlertStatus.SENT)
+                await self.service.alert_result(key, self.service.clock.now(), AlertStatus.SENT)
                 return True
         return True
 

@@ -34,6 +34,7 @@ from bot.replays import Replays
 from bot.roster import Roster, fold
 from bot.service_alerts import AlertUseCases
 from bot.service_digest import DigestUseCases
+from bot.service_proposals import ProposalUseCases, Reviewer
 from bot.service_rounds import RoundUseCases
 from bot.store.store import NewEvent, Store
 from bot.text import check_note, check_source, one_line, skeleton
@@ -64,9 +65,9 @@ class Added:
     had_withdrawn_on: date | None = None  # set when a withdrawn candidate came back
 
 
-class Service(DigestUseCases, RoundUseCases, AlertUseCases):
-    """The use cases every adapter calls; the digest's, the rounds' and the alerts' are in
-    their own modules (service_digest, service_rounds, service_alerts)."""
+class Service(DigestUseCases, RoundUseCases, AlertUseCases, ProposalUseCases):
+    """The use cases every adapter calls; the digest's, the rounds', the alerts' and the
+    proposals' are in their own modules (service_digest, service_rounds, ...)."""
 
     def __init__(
         self, store: Store, race: Race, clock: Clock, digest: DigestConfig | None = None
@@ -76,6 +77,7 @@ class Service(DigestUseCases, RoundUseCases, AlertUseCases):
         self.clock = clock
         self.digest = digest or DigestConfig()
         self.subscription_listeners = []
+        self.reviewers: dict[str, Reviewer] = {}  # see ProposalUseCases
         self.roster = Roster(race)
         self._replays = Replays(store, race)
         self._candidates_version = -1  # of the candidates in the roster; -1: not read yet

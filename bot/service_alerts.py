@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from bot.clock import Clock
 from bot.domain import Actor, Race, TallyError
@@ -118,15 +118,3 @@ def _check_channel(channel: str) -> None:
             "Alerts go to a Slack or Discord channel, and the console has none; "
             "/follow there, or /history here."
         )
-
-
-class _AlertDoor(AlertUseCases):
-    """A service's alert use cases beside it, for a Service that does not include them."""
-
-    def __init__(self, service: Any) -> None:
-        self.store, self.race, self.clock = service.store, service.race, service.clock
-
-
-def alert_cases(service: Any) -> AlertUseCases:
-    """The service's alert use cases: the service itself once it includes AlertUseCases."""
-    return service if isinstance(service, AlertUseCases) else _AlertDoor(service)

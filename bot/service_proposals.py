@@ -10,7 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from bot.domain import Actor, Candidate, Event, Member, Position, Race, TallyError, format_date
 from bot.roster import Roster
@@ -104,6 +104,7 @@ class Approved:
 class ProposalUseCases:
     """Part of the Service (which sets these attributes up)."""
 
+    reviewers: dict[str, Reviewer]  # each platform that reviews proposals, by name
     store: Store
     race: Race
     roster: Roster
@@ -113,12 +114,6 @@ class ProposalUseCases:
     record: Callable[..., Awaitable[Recorded]]
     refresh: Callable[[], Awaitable[None]]
     candidate_names: Callable[[], dict[str, str]]
-
-    @property
-    def reviewers(self) -> dict[str, Reviewer]:
-        """Each platform that reviews proposals, by name (made on first use: the Service's
-        constructor knows nothing of proposals)."""
-        return vars(self).setdefault("_reviewers", {})
 
     def review_on(self, platform: str, reviewer: Reviewer) -> None:
         self.reviewers[platform] = reviewer
@@ -289,29 +284,10 @@ def decision(proposal: Proposal, what: str = "") -> str:
 
 async def find_proposal(desk: Desk, number: int) -> tuple[Service, Proposal]:
     """Proposal `number`, of one of the desk's races, and that race's service."""
-    proposal = await proposal_cases(desk.default).proposal(number)
+    proposal = await desk.default.proposal(number)
     if proposal is None or proposal.race not in desk.services:
         raise TallyError(f"There is no proposal #{number}; /proposals lists the open ones.")
     return desk.services[proposal.race], proposal
-
-
-class _ProposalDoor(ProposalUseCases):
-    """A service's proposal use cases beside it, for a Service that does not include them."""
-
-    def __init__(self, service: Service) -> None:
-        self._service = service
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._service, name)
-
-    @property
-    def reviewers(self) -> dict[str, Reviewer]:
-        return vars(self._service).setdefault("_reviewers", {})
-
-
-def proposal_cases(service: Service) -> ProposalUseCases:
-    """The service's proposal use cases: the service itself once it includes them."""
-    return service if isinstance(service, ProposalUseCases) else _ProposalDoor(service)
 
 
 async def _tell(notify: Notify | None, proposal: Proposal, what: str) -> None:

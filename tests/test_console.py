@@ -220,9 +220,12 @@ async def test_candidates_add_and_withdraw(chat):
 async def test_non_editor_may_query_but_not_record(service, tmp_path):
     reader = Console(service, tmp_path, actor=Actor("console", "r", "reader")).handle
     assert "28/32" in await reader("/tally")
-    for line in ("/endorse Estonia Rutte", "/undo", "/candidate add Jens Stoltenberg"):
+    for line in ("/undo", "/candidate add Jens Stoltenberg"):
         reply = await reader(line)
         assert reply.startswith("Error: Only editors can use /"), reply
+    # a reader's recording is a proposal an editor reviews: nothing goes into the log
+    assert await reader("/endorse Estonia Rutte") == "Proposed #1; an editor will review it."
+    assert len(await service.store.events(service.race.id)) == 32
 
 
 async def test_export_writes_the_whole_log(chat, tmp_path):

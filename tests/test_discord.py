@@ -220,6 +220,7 @@ ANSWERS = {
     "export": "The event log: 32 events.",
     "chart": "28/32 back Mark Rutte",
     "round": "Recorded round of 3 April 2024",
+    "proposals": "No proposals wait for review in NATO Secretary-General 2024.",
     "races": "Races followed here\nnato-sg-2024: NATO Secretary-General 2024; unanimity by",
     "race use": "This channel's commands are now about NATO Secretary-General 2024",
     "help": "tallybot commands",
@@ -228,7 +229,8 @@ ANSWERS = {
 BEFORE = {"undo": "endorse", "unsubscribe": "subscribe", "unfollow": "follow"}
 
 
-@pytest.mark.parametrize("name", list(COMMANDS))
+# Deciding a proposal needs one: tests/test_proposals_discord.py has those conversations.
+@pytest.mark.parametrize("name", [n for n in COMMANDS if n not in ("approve", "reject")])
 async def test_every_command_answers_with_embeds(platform: DiscordPlatform, name: str) -> None:
     if name in BEFORE:
         answer(await ask(platform, BEFORE[name], required_options(COMMANDS[BEFORE[name]])))

@@ -13,7 +13,7 @@ from bot.adapters.console import Console
 from bot.commands.run import run_line
 from bot.commands.spec import Context
 from bot.domain import Actor, TallyError
-from bot.service_proposals import Reviewer, find_proposal, proposal_cases
+from bot.service_proposals import Reviewer, find_proposal
 
 READER = Actor("console", "rita", "Rita")
 EDITOR = Actor("console", "ed", "Edna", is_editor=True)
@@ -83,7 +83,7 @@ async def test_a_readers_recording_is_checked_as_an_editors_is(reader, service):
     )
     assert "is after today" in await reader("/endorse Estonia Rutte on:2024-05-01")
     assert "is not a web address" in await reader("/endorse Estonia Rutte source:ftp://x")
-    assert await proposal_cases(service).proposals_of(READER) == []
+    assert await service.proposals_of(READER) == []
 
 
 async def test_two_editors_approving_at_once_record_it_once(tmp_path: Path):
@@ -91,15 +91,15 @@ async def test_two_editors_approving_at_once_record_it_once(tmp_path: Path):
     first = await make_service(tmp_path / "tally.db")
     second = await make_service(tmp_path / "tally.db", demo=False)
     try:
-        proposal_cases(first).review_on("console", Reviewer())
+        first.review_on("console", Reviewer())
         await run_line(Context(first, READER), "/endorse Türkiye Rutte")
         before = len(await first.store.events(first.race.id))
         (_, one), (_, two) = [
             await find_proposal(Context(s, EDITOR).desk, 1) for s in (first, second)
         ]
         results = await asyncio.gather(
-            proposal_cases(first).approve(EDITOR, one),
-            proposal_cases(second).approve(OTHER_EDITOR, two),
+            first.approve(EDITOR, one),
+            second.approve(OTHER_EDITOR, two),
             return_exceptions=True,
         )
         won = [r for r in results if not isinstance(r, BaseException)]
@@ -111,7 +111,7 @@ async def test_two_editors_approving_at_once_record_it_once(tmp_path: Path):
             f"Proposal #1 was approved already, by {winner.proposal.decider.name}."
         )
         assert len(await first.store.events(first.race.id)) == before + 1
-        stored = await proposal_cases(second).proposal(1)
+        stored = await second.proposal(1)
         assert stored.event_id == winner.recorded.event.id
     finally:
         await first.store.close()
@@ -161,7 +161,7 @@ async def test_without_a_review_channel_a_reader_is_told_how_to_set_one_up(servi
         "Only editors can use /endorse. Readers could propose it if a review channel were set "
         "up: whoever runs the bot can set [slack] review_channel in the config.",
     )
-    assert await proposal_cases(service).proposals_of(slack_reader) == []
+    assert await service.proposals_of(slack_reader) == []
 
 
 async def test_an_unknown_proposal_is_named(editor):
@@ -181,7 +181,7 @@ async def test_a_decision_lost_to_one_undone_meanwhile_says_to_try_again(
     """Another editor's approval claimed it first, then was refused (and so undone) before
     this one looked: nothing is recorded twice, and this editor is told to try again."""
     await reader("/endorse Türkiye Rutte")
-    store = proposal_cases(service).store
+    store = service.store
 
     async def claimed_by_someone_else(*args, **kwargs) -> bool:
         return False

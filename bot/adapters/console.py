@@ -21,7 +21,7 @@ from bot.domain import Actor
 from bot.render import to_text
 from bot.replies import Reply
 from bot.service import Service
-from bot.service_proposals import Reviewer, proposal_cases
+from bot.service_proposals import Reviewer
 from bot.text import safe_filename
 
 CONSOLE_ACTOR = Actor("console", "console", "console user", is_editor=True)
@@ -63,9 +63,7 @@ class Console:
         """`opener`: how a saved file is opened at a terminal (default: `desktop_opener`)."""
         self.context = Context(Desk.of(followed), actor)
         for service in self.context.desk.services.values():
-            proposal_cases(service).review_on(
-                "console", Reviewer()
-            )  # /proposals, /approve and /reject
+            service.review_on("console", Reviewer())  # /proposals, /approve and /reject
         self.files_dir = files_dir
         self.stdin = stdin
         self.stdout = stdout

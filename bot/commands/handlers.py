@@ -34,8 +34,7 @@ from bot.replies import (
     withdrawn_reply,
 )
 from bot.scheduling import first_digest_day
-from bot.service_alerts import alert_cases
-from bot.service_proposals import decision, find_proposal, proposal_cases
+from bot.service_proposals import decision, find_proposal
 
 Handler = Callable[[Context, dict[str, Any]], Awaitable[Reply]]
 
@@ -43,7 +42,7 @@ Handler = Callable[[Context, dict[str, Any]], Awaitable[Reply]]
 async def _record(ctx: Context, args: dict[str, Any], position: Position) -> Reply:
     svc = ctx.service
     if not ctx.actor.is_editor:  # a reader proposes; an editor will review it
-        proposal = await proposal_cases(svc).propose(
+        proposal = await svc.propose(
             ctx.actor,
             ctx.channel,
             args["member"],
@@ -156,7 +155,7 @@ async def _unsubscribe(ctx: Context, args: dict[str, Any]) -> Reply:
 
 async def _follow(ctx: Context, args: dict[str, Any]) -> Reply:
     svc = ctx.service
-    if not await alert_cases(svc).follow(ctx.actor, ctx.actor.platform, ctx.channel):
+    if not await svc.follow(ctx.actor, ctx.actor.platform, ctx.channel):
         return Reply.text("This channel follows the race already; /unfollow stops its alerts.")
     return Reply.text(
         f"Following {svc.race.title}: this channel gets an alert within a minute of each "
@@ -165,7 +164,7 @@ async def _follow(ctx: Context, args: dict[str, Any]) -> Reply:
 
 
 async def _unfollow(ctx: Context, args: dict[str, Any]) -> Reply:
-    await alert_cases(ctx.service).unfollow(ctx.actor, ctx.actor.platform, ctx.channel)
+    await ctx.service.unfollow(ctx.actor, ctx.actor.platform, ctx.channel)
     return Reply.text("Unfollowed: no more alerts here. /follow starts them again.")
 
 
@@ -183,7 +182,7 @@ async def _undo(ctx: Context, args: dict[str, Any]) -> Reply:
 
 
 async def _proposals(ctx: Context, args: dict[str, Any]) -> Reply:
-    cases, actor = proposal_cases(ctx.service), ctx.actor
+    cases, actor = ctx.service, ctx.actor
     if actor.is_editor:
         title = ctx.service.race.title
         waiting = await cases.open_proposals()
@@ -198,7 +197,7 @@ async def _proposals(ctx: Context, args: dict[str, Any]) -> Reply:
     lines = tuple(
         decision(p, what) if p.decider else f"Proposal #{p.id} ({what}) waits for an editor."
         for p in mine
-        for what in [proposal_cases(ctx.desk.services[p.race]).describe(p)]
+        for what in [ctx.desk.services[p.race].describe(p)]
     )
     return Reply(
         title="Your proposals",
@@ -209,7 +208,7 @@ async def _proposals(ctx: Context, args: dict[str, Any]) -> Reply:
 
 async def _approve(ctx: Context, args: dict[str, Any]) -> Reply:
     svc, proposal = await find_proposal(ctx.desk, args["number"])
-    approving = proposal_cases(svc).approve(ctx.actor, proposal, args.get("confirm") == "yes")
+    approving = svc.approve(ctx.actor, proposal, args.get("confirm") == "yes")
     done = (await approving).recorded
     names, tally = svc.candidate_names(), await svc.tally()
     reply = recorded_reply(done.event, done.previous, svc.race, names, tally, done.standing)
@@ -218,7 +217,7 @@ async def _approve(ctx: Context, args: dict[str, Any]) -> Reply:
 
 async def _reject(ctx: Context, args: dict[str, Any]) -> Reply:
     svc, proposal = await find_proposal(ctx.desk, args["number"])
-    rejected = await proposal_cases(svc).reject(ctx.actor, proposal, args.get("note"))
+    rejected = await svc.reject(ctx.actor, proposal, args.get("note"))
     return Reply.text(decision(rejected))
 
 

@@ -33,7 +33,6 @@ from bot.service_proposals import (
     Reviewer,
     decision,
     find_proposal,
-    proposal_cases,
 )
 
 log = logging.getLogger(__name__)
@@ -271,7 +270,7 @@ class DiscordPlatform:
                 config.proposals_per_reader, self._show_proposal, self._tell_proposer
             )
             for race in self.desk.services.values():
-                proposal_cases(race).review_on("discord", reviewer)
+                race.review_on("discord", reviewer)
 
     async def start(self) -> None:
         if not self._logged_in:
@@ -326,7 +325,7 @@ class DiscordPlatform:
 
     def _review_message(self, proposal: Proposal, buttons: bool) -> dict[str, Any]:
         """A proposal as editors review it; while open, with its Approve and Reject buttons."""
-        lines = proposal_cases(self.desk.services[proposal.race]).review_lines(proposal)
+        lines = self.desk.services[proposal.race].review_lines(proposal)
         (message,) = message_kwargs(Reply(sections=(Section(lines=lines),)))
         view = discord.ui.View(timeout=None)
         if buttons:
@@ -341,7 +340,7 @@ class DiscordPlatform:
 
     async def _tell_proposer(self, proposal: Proposal) -> None:
         """How it was decided, in a direct message to the proposer."""
-        what = proposal_cases(self.desk.services[proposal.race]).describe(proposal)
+        what = self.desk.services[proposal.race].describe(proposal)
         dm = await self.client.create_dm(discord.Object(int(proposal.proposer.id)))
         await dm.send(content=cut(discord_escape(decision(proposal, what)), DISCORD_MESSAGE))
 
@@ -362,7 +361,7 @@ class DiscordPlatform:
 
         async def decide() -> Reply:
             service, proposal = await find_proposal(self.desk, number)
-            cases = proposal_cases(service)
+            cases = service
             try:
                 if verb == "reject":
                     decided = await cases.reject(actor, proposal)

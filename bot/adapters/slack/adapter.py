@@ -40,7 +40,6 @@ from bot.service_proposals import (
     Reviewer,
     decision,
     find_proposal,
-    proposal_cases,
 )
 from bot.text import one_line
 
@@ -196,7 +195,7 @@ class SlackPlatform:
                 config.proposals_per_reader, self._show_proposal, self._tell_proposer
             )
             for race in self.desk.services.values():
-                proposal_cases(race).review_on("slack", reviewer)
+                race.review_on("slack", reviewer)
         self._tasks: set[asyncio.Task[None]] = set()  # commands, from start to last follow-up
         self._group = EditorGroup(self.client, config.editor_group)
         self._names = DisplayNames(self._display_name)
@@ -406,7 +405,7 @@ class SlackPlatform:
     # --- readers' proposals --------------------------------------------------------------------
 
     def _lines(self, proposal: Proposal) -> tuple[str, ...]:
-        return proposal_cases(self.desk.services[proposal.race]).review_lines(proposal)
+        return self.desk.services[proposal.race].review_lines(proposal)
 
     async def _show_proposal(self, proposal: Proposal) -> None:
         """Post a new proposal in the review channel, with its Approve and Reject buttons."""
@@ -419,7 +418,7 @@ class SlackPlatform:
 
     async def _tell_proposer(self, proposal: Proposal) -> None:
         """How it was decided, to the proposer alone, in the channel they proposed it in."""
-        what = proposal_cases(self.desk.services[proposal.race]).describe(proposal)
+        what = self.desk.services[proposal.race].describe(proposal)
         await self.client.chat_postEphemeral(
             channel=proposal.channel, user=proposal.proposer.id, text=decision(proposal, what)
         )
@@ -463,7 +462,7 @@ class SlackPlatform:
                 return Reply.refusal(refusal)
             actor = await self._actor(command)
             service, proposal = await find_proposal(self.desk, int(number))
-            cases = proposal_cases(service)
+            cases = service
             try:
                 if verb == "reject":
                     decided = await cases.reject(actor, proposal)
