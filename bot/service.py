@@ -163,12 +163,7 @@ class Service(DigestUseCases, RoundUseCases, AlertUseCases, ProposalUseCases):
         note: str | None = None,
     ) -> Recorded:
         actor.require_editor("record positions")
-        if position is Position.UNDECIDED:
-            candidate = None
-        elif candidate is None:
-            raise TallyError(f"Say which candidate {member.name} {position.value}.")
-        day = self.check_day(on or self.today())
-        self._check_member_on(member, day)
+        candidate, day = self.checked_position(member, position, candidate, on)
         new = NewEvent(
             race=self.race.id,
             member=member.code,
@@ -189,6 +184,19 @@ class Service(DigestUseCases, RoundUseCases, AlertUseCases, ProposalUseCases):
             standings = await self.store.standings(self.race.id, [member.code], event.happened_on)
             return Recorded(event, previous, standings.get(member.code))
         return Recorded(event, previous)
+
+    def checked_position(
+        self, member: Member, position: Position, candidate: Candidate | None, on: date | None
+    ) -> tuple[Candidate | None, date]:
+        """What a recording (or a reader's proposal of one) is about, checked: its candidate
+        (none for undecided) and its day, on which the member must be a member."""
+        if position is Position.UNDECIDED:
+            candidate = None
+        elif candidate is None:
+            raise TallyError(f"Say which candidate {member.name} {position.value}.")
+        day = self.check_day(on or self.today())
+        self._check_member_on(member, day)
+        return candidate, day
 
     def _check_member_on(self, member: Member, day: date) -> None:
         """A position is a member's: refused on a day it was not one (before it joined)."""

@@ -108,9 +108,7 @@ class ProposalUseCases:
     store: Store
     race: Race
     roster: Roster
-    check_day: Callable[[date], date]
-    today: Callable[[], date]
-    _check_member_on: Callable[[Member, date], None]
+    checked_position: Callable[..., tuple[Candidate | None, date]]
     record: Callable[..., Awaitable[Recorded]]
     refresh: Callable[[], Awaitable[None]]
     candidate_names: Callable[[], dict[str, str]]
@@ -137,12 +135,7 @@ class ProposalUseCases:
                 f"review channel were set up: whoever runs the bot can set [{actor.platform}] "
                 "review_channel in the config."
             )
-        if position is Position.UNDECIDED:
-            candidate = None
-        elif candidate is None:
-            raise TallyError(f"Say which candidate {member.name} {position.value}.")
-        day = self.check_day(on or self.today())
-        self._check_member_on(member, day)
+        candidate, day = self.checked_position(member, position, candidate, on)
         new = NewProposal(
             race=self.race.id,
             member=member.code,
@@ -280,6 +273,17 @@ def decision(proposal: Proposal, what: str = "") -> str:
         return f"{which} was approved by {proposal.decider.name}: recorded{event}."
     why = f": {proposal.reason}" if proposal.reason else "."
     return f"{which} was rejected by {proposal.decider.name}{why}"
+
+
+async def decide_click(
+    desk: Desk, actor: Actor, number: int, verb: str
+) -> tuple[Service, Proposal]:
+    """A review button's click, on any platform: 'approve', 'confirm' (approve over a newer
+    recording of the member) or 'reject'. Approving over a newer one raises NeedsConfirm."""
+    service, proposal = await find_proposal(desk, number)
+    if verb == "reject":
+        return service, await service.reject(actor, proposal)
+    return service, (await service.approve(actor, proposal, verb == "confirm")).proposal
 
 
 async def find_proposal(desk: Desk, number: int) -> tuple[Service, Proposal]:

@@ -31,8 +31,8 @@ from bot.service_proposals import (
     NeedsConfirm,
     Proposal,
     Reviewer,
+    decide_click,
     decision,
-    find_proposal,
 )
 
 log = logging.getLogger(__name__)
@@ -360,13 +360,8 @@ class DiscordPlatform:
         asked: list[NeedsConfirm] = []
 
         async def decide() -> Reply:
-            service, proposal = await find_proposal(self.desk, number)
-            cases = service
             try:
-                if verb == "reject":
-                    decided = await cases.reject(actor, proposal)
-                else:
-                    decided = (await cases.approve(actor, proposal, verb == "confirm")).proposal
+                service, decided = await decide_click(self.desk, actor, number, verb)
             except NeedsConfirm as exc:
                 asked.append(exc)
                 raise
@@ -380,7 +375,7 @@ class DiscordPlatform:
                     log.warning(
                         "Discord: could not update the review of proposal #%d (%s)", number, exc
                     )
-            return replace(Reply.text(decision(decided, cases.describe(decided))), private=True)
+            return replace(Reply.text(decision(decided, service.describe(decided))), private=True)
 
         reply = await guarded(f"Discord: review #{number}", decide())
         if asked:

@@ -38,8 +38,8 @@ from bot.service_proposals import (
     NeedsConfirm,
     Proposal,
     Reviewer,
+    decide_click,
     decision,
-    find_proposal,
 )
 from bot.text import one_line
 
@@ -461,18 +461,13 @@ class SlackPlatform:
             if (refusal := self.not_served(command)) is not None:
                 return Reply.refusal(refusal)
             actor = await self._actor(command)
-            service, proposal = await find_proposal(self.desk, int(number))
-            cases = service
             try:
-                if verb == "reject":
-                    decided = await cases.reject(actor, proposal)
-                else:
-                    decided = (await cases.approve(actor, proposal, verb == "confirm")).proposal
+                service, decided = await decide_click(self.desk, actor, int(number), verb)
             except NeedsConfirm as exc:
                 asked.append(exc)
                 raise
             await self._settle(channel, review_ts, decided)
-            return Reply.text(decision(decided, cases.describe(decided)))
+            return Reply.text(decision(decided, service.describe(decided)))
 
         reply = await guarded(f"Slack: review #{number}", decide())
         if asked:  # a second click confirms
