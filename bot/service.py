@@ -80,7 +80,9 @@ class Service(DigestUseCases, RoundUseCases, AlertUseCases, ProposalUseCases):
         self.reviewers: dict[str, Reviewer] = {}  # see ProposalUseCases
         self.roster = Roster(race)
         self._replays = Replays(store, race)
-        self._candidates_version = -1  # of the candidates in the roster; -1: not read yet
+        # the candidate log's version and the day the roster was read for; none yet
+        self._candidates_version: tuple[int, date] | None = None
+        self._refreshed_on: date | None = None
         # What was read at the file's last data version: it holds until anything is committed.
         self.data_version = -1
         self.rounds_kept: dict[tuple[int, date], list[Round]] = {}  # see RoundUseCases
@@ -136,15 +138,16 @@ class Service(DigestUseCases, RoundUseCases, AlertUseCases, ProposalUseCases):
         """Follow what any process changed: the candidates are kept in the roster, so they are
         read again when the candidate log has changed, and what is kept of today's tally holds
         until anything is committed (one cheap step when nothing was; call it per command)."""
-        data_version = await self.store.data_version()
-        if data_version == self.data_version:
+        data_version, today = await self.store.data_version(), self.today()
+        if (data_version, today) == (self.data_version, self._refreshed_on):
             return
-        self.data_version = data_version
+        self.data_version, self._refreshed_on = data_version, today
         self._now, self._countdowns = None, {}
         self.rounds_kept.clear()
-        version = await self.store.candidates_version()
+        version = (await self.store.candidates_version(), today)
         if version != self._candidates_version:
-            self.roster.set_candidates(await self.store.candidates(self.race.id))
+            # as of today: a race file's candidate who enters later is not one yet
+            self.roster.set_candidates(await self.store.candidates(self.race.id, today))
             self._candidates_version = version
 
     def today(self) -> date:
@@ -343,6 +346,9 @@ class Service(DigestUseCases, RoundUseCases, AlertUseCases, ProposalUseCases):
         if candidate is None and self._now is not None and self._now[0] == key:
             return self._now[1]
         latest = await self.store.current(self.race.id)
+        if any(e.happened_on > key[1] for e in latest.values()):
+            # a race file's event dated after today (a demo on a pinned day): as of today
+            return await self._tally_on(key[1], candidate)
         candidates = [candidate] if candidate else await self.active_candidates()
         tally = compute_tally(self.race, candidates, latest, key[1], self.candidate_names())
         if candidate is None:

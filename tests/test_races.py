@@ -142,3 +142,14 @@ def test_a_surname_keeps_its_particles():
     assert Candidate("v", "Ursula von der Leyen").last_name == "von der Leyen"
     assert Candidate("r", "Mark Rutte").last_name == "Rutte"
     assert Candidate("x", "Leyen").last_name == "Leyen"
+
+
+async def test_a_demo_on_a_day_before_the_race_file_s_events_counts_as_of_that_day(tmp_path):
+    """The quick start pins 3 April 2024: the EU vote of 27 June and the candidates of 2026
+    are not counted, nor candidates, before their days."""
+    eu = await open_race(tmp_path, "eu-commission-2024", date(2024, 4, 3))
+    assert (await eu.tally()).shown().count == 0
+    await eu.store.close()
+    un = await open_race(tmp_path, "unsg-2026", date(2024, 4, 3))
+    assert (await un.tally()).candidates == ()
+    await un.store.close()
