@@ -27,6 +27,20 @@ class Position(enum.StrEnum):
     UNDECIDED = "undecided"
 
 
+class Confidence(enum.StrEnum):
+    """How sure a recording is: the member said it publicly, named outlets report it citing
+    officials, or it is a rumour."""
+
+    ON_RECORD = "on-record"
+    REPORTED = "reported"
+    RUMOURED = "rumoured"
+
+    @classmethod
+    def default(cls, source: str | None) -> Confidence:
+        """Without a word on it: reported with a source, a rumour without."""
+        return cls.REPORTED if source else cls.RUMOURED
+
+
 class EventKind(enum.StrEnum):
     """What a row of the log is: a position taken, or the undo of an earlier row (stored in
     the log's position column, as 'undo')."""
@@ -279,6 +293,8 @@ class Event:
     source: str | None = None
     note: str | None = None
     reverts: int | None = None
+    confidence: Confidence = Confidence.REPORTED
+    condition: str | None = None  # a conditional position's condition: it counts all the same
 
 
 class Change(NamedTuple):

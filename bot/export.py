@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.domain import Round
+from bot.domain import Confidence, Round
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class Export:
 EXPORT_COLUMNS = [
     "id", "race", "member", "member_name", "position", "candidate", "candidate_name",
     "happened_on", "recorded_at", "recorded_by_platform", "recorded_by_id", "recorded_by_name",
-    "source", "note", "reverts",
+    "source", "note", "reverts", "confidence", "condition",
 ]  # fmt: skip
 
 
@@ -47,9 +47,12 @@ def write_export(
     named = (
         (id_, race, member, members.get(member, member), position, candidate,
          candidates.get(candidate or ""), happened_on, recorded_at, platform, actor_id,
-         actor_name, source, note, reverts)
+         actor_name, source, note, reverts,
+         # an undo has none; an event from before confidences, by its source
+         None if position == "undo" else confidence or Confidence.default(source).value,
+         condition)
         for (id_, race, member, position, candidate, happened_on, recorded_at, platform,
-             actor_id, actor_name, source, note, reverts) in rows
+             actor_id, actor_name, source, note, reverts, confidence, condition) in rows
     )  # fmt: skip
     return write_rows(EXPORT_COLUMNS, named, fmt)
 

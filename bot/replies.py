@@ -148,9 +148,13 @@ def link_labels(text: str) -> str:
 def describe(event: Event, names: dict[str, str]) -> str:
     """What a member does: 'supports Mark Rutte', 'has no public position'."""
     if event.position == Position.UNDECIDED:
-        return "has no public position"
-    on = " on" if event.position == Position.ABSTAINS else ""  # abstains on, supports
-    return f"{event.position}{on} {names.get(event.candidate or '', event.candidate)}"
+        what = "has no public position"
+    else:
+        on = " on" if event.position == Position.ABSTAINS else ""  # abstains on, supports
+        what = f"{event.position}{on} {names.get(event.candidate or '', event.candidate)}"
+    if event.condition:  # one line even if stored unchecked
+        what += f", on condition: {one_line(event.condition)}"
+    return what
 
 
 def candidate_label(candidate: Candidate, race: Race) -> str:

@@ -16,6 +16,7 @@ from bot.domain import (
     CandidateAction,
     CandidateTally,
     Change,
+    Confidence,
     Event,
     Member,
     Position,
@@ -164,7 +165,10 @@ class Service(DigestUseCases, RoundUseCases, AlertUseCases, ProposalUseCases):
         on: date | None = None,
         source: str | None = None,
         note: str | None = None,
+        confidence: Confidence | None = None,
+        condition: str | None = None,
     ) -> Recorded:
+        """Record a position; `confidence` defaults by its source (Confidence.default)."""
         actor.require_editor("record positions")
         candidate, day = self.checked_position(member, position, candidate, on)
         new = NewEvent(
@@ -176,6 +180,8 @@ class Service(DigestUseCases, RoundUseCases, AlertUseCases, ProposalUseCases):
             actor=actor,
             source=check_source(source),
             note=check_note(note),
+            confidence=confidence,
+            condition=check_note(condition, "condition"),
         )
         appended = await self.store.append(new)
         if appended is None:  # the candidate was not in the race that day: the log decides

@@ -12,7 +12,17 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING, NoReturn
 
-from bot.domain import Actor, Candidate, Event, Member, Position, Race, TallyError, format_date
+from bot.domain import (
+    Actor,
+    Candidate,
+    Confidence,
+    Event,
+    Member,
+    Position,
+    Race,
+    TallyError,
+    format_date,
+)
 from bot.roster import Roster
 from bot.text import check_note, check_source
 
@@ -50,6 +60,8 @@ class NewProposal:
     channel: str  # where it was proposed (the console's is "")
     source: str | None = None
     note: str | None = None
+    confidence: Confidence | None = None  # None: by its source, when approved
+    condition: str | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +82,8 @@ class Proposal:
     decided_at: datetime | None = None
     reason: str | None = None  # a rejection's
     event_id: int | None = None  # what an approval recorded
+    confidence: Confidence | None = None
+    condition: str | None = None
 
 
 Notify = Callable[[Proposal], Awaitable[None]]
@@ -126,6 +140,8 @@ class ProposalUseCases:
         on: date | None = None,
         source: str | None = None,
         note: str | None = None,
+        confidence: Confidence | None = None,
+        condition: str | None = None,
     ) -> Proposal:
         """A reader's recording, checked as a recording is, kept for an editor to review."""
         reviewer = self.reviewers.get(actor.platform)
@@ -146,6 +162,8 @@ class ProposalUseCases:
             channel=channel,
             source=check_source(source),
             note=check_note(note),
+            confidence=confidence,
+            condition=check_note(condition, "condition"),
         )
         proposal = await self.store.add_proposal(new, reviewer.max_open)
         if proposal is None:
@@ -181,6 +199,8 @@ class ProposalUseCases:
                 proposal.on,
                 proposal.source,
                 proposal.note,
+                proposal.confidence,
+                proposal.condition,
             )
         except BaseException:  # refused (the candidate withdrew since): open for another try
             await self.store.reopen_proposal(proposal.id, actor)
@@ -258,6 +278,10 @@ class ProposalUseCases:
         lines.append(f"Source: {proposal.source}" if proposal.source else "No source given.")
         if proposal.note:
             lines.append(f"Note: {proposal.note}")
+        if proposal.condition:
+            lines.append(f"On condition: {proposal.condition}")
+        confidence = proposal.confidence or Confidence.default(proposal.source)
+        lines.append(f"Confidence: {confidence}.")
         lines.append(f"Proposed by {proposal.proposer.name}.")
         if proposal.decider is not None:
             lines.append(decision(proposal))

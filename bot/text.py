@@ -35,12 +35,13 @@ def one_line(text: str) -> str:
     return _BREAK.sub(" ", visible).strip()
 
 
-def check_note(note: str | None) -> str | None:
+def check_note(note: str | None, what: str = "note") -> str | None:
+    """A note (or a condition, `what`): one line, bounded."""
     if not note:
         return None
     note = one_line(note)
     if len(note) > MAX_NOTE:
-        raise TallyError(f"The note has {len(note)} characters; keep it to {MAX_NOTE}.")
+        raise TallyError(f"The {what} has {len(note)} characters; keep it to {MAX_NOTE}.")
     return note or None
 
 

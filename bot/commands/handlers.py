@@ -14,7 +14,7 @@ from bot.charts import chart_reply
 from bot.commands.grammar import find_command
 from bot.commands.spec import COMMANDS, Context, Style
 from bot.digest import DigestBuilder
-from bot.domain import Position
+from bot.domain import Confidence, Position
 from bot.replies import (
     Attachment,
     Reply,
@@ -51,6 +51,8 @@ async def _record(ctx: Context, args: dict[str, Any], position: Position) -> Rep
             args.get("on"),
             args.get("source"),
             args.get("note"),
+            _confidence(args),
+            args.get("condition"),
         )
         line = f"Proposed #{proposal.id}; an editor will review it."
         return Reply(sections=(Section(lines=(line,)),), private=True)
@@ -62,10 +64,16 @@ async def _record(ctx: Context, args: dict[str, Any], position: Position) -> Rep
         args.get("on"),
         args.get("source"),
         args.get("note"),
+        _confidence(args),
+        args.get("condition"),
     )
     names = svc.candidate_names()
     tally = await svc.tally()
     return recorded_reply(done.event, done.previous, svc.race, names, tally, done.standing)
+
+
+def _confidence(args: dict[str, Any]) -> Confidence | None:
+    return Confidence(args["confidence"]) if "confidence" in args else None
 
 
 async def _endorse(ctx: Context, args: dict[str, Any]) -> Reply:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 from bot.charts import KINDS
 from bot.desk import Desk
-from bot.domain import Actor
+from bot.domain import Actor, Confidence
 from bot.export import EXPORT_FORMATS
 from bot.service import MAX_HISTORY, Service
 from bot.text import MAX_NOTE, MAX_SOURCE
@@ -140,6 +140,22 @@ _NOTE = Param(
     keyword=True,
     max_length=MAX_NOTE,
 )
+_CONFIDENCE = Param(
+    "confidence",
+    Kind.CHOICE,
+    "on-record (said publicly), reported (outlets citing officials), rumoured;"
+    " default reported with a source, rumoured without",
+    keyword=True,
+    choices=tuple(c.value for c in Confidence),
+    placeholder="on-record|reported|rumoured",
+)
+_CONDITION = Param(
+    "condition",
+    Kind.TEXT,
+    f"the condition of a conditional position, up to {MAX_NOTE} characters",
+    keyword=True,
+    max_length=MAX_NOTE,
+)
 _PROPOSAL = Param(
     "number", Kind.INT, "the proposal's number, as /proposals lists them", required=True, minimum=1
 )
@@ -149,7 +165,7 @@ _COMMAND_LIST = (
     Command(
         "endorse",
         "Record that a member publicly backs a candidate.",
-        (_MEMBER, _CANDIDATE, _ON, _SOURCE, _NOTE),
+        (_MEMBER, _CANDIDATE, _ON, _SOURCE, _NOTE, _CONFIDENCE, _CONDITION),
         editor_only=True,
         proposable=True,
         example="/endorse Estonia Rutte on:2024-04-02 source:https://www.politico.eu/...",
@@ -157,7 +173,7 @@ _COMMAND_LIST = (
     Command(
         "oppose",
         "Record that a member publicly opposes a candidate.",
-        (_MEMBER, _CANDIDATE, _ON, _SOURCE, _NOTE),
+        (_MEMBER, _CANDIDATE, _ON, _SOURCE, _NOTE, _CONFIDENCE, _CONDITION),
         editor_only=True,
         proposable=True,
         example="/oppose Hungary Rutte source:https://...",
@@ -165,7 +181,7 @@ _COMMAND_LIST = (
     Command(
         "abstain",
         "Record that a member abstains on a candidate (neither for nor against).",
-        (_MEMBER, _CANDIDATE, _ON, _SOURCE, _NOTE),
+        (_MEMBER, _CANDIDATE, _ON, _SOURCE, _NOTE, _CONFIDENCE, _CONDITION),
         editor_only=True,
         proposable=True,
         example="/abstain Italy von der Leyen on:2024-06-27 source:https://...",
@@ -173,7 +189,7 @@ _COMMAND_LIST = (
     Command(
         "undecided",
         "Record that a member has no public position.",
-        (_MEMBER, _ON, _SOURCE, _NOTE),
+        (_MEMBER, _ON, _SOURCE, _NOTE, _CONFIDENCE, _CONDITION),
         editor_only=True,
         proposable=True,
         example="/undecided Slovakia",

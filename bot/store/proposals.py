@@ -7,14 +7,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from bot.domain import Actor, Position
+from bot.domain import Actor, Confidence, Position
 from bot.service_proposals import NewProposal, Proposal, ProposalStatus
 from bot.store.database import Database, utc
 
 _COLUMNS = (
     "id, race, member, position, candidate, happened_on, source, note, platform, channel,"
     " proposer_id, proposer_name, proposed_at, status, decider_platform, decider_id,"
-    " decider_name, decided_at, reason, event_id"
+    " decider_name, decided_at, reason, event_id, confidence, condition"
 )
 
 
@@ -37,6 +37,8 @@ def _proposal(row: Sequence) -> Proposal:
         decided_at=datetime.fromisoformat(row[17]) if row[17] else None,
         reason=row[18],
         event_id=row[19],
+        confidence=Confidence(row[20]) if row[20] else None,
+        condition=row[21],
     )
 
 
@@ -48,8 +50,9 @@ class ProposalRows(Database):
         rows = await self._write(
             lambda: self.db.execute_fetchall(
                 "INSERT INTO proposals (race, member, position, candidate, happened_on, source,"
-                "   note, platform, channel, proposer_id, proposer_name, proposed_at)"
-                " SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+                "   note, platform, channel, proposer_id, proposer_name, proposed_at,"
+                "   confidence, condition)"
+                " SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
                 " WHERE (SELECT count(*) FROM proposals"
                 "   WHERE platform = ? AND proposer_id = ? AND status = 'open') < ?"
                 f" RETURNING {_COLUMNS}",
@@ -66,6 +69,8 @@ class ProposalRows(Database):
                     p.id,
                     p.name,
                     self._now(),
+                    new.confidence.value if new.confidence else None,
+                    new.condition,
                     *(p.platform, p.id, max_open),
                 ),
             )

@@ -345,6 +345,17 @@ MIGRATIONS: list[str] = [
     CREATE INDEX proposals_by_proposer ON proposals (platform, proposer_id, status);
     CREATE INDEX proposals_by_status ON proposals (status, race, id);
     """,
+    # 12: how sure a recording is, and the condition of a conditional position, on events and
+    # proposals. An older event keeps NULL, read as its source says (reported with one,
+    # rumoured without): the log is append-only, so no UPDATE fills it in.
+    """
+    ALTER TABLE events ADD COLUMN confidence TEXT
+        CHECK (confidence IN ('on-record', 'reported', 'rumoured'));
+    ALTER TABLE events ADD COLUMN condition TEXT;
+    ALTER TABLE proposals ADD COLUMN confidence TEXT
+        CHECK (confidence IN ('on-record', 'reported', 'rumoured'));
+    ALTER TABLE proposals ADD COLUMN condition TEXT;
+    """,
 ]
 
 

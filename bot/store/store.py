@@ -19,6 +19,7 @@ from bot.domain import (
     Candidate,
     CandidateAction,
     Change,
+    Confidence,
     Event,
     EventKind,
     Position,
@@ -29,7 +30,7 @@ from bot.store.digests import DigestRows
 
 _EVENT_COLUMNS = (
     "id, race, member, position, candidate, happened_on, recorded_at,"
-    " actor_platform, actor_id, actor_name, source, note, reverts"
+    " actor_platform, actor_id, actor_name, source, note, reverts, confidence, condition"
 )
 _ACTIVE = "NOT EXISTS (SELECT 1 FROM events AS u WHERE u.reverts = e.id)"
 _MAX_ID = 2**63 - 1  # "no upper bound" for id ranges
@@ -83,6 +84,8 @@ class NewEvent:
     actor: Actor
     source: str | None = None
     note: str | None = None
+    confidence: Confidence | None = None  # None: by its source (Confidence.default)
+    condition: str | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,7 @@ class CandidateChange:
 # A position by its stored value: a dict, as Position(value) costs ten times as much, on each
 # of a replay's 100,000 rows.
 _POSITIONS = {p.value: p for p in Position}
+_CONFIDENCES = {c.value: c for c in Confidence}
 
 
 def _kind(position: str) -> tuple[EventKind, Position | None]:
@@ -118,6 +122,9 @@ def _event(row: Sequence) -> Event:
         source=row[10],
         note=row[11],
         reverts=row[12],
+        # NULL: recorded before confidences were (migration 12), so by its source
+        confidence=_CONFIDENCES[row[13]] if row[13] else Confidence.default(row[10]),
+        condition=row[14],
     )
 
 
@@ -135,7 +142,7 @@ class Store(DigestRows):
         rows = await self._write(
             lambda: self.db.execute_fetchall(
                 f"INSERT INTO events ({_EVENT_COLUMNS})"
-                " SELECT NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL"
+                " SELECT NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?"
                 " WHERE ? IS NULL OR (SELECT action FROM candidate_events"
                 "   WHERE race = ? AND key = ? AND coalesce(happened_on, '') <= ?"
                 "   ORDER BY coalesce(happened_on, '') DESC, id DESC LIMIT 1) IN ('add', 'return')"
@@ -168,7 +175,7 @@ class Store(DigestRows):
                 return 0
             await self.db.executemany(
                 f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES"
-                " (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                " (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)",
                 [_params(e, self._now()) for e in events],
             )
             return len(events)
@@ -181,7 +188,7 @@ class Store(DigestRows):
             lambda: self.db.execute_fetchall(
                 f"INSERT INTO events ({_EVENT_COLUMNS})"
                 " SELECT NULL, race, member, 'undo', candidate, happened_on, ?, ?, ?, ?,"
-                "   NULL, NULL, id"
+                "   NULL, NULL, id, NULL, NULL"
                 " FROM events AS e"
                 " WHERE e.actor_platform = ? AND e.actor_id = ? AND e.race = ?"
                 f"   AND e.position != 'undo' AND {_ACTIVE}"
@@ -484,6 +491,8 @@ def _params(e: NewEvent, recorded_at: str) -> tuple:
         e.actor.name,
         e.source,
         e.note,
+        (e.confidence or Confidence.default(e.source)).value,
+        e.condition,
     )
 
 
