@@ -787,7 +787,8 @@ async def test_help_on_discord_names_fields_not_key_value(platform: DiscordPlatf
         return re.sub(r"\\(.)", r"\1", text(answer(run)))
 
     listing = read(await ask(platform, "help", roles=[]))
-    assert "/endorse <member> <candidate> [on] [source] [note] [confidence] [condition]: Record that" in listing
+    endorse = "/endorse <member> <candidate> [on] [source] [note] [confidence] [condition]"
+    assert f"{endorse}: Record that" in listing
     assert "/export [format] [since] [until] [of]: The event log" in listing
     assert listing.endswith(
         "Pick a command after /, then fill in its fields; the optional "
