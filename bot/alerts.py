@@ -32,8 +32,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.domain import Event, Position, Tally
-from bot.platform import Platform, PostRejected
-from bot.render import cut
+from bot.platform import Platform, PostRejected, post_error
 from bot.replies import Reply, Section, describe, link_labels, outlet
 from bot.service_alerts import AlertKey, AlertStatus, Follow, Minute
 
@@ -47,7 +46,6 @@ SETTLE = timedelta(seconds=5)  # a minute is alerted this long after it ends
 LOOK_BACK = timedelta(hours=24)  # older changes are the digest's, not an alert's
 MIN_GAP = 1.0  # seconds between two posts to one channel
 MAX_LINES = 10  # changes in one alert; /history has the rest
-MAX_ERROR = 300  # characters of a failed post's error kept and logged
 
 
 def minute_of(moment: datetime) -> str:
@@ -217,7 +215,7 @@ class Alerts:
                 )
                 return False
             except Exception as exc:  # a platform error, a 429, the network, a timeout: retry
-                error = cut(" ".join(f"{type(exc).__name__}: {exc}".split()), MAX_ERROR)
+                error = post_error(exc)
                 final = attempt == self.attempts
                 status = AlertStatus.FAILED if final else AlertStatus.SENDING
                 await self.service.alert_result(key, self.service.clock.now(), status, error)

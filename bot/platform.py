@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from bot.render import cut
 from bot.replies import Reply
 
 if TYPE_CHECKING:
@@ -73,3 +74,12 @@ class PlatformMaker:
 def secret(name: str, environ: Mapping[str, str] = os.environ) -> str | None:
     """A secret from the environment; empty counts as unset."""
     return environ.get(name) or None
+
+
+MAX_ERROR = 300  # characters of a failed post's error kept (in its row) and logged
+
+
+def post_error(exc: BaseException) -> str:
+    """A failed post's error in one bounded line: the log and the row get it, and an API
+    error spans lines."""
+    return cut(" ".join(f"{type(exc).__name__}: {exc}".split()), MAX_ERROR)

@@ -42,8 +42,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.digest import BoardMaker, Digest, DigestBuilder
 from bot.digest_records import DigestKey, DigestStatus, SentDigest, Subscription
-from bot.platform import Platform, PostRejected
-from bot.render import cut
+from bot.platform import Platform, PostRejected, post_error
 from bot.replies import Reply, Section
 from bot.service import Service
 
@@ -52,7 +51,6 @@ log = logging.getLogger(__name__)
 Sleep = Callable[[float], Awaitable[None]]
 
 REFRESH_SECONDS = 60  # how often subscriptions made in another process are picked up
-MAX_ERROR = 300  # characters of a failed post's error kept and logged
 CLOSE_WAIT = 5.0  # seconds close() waits for cancelled runs to finish
 _CRON_PREFIX = "digest at "
 # Our own rows decide what is due and what is late; APScheduler only has to call on time.
@@ -449,8 +447,7 @@ class DigestScheduler:
                 )
                 return None
             except Exception as exc:  # a platform error, a 429, the network, a timeout: retry
-                # One bounded line: the log and the row get it, and an API error spans lines.
-                error = cut(" ".join(f"{type(exc).__name__}: {exc}".split()), MAX_ERROR)
+                error = post_error(exc)
                 if attempt == self.attempts:
                     await service.digest_result(key, self.clock.now(), DigestStatus.FAILED, error)
                     log.error(

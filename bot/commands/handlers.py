@@ -41,23 +41,7 @@ Handler = Callable[[Context, dict[str, Any]], Awaitable[Reply]]
 
 async def _record(ctx: Context, args: dict[str, Any], position: Position) -> Reply:
     svc = ctx.service
-    if not ctx.actor.is_editor:  # a reader proposes; an editor will review it
-        proposal = await svc.propose(
-            ctx.actor,
-            ctx.channel,
-            args["member"],
-            position,
-            args.get("candidate"),
-            args.get("on"),
-            args.get("source"),
-            args.get("note"),
-            _confidence(args),
-            args.get("condition"),
-        )
-        line = f"Proposed #{proposal.id}; an editor will review it."
-        return Reply(sections=(Section(lines=(line,)),), private=True)
-    done = await svc.record(
-        ctx.actor,
+    what = (
         args["member"],
         position,
         args.get("candidate"),
@@ -67,6 +51,11 @@ async def _record(ctx: Context, args: dict[str, Any], position: Position) -> Rep
         _confidence(args),
         args.get("condition"),
     )
+    if not ctx.actor.is_editor:  # a reader proposes; an editor will review it
+        proposal = await svc.propose(ctx.actor, ctx.channel, *what)
+        line = f"Proposed #{proposal.id}; an editor will review it."
+        return Reply(sections=(Section(lines=(line,)),), private=True)
+    done = await svc.record(ctx.actor, *what)
     names = svc.candidate_names()
     tally = await svc.tally()
     return recorded_reply(done.event, done.previous, svc.race, names, tally, done.standing)
