@@ -71,6 +71,75 @@ async def test_formats_are_as_before_and_gzip_holds_the_same(service, temp_dir):
     assert again.getvalue().encode("utf-8-sig") == plain["csv"]
 
 
+ODD_TEXT = [
+    "=SUM(A1)", "+1", "-1", "@me", "\tTab", "\rCR", '"quoted", and, commas', "two\nlines",
+    "crlf\r\nend", "line\u2028sep", " leading space", "«Fico»", "", "plain",
+]  # fmt: skip
+
+
+def _by_hand(db_path: Path, race: str, members: dict, candidates: dict, fmt: str) -> bytes:
+    """The export as it was written before it moved to SQLite and a worker process: each
+    event's row mapped and quoted in Python, written by csv.writer or json.dumps."""
+    with sqlite3.connect(db_path) as db:
+        rows = db.execute(
+            "SELECT id, race, member, position, candidate, happened_on, recorded_at,"
+            " actor_platform, actor_id, actor_name, source, note, reverts, confidence, condition"
+            " FROM events WHERE race = ? ORDER BY id",
+            (race,),
+        ).fetchall()
+    named = [
+        (i, r, m, members.get(m, m), p, c, candidates.get(c or ""), *rest, reverts,
+         None if p == "undo" else conf or ("reported" if src else "rumoured"), cond)
+        for (i, r, m, p, c, *rest, reverts, conf, cond) in rows
+        for src in [rest[-2]]
+    ]  # fmt: skip
+    if fmt == "json":
+        records = [dict(zip(EXPORT_COLUMNS, row, strict=True)) for row in named]
+        return json.dumps(records, ensure_ascii=False, indent=2).encode()
+    out = io.StringIO(newline="")
+    writer = csv.writer(out)
+    writer.writerow(EXPORT_COLUMNS)
+    for row in named:
+        writer.writerow(
+            "" if v is None else "'" + v if isinstance(v, str) and v[:1] in "=+-@\t\r" and v else v
+            for v in row
+        )
+    return out.getvalue().encode("utf-8-sig")
+
+
+async def test_every_odd_value_is_written_as_csv_writer_and_json_dumps_would(service, temp_dir):
+    """Names, confidences, formulas, quotes, line breaks and NULLs in every text column, an
+    unknown member and candidate, an undo and events from before confidences: the same bytes
+    as mapping each row in Python."""
+    now = datetime.now(UTC).isoformat()
+    rows = []
+    for n, odd in enumerate(ODD_TEXT):
+        maybe = None if n % 3 == 0 else odd
+        rows.append(
+            (service.race.id, ["EE", "SK", "XX", odd][n % 4], ["supports", "opposes"][n % 2],
+             [None, "rutte", "nobody", odd][n % 4], "2024-03-01", now, odd, odd, odd,
+             [None, "", odd, "https://www.reuters.com/world/"][n % 4], maybe,
+             [None, "on-record", "reported", "rumoured"][n // 4], maybe)
+        )  # fmt: skip
+    with sqlite3.connect(service.store.path) as db:
+        db.executemany(
+            "INSERT INTO events (race, member, position, candidate, happened_on, recorded_at,"
+            " actor_platform, actor_id, actor_name, source, note, confidence, condition)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+    sk, rutte = service.race.member("SK"), service.roster.candidate("Rutte")
+    await service.record(EDITOR, sk, Position.OPPOSES, rutte, source="https://www.reuters.com/")
+    await service.undo(EDITOR)
+    members = {m.code: m.name for m in service.race.members}
+    candidates = {c.key: c.name for c in service.roster.candidate_list}
+    for fmt in ("csv", "json"):
+        export = await service.export(fmt)
+        expected = _by_hand(service.store.path, service.race.id, members, candidates, fmt)
+        assert export.path.read_bytes() == expected
+        assert export.events == 32 + len(ODD_TEXT) + 2
+
+
 async def test_json_keeps_text_with_unusual_line_breaks_as_it_was(service, temp_dir):
     """Only json.dumps's own newlines are indented: a U+2028 or U+0085 in a display name is
     data, not a line to indent."""

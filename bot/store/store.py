@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
@@ -26,6 +25,7 @@ from bot.domain import (
     Recording,
     Standing,
 )
+from bot.export import ExportQuery
 from bot.store.digests import DigestRows
 
 _EVENT_COLUMNS = (
@@ -34,7 +34,6 @@ _EVENT_COLUMNS = (
 )
 _ACTIVE = "NOT EXISTS (SELECT 1 FROM events AS u WHERE u.reverts = e.id)"
 _MAX_ID = 2**63 - 1  # "no upper bound" for id ranges
-_EXPORT_BATCH = 100  # rows an export reads at a time, then lets the event loop's thread run
 
 
 # Each member's last active position of each day, by index seeks on events_by_member: the
@@ -441,25 +440,47 @@ class Store(DigestRows):
 
     def event_rows(
         self, race: str, since: date | None = None, until: date | None = None
-    ) -> Iterator[tuple]:
-        """The log of a race as plain rows (the columns of an Event) in recording order, those
-        that happened from `since` to `until`: for an export, run in a thread. Its own plain
-        sqlite3 connection, so a long read holds up neither the event loop nor `reader`, and
-        rows come a batch at a time, so memory stays bounded however long the log is; between
-        batches it gives up the GIL, so the commands of others answer meanwhile."""
-        db = sqlite3.connect(self.path)
-        try:
-            db.execute("PRAGMA query_only = ON")
-            cursor = db.execute(
-                f"SELECT {_EVENT_COLUMNS} FROM events WHERE race = ?"
-                " AND happened_on >= ? AND happened_on <= ? ORDER BY id",
-                (race, (since or date.min).isoformat(), (until or date.max).isoformat()),
+    ) -> ExportQuery:
+        """The read of an export: the log of a race that happened from `since` to `until`, in
+        recording order, each row as the export shows it (EXPORT_COLUMNS): names beside codes,
+        an event from before confidences read by its source (none for an undo), and with
+        :sheet, text a spreadsheet would run as a formula (=, +, -, @) quoted with a leading '
+        (as bot.export quotes other rows). Run by the export's worker on its own connection."""
+
+        def text(value: str) -> str:
+            return (
+                f"CASE WHEN :sheet AND unicode({value}) IN (61, 43, 45, 64, 9, 13)"
+                f" THEN '''' || {value} ELSE {value} END"
             )
-            while batch := cursor.fetchmany(_EXPORT_BATCH):
-                yield from batch
-                time.sleep(0)  # gives up the GIL: a waiting command need not wait 5 ms for it
-        finally:
-            db.close()
+
+        confidence = (
+            "CASE WHEN e.position = 'undo' THEN NULL WHEN e.confidence != '' THEN e.confidence"
+            " WHEN e.source != '' THEN :reported ELSE :rumoured END"
+        )
+        columns = [
+            "e.id", *map(text, ["e.race", "e.member", "coalesce(m.name, e.member)"]),
+            "e.position", *map(text, ["e.candidate", "c.name", "e.happened_on", "e.recorded_at",
+            "e.actor_platform", "e.actor_id", "e.actor_name", "e.source", "e.note"]),
+            "e.reverts", text(confidence), text("e.condition"),
+        ]  # fmt: skip
+        sql = (
+            "WITH members(code, name) AS MATERIALIZED (SELECT key, value FROM json_each(:members)),"
+            " candidates(key, name) AS MATERIALIZED"
+            "  (SELECT key, value FROM json_each(:candidates))"
+            f" SELECT {', '.join(columns)} FROM events AS e"
+            " LEFT JOIN members AS m ON m.code = e.member"
+            " LEFT JOIN candidates AS c ON c.key = e.candidate"
+            " WHERE e.race = :race AND e.happened_on >= :since AND e.happened_on <= :until"
+            " ORDER BY e.id"
+        )
+        params = {
+            "race": race,
+            "since": (since or date.min).isoformat(),
+            "until": (until or date.max).isoformat(),
+            "reported": Confidence.REPORTED.value,  # as Confidence.default reads a source
+            "rumoured": Confidence.RUMOURED.value,
+        }
+        return ExportQuery(self.path, sql, params)
 
     async def event(self, event_id: int) -> Event | None:
         rows = await self.reader.execute_fetchall(
