@@ -87,8 +87,9 @@ def write_export(
             text=True,
             env=env,
         )
-        if done.returncode:
-            raise RuntimeError(f"The export's worker failed: {done.stderr.strip()}")
+        if done.returncode:  # the error, the last line of its traceback
+            *_, error = done.stderr.strip().splitlines() or [f"exit status {done.returncode}"]
+            raise RuntimeError(f"The export's worker failed: {error}")
     except BaseException:
         path.unlink(missing_ok=True)
         raise

@@ -24,7 +24,7 @@ from bot import service as service_module
 from bot.adapters.console import Console
 from bot.adapters.discord.adapter import message_kwargs
 from bot.domain import Actor, Position, TallyError
-from bot.export import EXPORT_COLUMNS
+from bot.export import EXPORT_COLUMNS, ExportQuery, write_export
 from bot.replies import Attachment, Reply, too_big
 
 EDITOR = Actor("test", "ed", "Editor", is_editor=True)
@@ -207,6 +207,14 @@ async def test_one_export_at_a_time_and_reads_go_on_meanwhile(service, temp_dir,
     release.set()
     assert (await first).events == 32
     assert list(temp_dir.iterdir()) == [(await first).path]  # the refused one left nothing
+
+
+def test_a_failed_export_says_why_and_leaves_no_file(tmp_path, temp_dir):
+    """The worker process's error comes back in one exception; its half-written file goes."""
+    broken = ExportQuery(tmp_path / "tally.db", "SELECT * FROM no_such_table", {})
+    with pytest.raises(RuntimeError, match="The export's worker failed: .*no such table"):
+        write_export(broken, "csv", {}, {})
+    assert list(temp_dir.iterdir()) == []
 
 
 async def test_the_console_saves_the_file_and_leaves_no_temporary_copy(service, tmp_path, temp_dir):
