@@ -1,16 +1,22 @@
 """The service's use cases for readers' proposals: a reader's recording is kept as a proposal,
 and an editor approves it (recorded through the same path as an editor's recording, every check
 with it) or rejects it with a reason. Each platform that reviews proposals says so with
-`review_on`; without it a reader's recording is refused with a line saying how to set one up."""
+`review_on`; without it a reader's recording is refused with a line saying how to set one up.
+
+Each review message posted is kept in the database. However a proposal is decided (a click,
+a typed /approve on any platform, the console), this process shows the decision on each of its
+review messages in place of the buttons; what another process decided, a sweep each minute
+(`sweep_reviews`) shows. A message is claimed before it is edited, so it is edited once."""
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, replace
-from datetime import date, datetime
-from typing import TYPE_CHECKING, NoReturn
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from bot.domain import (
     Actor,
@@ -35,6 +41,11 @@ log = logging.getLogger(__name__)
 
 MAX_OPEN = 5  # open proposals per person, unless the platform's config says otherwise
 MAX_LISTED = 20  # proposals /proposals shows
+SWEEP_EVERY = 60.0  # seconds between sweeps for decisions another process made
+SWEEP_BATCH = 20  # review messages a sweep edits at most, well within the platforms' limits
+SETTLE_LEASE = timedelta(minutes=2)  # a claim older than this was cut short: edit it again
+SETTLE_ATTEMPTS = 5  # failed edits of a review message (deleted, say) before it is left
+SETTLE_WAIT = 10.0  # seconds an edit may take (a platform's rate limit, say) before it failed
 _COMMANDS = {
     Position.SUPPORTS: "endorse",
     Position.OPPOSES: "oppose",
@@ -86,7 +97,27 @@ class Proposal:
     condition: str | None = None
 
 
+@dataclass(frozen=True)
+class ReviewMessage:
+    """Where a review message of a proposal is, to show the decision there later."""
+
+    platform: str
+    channel: str
+    message: str  # Discord's message id, Slack's ts
+
+
+@dataclass(frozen=True)
+class ClaimedReview:
+    id: int
+    proposal: int
+    where: ReviewMessage
+    failures: int  # its edits that failed before
+
+
 Notify = Callable[[Proposal], Awaitable[None]]
+Show = Callable[[Proposal], Awaitable[ReviewMessage | None]]
+Settle = Callable[[Proposal, ReviewMessage], Awaitable[None]]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -94,8 +125,9 @@ class Reviewer:
     """How one platform reviews its readers' proposals."""
 
     max_open: int = MAX_OPEN
-    proposed: Notify | None = None  # shows a new proposal to the editors (a review channel)
+    proposed: Show | None = None  # shows a new proposal to the editors; says where it did
     decided: Notify | None = None  # tells its proposer how it was decided
+    settle: Settle | None = None  # a review message shows the decision in place of its buttons
 
 
 class NeedsConfirm(TallyError):
@@ -171,8 +203,14 @@ class ProposalUseCases:
                 f"You have {reviewer.max_open} proposals waiting for an editor already; propose "
                 "more once one is decided (/proposals lists yours)."
             )
-        await _tell(reviewer.proposed, proposal, "show proposal")
+        if reviewer.proposed is not None:
+            await _logged(self._show(reviewer.proposed, proposal), f"show proposal #{proposal.id}")
         return proposal
+
+    async def _show(self, show: Show, proposal: Proposal) -> None:
+        where = await show(proposal)
+        if where is not None:
+            await self.store.add_review(proposal.id, where)
 
     async def approve(self, actor: Actor, proposal: Proposal, confirm: bool = False) -> Approved:
         """Record the proposal as the editor `actor` would, and keep who approved it and the
@@ -210,6 +248,7 @@ class ProposalUseCases:
             proposal, status=ProposalStatus.APPROVED, decider=actor, event_id=recorded.event.id
         )
         await self._told(decided)
+        await self._settle(proposal.id)
         return Approved(decided, recorded)
 
     async def reject(self, actor: Actor, proposal: Proposal, reason: str | None = None) -> Proposal:
@@ -221,7 +260,52 @@ class ProposalUseCases:
             await self._lost(proposal.id)
         decided = replace(proposal, status=ProposalStatus.REJECTED, decider=actor, reason=reason)
         await self._told(decided)
+        await self._settle(proposal.id)
         return decided
+
+    async def proposers(self, event_ids: Collection[int]) -> dict[int, Actor]:
+        """Who proposed each of these events that an approved proposal recorded."""
+        return await self.store.proposers(event_ids) if event_ids else {}
+
+    async def settle_reviews(
+        self, number: int | None = None, platforms: Collection[str] | None = None
+    ) -> int:
+        """The review messages still showing the buttons of a decided proposal (`number`, or
+        any) show its decision instead, on the platforms (all, or `platforms`) this process
+        can edit; at most SWEEP_BATCH at once. Returns how many it claimed."""
+        settlers = {
+            name: r.settle
+            for name, r in self.reviewers.items()
+            if r.settle is not None and (platforms is None or name in platforms)
+        }
+        if not settlers:
+            return 0
+        claimed = await self.store.claim_reviews(settlers, SETTLE_LEASE, SWEEP_BATCH, number)
+        decided: dict[int, Proposal | None] = {}
+        for review in claimed:
+            if review.proposal not in decided:
+                decided[review.proposal] = await self.store.proposal(review.proposal)
+            proposal, where = decided[review.proposal], review.where
+            try:
+                assert proposal is not None  # the foreign key keeps it
+                async with asyncio.timeout(SETTLE_WAIT):  # the decider's answer waits on it
+                    await settlers[where.platform](proposal, where)
+            except Exception as exc:  # decided all the same; a sweep tries again
+                last = review.failures + 1 >= SETTLE_ATTEMPTS
+                log.warning(
+                    "%s: could not update the review of proposal #%d (%s)%s",
+                    where.platform.capitalize(),
+                    review.proposal,
+                    exc,
+                    "; it is left as it is" if last else "",
+                )
+                await self.store.review_settled(review, False, SETTLE_ATTEMPTS)
+            else:
+                await self.store.review_settled(review, True, SETTLE_ATTEMPTS)
+        return len(claimed)
+
+    async def _settle(self, number: int) -> None:
+        await _logged(self.settle_reviews(number), f"update the reviews of proposal #{number}")
 
     async def open_proposals(self) -> list[Proposal]:
         return await self.store.open_proposals(self.race.id, MAX_LISTED)
@@ -300,14 +384,59 @@ def decision(proposal: Proposal, what: str = "") -> str:
 
 
 async def decide_click(
-    desk: Desk, actor: Actor, number: int, verb: str
+    desk: Desk,
+    actor: Actor,
+    number: int,
+    verb: str,
+    where: ReviewMessage | None = None,
+    reason: str | None = None,
 ) -> tuple[Service, Proposal]:
     """A review button's click, on any platform: 'approve', 'confirm' (approve over a newer
-    recording of the member) or 'reject'. Approving over a newer one raises NeedsConfirm."""
+    recording of the member) or 'reject' (with the reason asked for). Approving over a newer
+    one raises NeedsConfirm. The review message clicked on, `where`, is kept (one posted before
+    they were kept, say), and a click on one decided already updates it."""
     service, proposal = await find_proposal(desk, number)
-    if verb == "reject":
-        return service, await service.reject(actor, proposal)
-    return service, (await service.approve(actor, proposal, verb == "confirm")).proposal
+    if where is not None and actor.is_editor:
+        await service.store.add_review(number, where)
+    try:
+        if verb == "reject":
+            return service, await service.reject(actor, proposal, reason)
+        return service, (await service.approve(actor, proposal, verb == "confirm")).proposal
+    except NeedsConfirm:
+        raise
+    except TallyError:
+        await service._settle(number)  # a stale button, decided elsewhere meanwhile
+        raise
+
+
+async def open_proposal(desk: Desk, actor: Actor, number: int) -> None:
+    """Before asking an editor why they reject proposal `number`: refused, in one line, to a
+    reader, and for a proposal decided already. Reads only, so the form opens within the
+    platform's few seconds."""
+    actor.require_editor("reject proposals")
+    service, _ = await find_proposal(desk, number)
+    await service._still_open(number)
+
+
+async def stale_click(desk: Desk, number: int, where: ReviewMessage | None) -> None:
+    """A click refused before deciding anything: if proposal `number` is decided, the message
+    clicked on (`where`, kept if it was not) and its others show how."""
+    proposal = await desk.default.proposal(number)
+    if proposal is None or proposal.race not in desk.services:
+        return
+    if proposal.status is not ProposalStatus.OPEN:
+        service = desk.services[proposal.race]
+        if where is not None:
+            await _logged(service.store.add_review(number, where), f"keep review #{number}")
+        await service._settle(number)
+
+
+async def sweep_reviews(service: Service, platform: str, every: float = SWEEP_EVERY) -> None:
+    """Until cancelled: every `every` seconds, the review messages on `platform` of proposals
+    decided by another process (on the same database) show their decision."""
+    while True:
+        await asyncio.sleep(every)
+        await _logged(service.settle_reviews(platforms=(platform,)), f"{platform}: review sweep")
 
 
 async def find_proposal(desk: Desk, number: int) -> tuple[Service, Proposal]:
@@ -319,10 +448,15 @@ async def find_proposal(desk: Desk, number: int) -> tuple[Service, Proposal]:
 
 
 async def _tell(notify: Notify | None, proposal: Proposal, what: str) -> None:
-    """A notice the platform sends; its failure is logged, and the proposal stands."""
-    if notify is None:
-        return
+    if notify is not None:
+        await _logged(notify(proposal), f"{what} #{proposal.id}")
+
+
+async def _logged(work: Awaitable[T], what: str) -> T | None:
+    """A notice the platform sends (or an edit); its failure is logged, and the proposal and
+    its decision stand."""
     try:
-        await notify(proposal)
+        return await work
     except Exception:
-        log.exception("%s #%d failed", what, proposal.id)
+        log.exception("%s failed", what)
+        return None

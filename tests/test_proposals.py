@@ -13,7 +13,7 @@ from bot.adapters.console import Console
 from bot.commands.run import run_line
 from bot.commands.spec import Context
 from bot.domain import Actor, TallyError
-from bot.service_proposals import Reviewer, find_proposal
+from bot.service_proposals import Reviewer, ReviewMessage, find_proposal
 
 READER = Actor("console", "rita", "Rita")
 EDITOR = Actor("console", "ed", "Edna", is_editor=True)
@@ -193,3 +193,43 @@ async def test_a_decision_lost_to_one_undone_meanwhile_says_to_try_again(
     assert "28/32" in await editor("/tally Rutte")
     monkeypatch.undo()
     assert (await editor("/approve 1")).startswith("Recorded #33: Türkiye supports")
+
+
+async def test_an_approved_proposal_keeps_who_proposed_it(service, reader, editor):
+    await reader("/endorse Türkiye Rutte source:https://www.reuters.com/tr")
+    await editor("/approve 1")
+    await editor("/oppose Türkiye Rutte source:https://www.reuters.com/no")
+    (typed, approved, *_) = await service.history(None, 3)
+    proposers = await service.proposers([typed.id, approved.id, 1])
+    assert proposers == {approved.id: READER}  # the editor's own recordings had no proposer
+    assert await service.proposers([]) == {}
+
+
+async def test_two_processes_sweeping_at_once_edit_a_review_message_once(tmp_path: Path):
+    """Proposal #1's review message, kept in the database; a third process rejects it; the
+    two bots' sweeps run at the same moment, and the message is edited once."""
+    bots = [await make_service(tmp_path / "tally.db", demo=demo) for demo in (True, False)]
+    console = await make_service(tmp_path / "tally.db", demo=False)
+    edits: list[tuple[str, ReviewMessage]] = []
+
+    async def show(proposal) -> ReviewMessage:
+        return ReviewMessage("slack", "CREVIEW", "1.1")
+
+    async def settle(proposal, where: ReviewMessage) -> None:
+        await asyncio.sleep(0)  # let the other sweep run here
+        edits.append((proposal.status, where))
+
+    try:
+        for bot in bots:
+            bot.review_on("slack", Reviewer(proposed=show, settle=settle))
+        slack_reader = Actor("slack", "UR", "Rita")
+        await run_line(Context(bots[0], slack_reader, "CNEWS"), "/undecided Estonia")
+        await console.reject(EDITOR, await console.proposal(1))
+        assert edits == []  # no bot made the decision
+        claimed = await asyncio.gather(*(bot.settle_reviews(platforms=("slack",)) for bot in bots))
+        assert sorted(claimed) == [0, 1]
+        assert edits == [("rejected", ReviewMessage("slack", "CREVIEW", "1.1"))]
+        assert [await bot.settle_reviews() for bot in bots] == [0, 0]  # done for good
+    finally:
+        for service in (*bots, console):
+            await service.store.close()

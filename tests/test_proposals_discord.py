@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+from conftest import make_service
 from fakes.discord_fake import (
     DEFAULT_GUILD_ID,
     DEFAULT_TOKEN,
@@ -15,7 +16,9 @@ from fakes.discord_fake import (
     RecordedRequest,
     _Reply,
     _route,
+    component_interaction,
     guild_payload,
+    modal_submit_interaction,
     role_payload,
     slash_interaction,
     user_payload,
@@ -23,7 +26,7 @@ from fakes.discord_fake import (
 
 from bot.adapters.discord.adapter import DiscordPlatform
 from bot.adapters.discord.settings import DiscordConfig
-from bot.domain import Position
+from bot.domain import Actor, Position
 from bot.render import discord_escape
 from bot.service import Service
 
@@ -94,47 +97,37 @@ async def propose(fake: FakeDiscord, line: dict[str, Any], name: str = "endorse"
     await next_where(fake, "followup", lambda r: r.method == "PATCH")  # the reader's answer
     (answer,) = fake.shown(interaction)
     assert answer.ephemeral
-    assert described(answer) == "Proposed #1; an editor will review it."
-    return {
-        "id": "1500000000000000042",
-        "channel_id": str(REVIEW_CHANNEL),
-        "author": fake.bot_user,
-        "content": "",
-        "timestamp": "2024-04-03T10:00:00+00:00",
-        "edited_timestamp": None,
-        "tts": False,
-        "mention_everyone": False,
-        "mentions": [],
-        "mention_roles": [],
-        "attachments": [],
-        "embeds": posted.message["embeds"],
-        "components": posted.message["components"],
-        "pinned": False,
-        "type": 0,
-        "flags": 0,
-    }
+    assert described(answer).startswith("Proposed #")
+    return fake.posted[posted.reply["id"]]
+
+
+def as_reviewer(user: int = EDITOR_ID, roles: tuple[int, ...] = (EDITORS_ROLE,)) -> dict:
+    return {"user_id": user, "username": "edna", "roles": roles, "channel_id": REVIEW_CHANNEL}
 
 
 async def click(
     fake: FakeDiscord, message: dict[str, Any], custom_id: str, user: int, roles: list[int]
 ) -> dict[str, Any]:
-    interaction = slash_interaction(
-        "-", user_id=user, username="edna", roles=roles, channel_id=REVIEW_CHANNEL
-    )
-    interaction |= {
-        "type": 3,
-        "data": {"custom_id": custom_id, "component_type": 2},
-        "message": message,
-    }
+    interaction = component_interaction(custom_id, message, **as_reviewer(user, tuple(roles)))
     await fake.send_interaction(interaction)
     assert (await fake.wait_for_callback()).callback_type == 5  # deferred, privately
     await next_where(fake, "followup", lambda r: r.method == "PATCH")
     return interaction
 
 
+async def settled(fake: FakeDiscord, message: dict[str, Any]) -> dict[str, Any]:
+    """The review message once its edit arrived, as the channel has it now."""
+    path = f"/channels/{REVIEW_CHANNEL}/messages/{message['id']}"
+    await next_where(fake, "channel_message", lambda r: r.method == "PATCH" and r.path == path)
+    return fake.posted[message["id"]]
+
+
+TURKIYE = {"member": "Türkiye", "candidate": "Rutte", "source": "https://www.reuters.com/tr"}
+
+
 async def test_a_reader_proposes_and_an_editor_approves_with_the_button(fake, service):
     async with discord_bot(service):
-        review = await propose(fake, {"member": "Türkiye", "candidate": "Rutte"})
+        review = await propose(fake, TURKIYE)
         assert "#1: Türkiye supports Mark Rutte on 3 April 2024" in described_of(review)
         assert custom_ids(review) == ["proposal:approve:1", "proposal:reject:1"]
 
@@ -146,21 +139,19 @@ async def test_a_reader_proposes_and_an_editor_approves_with_the_button(fake, se
             "recorded as #33."
         )
         assert described(answer) == told
-        settled = next(
-            r for r in fake.channel_messages if r.method == "PATCH" and r.path.endswith("042")
-        )
-        assert custom_ids(settled.message) == []  # decided: its buttons are gone
-        assert "approved by Edna: recorded as #33" in described(settled)
+        shown = fake.posted[review["id"]]
+        assert custom_ids(shown) == []  # decided: its buttons are gone
+        assert "approved by Edna: recorded as #33" in described_of(shown)
         dm = next(r for r in fake.channel_messages if r.path == f"/channels/{DM_CHANNEL}/messages")
         assert dm.content == discord_escape(told)  # a direct message to the proposer
         await fake.send_interaction(slash_interaction("tally", {"candidate": "Rutte"}))
         tally = await fake.wait_for_callback()
-    assert "29/32\nNeeds 3 more" in described(tally)
+    assert "29/32" in described(tally)
 
 
 async def test_a_reader_cannot_approve_with_the_button(fake, service):
     async with discord_bot(service):
-        review = await propose(fake, {"member": "Türkiye", "candidate": "Rutte"})
+        review = await propose(fake, TURKIYE)
         clicked = await click(fake, review, "proposal:approve:1", READER_ID, [])
         (answer,) = fake.shown(clicked)
         assert answer.ephemeral
@@ -173,10 +164,11 @@ async def test_the_buttons_keep_working_after_a_restart(fake, service):
     async with discord_bot(service):
         review = await propose(fake, {"member": "Estonia"}, name="undecided")
     async with discord_bot(service):
-        clicked = await click(fake, review, "proposal:reject:1", EDITOR_ID, [EDITORS_ROLE])
+        clicked = await click(fake, review, "proposal:approve:1", EDITOR_ID, [EDITORS_ROLE])
     (answer,) = fake.shown(clicked)
     assert described(answer) == (
-        "Proposal #1 (Estonia has no public position on 3 April 2024) was rejected by Edna."
+        "Proposal #1 (Estonia has no public position on 3 April 2024) was approved by Edna: "
+        "recorded as #33."
     )
     assert fake.unhandled == []
 
@@ -187,21 +179,125 @@ def described_of(message: dict[str, Any]) -> str:
 
 async def test_a_newer_recording_asks_for_a_second_click(fake, service, editor):
     async with discord_bot(service):
-        review = await propose(fake, {"member": "Türkiye", "candidate": "Rutte"})
+        review = await propose(fake, TURKIYE)
         member, rutte = service.roster.member("Türkiye"), service.roster.candidate("Rutte")
-        await service.record(editor, member, Position.OPPOSES, rutte)
+        await service.record(editor, member, Position.OPPOSES, rutte, source="https://x.org/no")
         asked = await click(fake, review, "proposal:approve:1", EDITOR_ID, [EDITORS_ROLE])
         (question,) = fake.shown(asked)
         assert question.ephemeral
         assert question.content.startswith("Türkiye was recorded again (#33, by Edna)")
         confirm = fake._messages[(asked["token"], "@original")]
-        assert custom_ids(confirm) == ["proposal:confirm:1:1500000000000000042"]
+        assert custom_ids(confirm) == [f"proposal:confirm:1:{review['id']}"]
         assert not [r for r in fake.channel_messages if r.method == "PATCH"]
 
-        await click(
-            fake, confirm, "proposal:confirm:1:1500000000000000042", EDITOR_ID, [EDITORS_ROLE]
-        )
-        settled = next(r for r in fake.channel_messages if r.method == "PATCH")
-        assert settled.path == f"/channels/{REVIEW_CHANNEL}/messages/1500000000000000042"
-        assert "approved by Edna: recorded as #34" in described(settled)
+        await click(fake, confirm, f"proposal:confirm:1:{review['id']}", EDITOR_ID, [EDITORS_ROLE])
+        assert "approved by Edna: recorded as #34" in described_of(await settled(fake, review))
         assert (await service.tally()).candidates[0].count == 29
+
+
+async def test_a_typed_approval_updates_the_review_message(fake, service):
+    async with discord_bot(service):
+        review = await propose(fake, TURKIYE)
+        typed = slash_interaction("approve", {"number": 1}, **as_reviewer())
+        await fake.send_interaction(typed)
+        shown = await settled(fake, review)
+        assert custom_ids(shown) == []
+        assert "Proposal #1 was approved by Edna: recorded as #33." in described_of(shown)
+
+
+async def reject_form(fake: FakeDiscord, review: dict[str, Any]) -> dict[str, Any]:
+    """An editor clicks Reject: the form asking why, as the click's response."""
+    clicked = component_interaction("proposal:reject:1", review, **as_reviewer())
+    await fake.send_interaction(clicked)
+    opened = await fake.wait_for_callback()
+    assert opened.callback_type == 9  # a modal, within the 3 s, no deferral first
+    return opened.json["data"]
+
+
+async def test_reject_asks_why_and_the_proposer_is_told(fake, service):
+    async with discord_bot(service):
+        review = await propose(fake, TURKIYE)
+        form = await reject_form(fake, review)
+        assert form["title"] == "Reject proposal #1"
+        ((reason,),) = [row["components"] for row in form["components"]]
+        assert (reason["required"], reason["max_length"]) == (False, 500)
+
+        why = "Ankara has not said so on record"
+        sent = modal_submit_interaction(
+            form["custom_id"], {reason["custom_id"]: why}, review, **as_reviewer()
+        )
+        await fake.send_interaction(sent)
+        shown = await settled(fake, review)
+        assert f"Proposal #1 was rejected by Edna: {why}" in described_of(shown)
+        assert custom_ids(shown) == []
+        dm = next(r for r in fake.channel_messages if r.path == f"/channels/{DM_CHANNEL}/messages")
+        assert dm.content == discord_escape(
+            f"Proposal #1 (Türkiye supports Mark Rutte on 3 April 2024) was rejected by Edna: {why}"
+        )
+        assert (await service.proposal(1)).reason == why
+
+
+async def test_a_reader_sending_the_reject_form_is_refused(fake, service):
+    async with discord_bot(service):
+        review = await propose(fake, TURKIYE)
+        refused = component_interaction("proposal:reject:1", review, **as_reviewer(READER_ID, ()))
+        await fake.send_interaction(refused)
+        answered = await fake.wait_for_callback()
+        assert answered.callback_type == 4 and answered.ephemeral  # a reader's click: no form
+        assert described(answered).startswith("Only editors can reject proposals.")
+
+        form = await reject_form(fake, review)  # the form an editor opened, sent by a reader
+        (row,) = form["components"]
+        values = {row["components"][0]["custom_id"]: "spam"}
+        sent = modal_submit_interaction(
+            form["custom_id"], values, review, **as_reviewer(READER_ID, ())
+        )
+        await fake.send_interaction(sent)
+        assert (await fake.wait_for_callback()).callback_type == 5
+        await next_where(fake, "followup", lambda r: r.method == "PATCH")
+        (answer,) = fake.shown(sent)
+        assert answer.ephemeral
+        assert described(answer).startswith("Only editors can reject proposals.")
+        assert (await service.proposal(1)).status == "open"
+        assert not [r for r in fake.channel_messages if r.method == "PATCH"]
+
+
+async def test_after_a_restart_a_decision_elsewhere_still_updates_the_message(
+    fake, service, tmp_path
+):
+    async with discord_bot(service):
+        review = await propose(fake, TURKIYE)
+    # another process, say the console, rejects it while the bot is down
+    console = await make_service(tmp_path / "tally.db", demo=False)
+    try:
+        await console.reject(
+            Actor("console", "ed", "Edna", is_editor=True), await console.proposal(1)
+        )
+    finally:
+        await console.store.close()
+    restarted = await make_service(tmp_path / "tally.db", demo=False)
+    try:
+        async with discord_bot(restarted):
+            # a click on its stale button is told, and the message shows the decision
+            stale = await click(fake, review, "proposal:approve:1", EDITOR_ID, [EDITORS_ROLE])
+            (answer,) = fake.shown(stale)
+            assert described(answer) == "Proposal #1 was rejected already, by Edna."
+            assert "Proposal #1 was rejected by Edna." in described_of(await settled(fake, review))
+            assert await restarted.settle_reviews() == 0  # settled once, for good
+    finally:
+        await restarted.store.close()
+
+
+async def test_the_sweep_shows_what_another_process_decided(fake, service, tmp_path):
+    async with discord_bot(service):
+        review = await propose(fake, TURKIYE)
+        other = await make_service(tmp_path / "tally.db", demo=False)
+        try:
+            await other.approve(
+                Actor("console", "ed", "Edna", is_editor=True), await other.proposal(1)
+            )
+        finally:
+            await other.store.close()
+        assert not [r for r in fake.channel_messages if r.method == "PATCH"]
+        assert await service.settle_reviews(platforms=("discord",)) == 1  # what a sweep runs
+        assert "approved by Edna: recorded as #33" in described_of(await settled(fake, review))

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 import pytest
+from conftest import make_service
 from fakes.slack_fake import FakeSlack
 from slack_sdk.signature import SignatureVerifier
 
@@ -22,7 +23,7 @@ from bot.service import Service
 
 REVIEW = "CREVIEW"
 READER, EDITOR, OTHER_EDITOR = "UR", "UED", "UEVE"
-SETTLED = {"ok": True, "channel": REVIEW, "ts": "1", "text": ""}  # the fake has no chat.update
+TURKIYE = "/endorse Türkiye Rutte source:https://www.reuters.com/tr"
 
 
 @asynccontextmanager
@@ -69,9 +70,11 @@ async def slash(http, bot, fake, line: str, user: str) -> dict[str, Any]:
 
 
 async def click(
-    http, bot, fake, button: dict[str, Any], user: str, where: str = "click", ts: str = "1.1"
+    http, bot, fake, button: dict[str, Any], user: str, where: str = "click", ts: str = ""
 ) -> int:
-    """`user` clicks `button` of the review message `ts`; answers go to response_url(where)."""
+    """`user` clicks `button` of the review message `ts` (by default the one the bot posted
+    last); answers go to response_url(where)."""
+    ts = ts or fake.calls_to("chat.postMessage")[-1].response["ts"]
     payload = {
         "type": "block_actions",
         "team": {"id": fake.team_id, "domain": "tally"},
@@ -85,10 +88,34 @@ async def click(
         "response_url": fake.response_url(where),
         "actions": [{**button, "block_id": "b", "action_ts": "1.2"}],
     }
+    return await interact(http, bot, fake, payload)
+
+
+async def interact(http, bot, fake, payload: dict[str, Any]) -> int:
     body = urlencode({"payload": json.dumps(payload)})
     headers = signed(fake, body, "application/x-www-form-urlencoded")
     async with http.post(bot.url, data=body, headers=headers) as resp:
         return resp.status
+
+
+async def send_form(http, bot, fake, view: dict[str, Any], user: str, reason: str | None) -> int:
+    """`user` sends the form `view` (as views.open opened it) with `reason` typed."""
+    typed = {"type": "plain_text_input", "value": reason}
+    payload = {
+        "type": "view_submission",
+        "team": {"id": fake.team_id, "domain": "tally"},
+        "user": {"id": user, "username": user.lower(), "team_id": fake.team_id},
+        "api_app_id": fake.app_id,
+        "token": "verification-token",
+        "trigger_id": "2.2.trigger",
+        "view": view | {"state": {"values": {"reason": {"reason": typed}}}},
+    }
+    return await interact(http, bot, fake, payload)
+
+
+def review_of(fake: FakeSlack, posted) -> dict[str, Any]:
+    """The review message as the channel shows it now."""
+    return fake.messages[(posted.params["channel"], posted.response["ts"])]
 
 
 def buttons(blocks: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -101,10 +128,7 @@ def text_of(blocks: list[dict[str, Any]]) -> str:
 
 async def test_a_reader_proposes_and_an_editor_approves_with_the_button(service, http):
     async with FakeSlack() as fake, slack_bot(service, fake) as bot:
-        fake.stub("chat.update", SETTLED)
-        ack = await slash(
-            http, bot, fake, "/endorse Türkiye Rutte source:https://example.org/tr", READER
-        )
+        ack = await slash(http, bot, fake, TURKIYE, READER)
         assert ack["response_type"] == "ephemeral"
         assert ack["text"] == "Proposed #1; an editor will review it."
         posted = await fake.wait_for_call("chat.postMessage")
@@ -115,11 +139,12 @@ async def test_a_reader_proposes_and_an_editor_approves_with_the_button(service,
         approve = buttons(posted.params["blocks"])["Approve"]
         assert "28/32" in (await slash(http, bot, fake, "/tally Rutte", READER))["text"]
 
-        assert await click(http, bot, fake, approve, EDITOR, ts="7.7") == 200
+        assert await click(http, bot, fake, approve, EDITOR) == 200
         settled = await fake.wait_for_call("chat.update")
-        assert (settled.params["channel"], settled.params["ts"]) == (REVIEW, "7.7")
-        assert "approved by ued: recorded as #33" in text_of(settled.params["blocks"])
-        assert buttons(settled.params["blocks"]) == {}  # decided: no more buttons
+        assert (settled.params["channel"], settled.params["ts"]) == (REVIEW, posted.response["ts"])
+        review = review_of(fake, posted)
+        assert "approved by ued: recorded as #33" in text_of(review["blocks"])
+        assert buttons(review["blocks"]) == {}  # decided: no more buttons
         told = await fake.wait_for_call("chat.postEphemeral")
         assert (told.params["channel"], told.params["user"]) == ("CNEWS", READER)
         assert told.params["text"] == (
@@ -131,7 +156,7 @@ async def test_a_reader_proposes_and_an_editor_approves_with_the_button(service,
 
 async def test_a_reader_cannot_approve_with_the_button(service, http):
     async with FakeSlack() as fake, slack_bot(service, fake) as bot:
-        await slash(http, bot, fake, "/endorse Türkiye Rutte", READER)
+        await slash(http, bot, fake, TURKIYE, READER)
         approve = buttons((await fake.wait_for_call("chat.postMessage")).params["blocks"])
         await click(http, bot, fake, approve["Approve"], READER)
         refused = await fake.wait_for_response("click")
@@ -144,9 +169,8 @@ async def test_a_reader_cannot_approve_with_the_button(service, http):
 
 async def test_two_editors_clicking_at_once_decide_it_once(service, http):
     async with FakeSlack() as fake:
-        fake.stub("chat.update", SETTLED)
         async with slack_bot(service, fake) as bot:
-            await slash(http, bot, fake, "/endorse Türkiye Rutte", READER)
+            await slash(http, bot, fake, TURKIYE, READER)
             approve = buttons((await fake.wait_for_call("chat.postMessage")).params["blocks"])
             before = len(await service.store.events(service.race.id))
             await asyncio.gather(
@@ -160,52 +184,138 @@ async def test_two_editors_clicking_at_once_decide_it_once(service, http):
         ((told,),) = [answered[loser]]
         assert told["text"] == f"Error: Proposal #1 was approved already, by {winner}."
         assert len(await service.store.events(service.race.id)) == before + 1
-        (settled,) = fake.calls_to("chat.update")
+        (settled,) = fake.calls_to("chat.update")  # edited once, by whoever claimed it
         assert f"approved by {winner}" in text_of(settled.params["blocks"])
 
 
 async def test_a_newer_recording_asks_for_a_second_click(service, http):
     async with FakeSlack() as fake, slack_bot(service, fake) as bot:
-        fake.stub("chat.update", SETTLED)
-        await slash(http, bot, fake, "/endorse Türkiye Rutte", READER)
-        approve = buttons((await fake.wait_for_call("chat.postMessage")).params["blocks"])
-        await slash(http, bot, fake, "/oppose Türkiye Rutte", EDITOR)
-        await click(http, bot, fake, approve["Approve"], EDITOR, ts="7.7")
+        await slash(http, bot, fake, TURKIYE, READER)
+        posted = await fake.wait_for_call("chat.postMessage")
+        approve = buttons(posted.params["blocks"])
+        await slash(http, bot, fake, "/oppose Türkiye Rutte source:https://x.org/no", EDITOR)
+        await click(http, bot, fake, approve["Approve"], EDITOR)
         asked = await fake.wait_for_response("click")
         assert asked["text"].startswith("Türkiye was recorded again (#33, by ued) after proposal")
         assert fake.calls_to("chat.update") == []
         confirm = buttons(asked["blocks"])["Approve anyway"]
         await click(http, bot, fake, confirm, EDITOR, where="confirm", ts="ephemeral")
         settled = await fake.wait_for_call("chat.update")
-        assert settled.params["ts"] == "7.7"  # the review message, not the question
+        assert settled.params["ts"] == posted.response["ts"]  # the review message, not the question
         assert (await fake.wait_for_response("confirm"))["delete_original"] is True
         (event,) = await service.history(None, 1)
         assert event.id == 34 and event.position.value == "supports"
 
 
+async def test_a_typed_approval_updates_the_review_message(service, http):
+    async with FakeSlack() as fake, slack_bot(service, fake) as bot:
+        await slash(http, bot, fake, TURKIYE, READER)
+        posted = await fake.wait_for_call("chat.postMessage")
+        typed = await slash(http, bot, fake, "/approve 1", EDITOR)
+        assert typed["text"].startswith("Recorded #33")
+        await fake.wait_for_call("chat.update")
+        review = review_of(fake, posted)
+        assert "Proposal #1 was approved by ued: recorded as #33." in text_of(review["blocks"])
+        assert buttons(review["blocks"]) == {}
+
+
 async def test_the_buttons_keep_working_after_a_restart(service, http):
     async with FakeSlack() as fake:
-        fake.stub("chat.update", SETTLED)
         async with slack_bot(service, fake) as bot:
             await slash(http, bot, fake, "/undecided Estonia", READER)
-            reject = buttons((await fake.wait_for_call("chat.postMessage")).params["blocks"])
+            posted = await fake.wait_for_call("chat.postMessage")
         async with slack_bot(service, fake) as bot:
-            await click(http, bot, fake, reject["Reject"], EDITOR)
-            settled = await fake.wait_for_call("chat.update")
-        assert "Proposal #1 was rejected by ued." in text_of(settled.params["blocks"])
+            await click(http, bot, fake, buttons(posted.params["blocks"])["Approve"], EDITOR)
+            await fake.wait_for_call("chat.update")
+        assert "Proposal #1 was approved by ued: recorded as #33." in text_of(
+            review_of(fake, posted)["blocks"]
+        )
         told = await fake.wait_for_call("chat.postEphemeral")
         assert told.params["text"] == (
-            "Proposal #1 (Estonia has no public position on 3 April 2024) was rejected by ued."
+            "Proposal #1 (Estonia has no public position on 3 April 2024) was approved by ued: "
+            "recorded as #33."
         )
 
 
-async def test_a_review_message_slack_will_not_update_still_decides(service, http, caplog):
-    async with FakeSlack() as fake:  # chat.update unknown to the fake: Slack refuses it
+async def test_after_a_restart_a_typed_rejection_still_updates_the_message(service, http, tmp_path):
+    async with FakeSlack() as fake:
         async with slack_bot(service, fake) as bot:
-            await slash(http, bot, fake, "/endorse Türkiye Rutte", READER)
+            await slash(http, bot, fake, "/undecided Estonia", READER)
+            posted = await fake.wait_for_call("chat.postMessage")
+        restarted = await make_service(tmp_path / "tally.db", demo=False)  # a new process
+        try:
+            async with slack_bot(restarted, fake) as bot:
+                await slash(http, bot, fake, "/reject 1 note:Estonia backs Rutte on record", EDITOR)
+                await fake.wait_for_call("chat.update")
+        finally:
+            await restarted.store.close()
+        review = review_of(fake, posted)
+        assert "Proposal #1 was rejected by ued: Estonia backs Rutte on record" in text_of(
+            review["blocks"]
+        )
+
+
+async def reject_form(http, bot, fake, reject: dict[str, Any]) -> dict[str, Any]:
+    """An editor clicks Reject: the form views.open opened with the click's trigger."""
+    await click(http, bot, fake, reject, EDITOR)
+    opened = await fake.wait_for_call("views.open")
+    assert opened.params["trigger_id"] == "1.1.trigger"
+    return opened.response["view"]
+
+
+async def test_reject_asks_why_and_the_proposer_is_told(service, http):
+    async with FakeSlack() as fake, slack_bot(service, fake) as bot:
+        await slash(http, bot, fake, TURKIYE, READER)
+        posted = await fake.wait_for_call("chat.postMessage")
+        view = await reject_form(http, bot, fake, buttons(posted.params["blocks"])["Reject"])
+        (field,) = view["blocks"]
+        assert field["optional"] is True
+        assert (field["element"]["type"], field["element"]["max_length"]) == (
+            "plain_text_input",
+            500,
+        )
+        assert fake.calls_to("chat.update") == []  # not rejected until the form is sent
+
+        why = "Ankara has not said so on record"
+        assert await send_form(http, bot, fake, view, EDITOR, why) == 200
+        await fake.wait_for_call("chat.update")
+        review = review_of(fake, posted)
+        assert f"Proposal #1 was rejected by ued: {why}" in text_of(review["blocks"])
+        assert buttons(review["blocks"]) == {}
+        told = await fake.wait_for_call("chat.postEphemeral")
+        assert (told.params["channel"], told.params["user"]) == ("CNEWS", READER)
+        assert told.params["text"] == (
+            f"Proposal #1 (Türkiye supports Mark Rutte on 3 April 2024) was rejected by ued: {why}"
+        )
+        assert (await service.proposal(1)).reason == why
+
+
+async def test_a_reader_sending_the_reject_form_is_refused(service, http):
+    async with FakeSlack() as fake, slack_bot(service, fake) as bot:
+        await slash(http, bot, fake, TURKIYE, READER)
+        reject = buttons((await fake.wait_for_call("chat.postMessage")).params["blocks"])["Reject"]
+        await click(http, bot, fake, reject, READER)  # a reader's click opens no form
+        refused = await fake.wait_for_response("click")
+        assert refused["text"].startswith("Error: Only editors can reject proposals.")
+        assert fake.calls_to("views.open") == []
+
+        view = await reject_form(http, bot, fake, reject)  # an editor's form, sent by a reader
+        assert await send_form(http, bot, fake, view, READER, "spam") == 200
+        told = await fake.wait_for_call("chat.postEphemeral")
+        assert (told.params["channel"], told.params["user"]) == (REVIEW, READER)
+        assert told.params["text"].startswith("Error: Only editors can reject proposals.")
+        assert (await service.proposal(1)).status == "open"
+        assert fake.calls_to("chat.update") == []
+
+
+async def test_a_review_message_slack_will_not_update_still_decides(service, http, caplog):
+    async with FakeSlack() as fake:
+        fake.stub("chat.update", {"ok": False, "error": "message_not_found"})  # deleted, say
+        async with slack_bot(service, fake) as bot:
+            await slash(http, bot, fake, TURKIYE, READER)
             approve = buttons((await fake.wait_for_call("chat.postMessage")).params["blocks"])
             await click(http, bot, fake, approve["Approve"], EDITOR)
             await fake.wait_for_call("chat.update")
         assert fake.responses_to("click") == []  # no error for the clicker: it was approved
-        assert "could not update the review of proposal #1 (" in caplog.text
+        assert "Slack: could not update the review of proposal #1 (" in caplog.text
         assert (await service.tally()).candidates[0].count == 29

@@ -1,14 +1,22 @@
 """Readers' proposals: kept until an editor approves one (then it points at its event) or
 rejects it (with the reason). A proposal is decided by one conditional UPDATE, so two editors
-deciding at once decide it once."""
+deciding at once decide it once. Each review message posted for a proposal is kept, and
+claimed by one process at a time to show the decision in place of its buttons."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import date, datetime
+import json
+from collections.abc import Collection, Sequence
+from datetime import date, datetime, timedelta
 
 from bot.domain import Actor, Confidence, Position
-from bot.service_proposals import NewProposal, Proposal, ProposalStatus
+from bot.service_proposals import (
+    ClaimedReview,
+    NewProposal,
+    Proposal,
+    ProposalStatus,
+    ReviewMessage,
+)
 from bot.store.database import Database, utc
 
 _COLUMNS = (
@@ -140,5 +148,73 @@ class ProposalRows(Database):
                 " WHERE id = ? AND status = 'approved' AND event_id IS NULL"
                 "   AND decider_platform = ? AND decider_id = ?",
                 (number, decider.platform, decider.id),
+            )
+        )
+
+    async def proposers(self, event_ids: Collection[int]) -> dict[int, Actor]:
+        """Who proposed each of these events that an approved proposal recorded."""
+        rows = await self.reader.execute_fetchall(
+            "SELECT event_id, platform, proposer_id, proposer_name FROM proposals"
+            " WHERE event_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(event_ids)),),
+        )
+        return {event: Actor(platform, id_, name) for event, platform, id_, name in rows}
+
+    async def add_review(self, proposal: int, where: ReviewMessage) -> None:
+        """Keep where a review message of `proposal` is; one kept already stays as it is."""
+        await self._write(
+            lambda: self.db.execute(
+                "INSERT INTO review_messages (proposal, platform, channel, message)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (proposal, where.platform, where.channel, where.message),
+            )
+        )
+
+    async def claim_reviews(
+        self, platforms: Collection[str], lease: timedelta, limit: int, proposal: int | None = None
+    ) -> list[ClaimedReview]:
+        """Review messages on `platforms` still showing the buttons of a decided proposal (of
+        `proposal`, or any), claimed for this process to edit, in one statement so two
+        processes never both take one. A claim older than `lease` (its process stopped
+        mid-edit) is anyone's again."""
+        which = "r.proposal = :proposal" if proposal is not None else "1"
+        rows = await self._write(
+            lambda: self.db.execute_fetchall(
+                "UPDATE review_messages SET claimed_at = :now WHERE id IN ("
+                "   SELECT r.id FROM review_messages AS r JOIN proposals AS p ON p.id = r.proposal"
+                "   WHERE r.done_at IS NULL AND (r.claimed_at IS NULL OR r.claimed_at < :stale)"
+                f"    AND r.platform IN (SELECT value FROM json_each(:platforms)) AND {which}"
+                "     AND (p.status = 'rejected' OR p.event_id IS NOT NULL)"  # not mid-approval
+                "   ORDER BY r.id LIMIT :limit)"
+                " RETURNING id, proposal, platform, channel, message, failures",
+                {
+                    "now": self._now(),
+                    "stale": utc(self.clock() - lease),
+                    "platforms": json.dumps(list(platforms)),
+                    "proposal": proposal,
+                    "limit": limit,
+                },
+            )
+        )
+        return [
+            ClaimedReview(row[0], row[1], ReviewMessage(row[2], row[3], row[4]), row[5])
+            for row in sorted(rows)
+        ]
+
+    async def review_settled(self, claimed: ClaimedReview, shown: bool, attempts: int) -> None:
+        """The claimed message shows the decision now; or its edit failed, to be tried again
+        until it has failed `attempts` times."""
+        await self._write(
+            lambda: self.db.execute(
+                "UPDATE review_messages SET claimed_at = NULL, failures = failures + :failed,"
+                "   done_at = CASE WHEN :shown OR failures + 1 >= :attempts THEN :now END"
+                " WHERE id = :id",
+                {
+                    "failed": 0 if shown else 1,
+                    "shown": shown,
+                    "attempts": attempts,
+                    "now": self._now(),
+                    "id": claimed.id,
+                },
             )
         )

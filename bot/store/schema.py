@@ -356,6 +356,25 @@ MIGRATIONS: list[str] = [
         CHECK (confidence IN ('on-record', 'reported', 'rumoured'));
     ALTER TABLE proposals ADD COLUMN condition TEXT;
     """,
+    # 13: where each proposal's review messages were posted, so each shows the decision in place
+    # of its buttons however and wherever the proposal was decided, after a restart too; and
+    # which proposal an event came from (who proposed it, for /history).
+    """
+    CREATE TABLE review_messages (
+        id INTEGER PRIMARY KEY,
+        proposal INTEGER NOT NULL REFERENCES proposals (id),
+        platform TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        message TEXT NOT NULL,  -- Discord's message id, Slack's ts
+        claimed_at TEXT,  -- a process is editing it; another may take over after a lease
+        failures INTEGER NOT NULL DEFAULT 0,  -- edits that failed
+        done_at TEXT,  -- it shows the decision, or failed too often and is left as it is
+        UNIQUE (platform, channel, message)
+    );
+    CREATE INDEX review_messages_pending ON review_messages (platform, proposal)
+        WHERE done_at IS NULL;
+    CREATE INDEX proposals_by_event ON proposals (event_id) WHERE event_id IS NOT NULL;
+    """,
 ]
 
 

@@ -380,6 +380,33 @@ def autocomplete_interaction(
     return payload
 
 
+def component_interaction(custom_id: str, message: Json, **kwargs: Any) -> Json:
+    """A click (type 3) on button ``custom_id`` of ``message`` (as ``fake.posted`` has it);
+    ``kwargs`` as for ``slash_interaction`` (who clicks, where)."""
+    payload = slash_interaction("-", **kwargs)
+    return payload | {
+        "type": 3,
+        "data": {"custom_id": custom_id, "component_type": 2},
+        "message": message,
+    }
+
+
+def modal_submit_interaction(
+    custom_id: str, values: Mapping[str, str], message: Json | None = None, **kwargs: Any
+) -> Json:
+    """A form sent (type 5): the modal ``custom_id`` (as the bot's type 9 callback gave it)
+    with each text input's value, opened from a button of ``message``."""
+    rows = [
+        {"type": 1, "components": [{"type": 4, "custom_id": name, "value": value}]}
+        for name, value in values.items()
+    ]
+    payload = slash_interaction("-", **kwargs)
+    payload |= {"type": 5, "data": {"custom_id": custom_id, "components": rows}}
+    if message is not None:
+        payload["message"] = message
+    return payload
+
+
 # --------------------------------------------------------------------------- recording
 
 
@@ -403,6 +430,7 @@ class RecordedRequest:
     files: list[RecordedFile]
     params: dict[str, str] = field(default_factory=dict)
     status: int = 0
+    reply: Any = None  # what the fake answered
     consumed: bool = field(default=False, repr=False)
 
     @property
@@ -500,6 +528,7 @@ class FakeDiscord:
         self.base_url = ""
         self._commands: dict[int | None, list[Json]] = {}
         self._messages: dict[tuple[str, str], Json] = {}  # (token, id|"@original") -> message
+        self.posted: dict[str, Json] = {}  # channel messages by id, as they are now
         self._interactions: dict[str, Json] = {}
         self._acked: set[str] = set()
         self._rate_limits: list[_RateLimit] = []
@@ -836,7 +865,7 @@ class FakeDiscord:
             reply = _Reply(404, {"message": "404: Not Found", "code": 0})
         else:
             reply = await fn(req, **req.params)
-        req.status = reply.status
+        req.status, req.reply = reply.status, reply.data
         async with self._cond:
             self.requests.append(req)
             self._cond.notify_all()
@@ -1042,7 +1071,9 @@ class FakeDiscord:
     async def _channel_message(self, req: RecordedRequest, channel_id: str) -> _Reply:
         if channel_id in self._refused:
             return self._refused[channel_id]
-        return _Reply(200, self._message(req, channel_id))
+        message = self._message(req, channel_id)
+        self.posted[message["id"]] = message
+        return _Reply(200, message)
 
     @_route(
         "PATCH", r"/channels/(?P<channel_id>\d+)/messages/(?P<message_id>\d+)", "channel_message"
@@ -1050,9 +1081,13 @@ class FakeDiscord:
     async def _edit_channel_message(
         self, req: RecordedRequest, channel_id: str, message_id: str
     ) -> _Reply:
-        return _Reply(
-            200, self._message(req, channel_id) | {"id": message_id, "edited_timestamp": _now()}
-        )
+        old = self.posted.get(message_id)
+        if old is None or old["channel_id"] != channel_id:
+            return _Reply(404, {"message": "Unknown Message", "code": 10008})
+        body = req.message
+        new = old | {k: body[k] for k in ("content", "embeds", "components") if k in body}
+        self.posted[message_id] = new | {"edited_timestamp": _now()}
+        return _Reply(200, self.posted[message_id])
 
     @_route(
         "DELETE", r"/channels/(?P<channel_id>\d+)/messages/(?P<message_id>\d+)", "channel_message"

@@ -40,6 +40,7 @@ class Call:
     params: dict[str, Any]  # query string + form fields + JSON body, merged
     headers: dict[str, str]  # lower-cased names
     status: int = 200  # 429 when the call was rate limited
+    response: dict[str, Any] = field(default_factory=dict)  # what the fake answered
 
     @property
     def token(self) -> str | None:
@@ -133,6 +134,11 @@ def signed_slash_request(
     return body, headers
 
 
+def _json(value: Any) -> Any:
+    """A form field slack_sdk sent as JSON text, or the JSON body's own value."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
 def _ok(**data: Any) -> dict[str, Any]:
     return {"ok": True, **data}
 
@@ -167,6 +173,8 @@ class FakeSlack:
         self.responses: list[ResponsePost] = []
         self.acks: dict[str, dict[str, Any]] = {}
         self.received: list[dict[str, Any]] = []  # every Socket Mode message from the client
+        self.messages: dict[tuple[str, str], dict[str, Any]] = {}  # (channel, ts): as it is now
+        self.views: list[dict[str, Any]] = []  # every view views.open opened
         self._stubs: dict[str, Handler] = {}
         self._rate_limits: dict[str, list[int]] = {}
         self._tickets: set[str] = set()
@@ -342,7 +350,8 @@ class FakeSlack:
                 return web.json_response(
                     _err("ratelimited"), status=429, headers={"Retry-After": str(pending.pop(0))}
                 )
-            return web.json_response(self._answer(call))
+            call.response = self._answer(call)
+            return web.json_response(call.response)
         finally:
             self._notify()
 
@@ -375,8 +384,23 @@ class FakeSlack:
         if not p.get("channel"):
             return _err("channel_not_found")
         message = {"type": "message", "text": p.get("text", ""), "user": self.bot_user_id}
-        message |= {"bot_id": self.bot_id, "ts": self._ts()}
+        message |= {"bot_id": self.bot_id, "ts": self._ts(), "blocks": _json(p.get("blocks"))}
+        self.messages[(p["channel"], message["ts"])] = message
         return _ok(channel=p["channel"], ts=message["ts"], message=message)
+
+    def _m_chat_update(self, p: dict[str, Any]) -> dict[str, Any]:
+        message = self.messages.get((p.get("channel", ""), p.get("ts", "")))
+        if message is None:
+            return _err("message_not_found")
+        message |= {"text": p.get("text", ""), "blocks": _json(p.get("blocks"))}
+        return _ok(channel=p["channel"], ts=p["ts"], text=message["text"])
+
+    def _m_views_open(self, p: dict[str, Any]) -> dict[str, Any]:
+        if not p.get("trigger_id"):
+            return _err("invalid_trigger_id")
+        view = {"id": f"V{self._next():06d}", **_json(p.get("view"))}
+        self.views.append(view)
+        return _ok(view=view)
 
     def _m_chat_postEphemeral(self, p: dict[str, Any]) -> dict[str, Any]:
         if not p.get("channel") or not p.get("user"):

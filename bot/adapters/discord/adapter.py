@@ -31,9 +31,14 @@ from bot.service_proposals import (
     NeedsConfirm,
     Proposal,
     Reviewer,
+    ReviewMessage,
     decide_click,
     decision,
+    open_proposal,
+    stale_click,
+    sweep_reviews,
 )
+from bot.text import MAX_NOTE
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +59,7 @@ _BUTTONS = {
     "reject": ("Reject", discord.ButtonStyle.danger),
     "confirm": ("Approve anyway", discord.ButtonStyle.danger),
 }
+REASON_WAIT = 900.0  # seconds a Reject's "why?" form waits to be sent; a later one is ignored
 
 
 def review_button(review: Review) -> type[discord.ui.DynamicItem[discord.ui.Button]]:
@@ -263,11 +269,15 @@ class DiscordPlatform:
         self._logged_in = client is not None
         self.tree = build_tree(self.client, self.desk, self._run)
         self._connection: asyncio.Task[None] | None = None
+        self._sweep: asyncio.Task[None] | None = None
         self._button = review_button(self._review)
         self.client.add_dynamic_items(self._button)
         if config.review_channel is not None:
             reviewer = Reviewer(
-                config.proposals_per_reader, self._show_proposal, self._tell_proposer
+                config.proposals_per_reader,
+                self._show_proposal,
+                self._tell_proposer,
+                self._settle,
             )
             for race in self.desk.services.values():
                 race.review_on("discord", reviewer)
@@ -286,8 +296,13 @@ class DiscordPlatform:
             raise RuntimeError("The Discord gateway closed before the bot was ready.")
         self._connection.add_done_callback(_log_lost)
         self.resolve_role_names()
+        if self.config.review_channel is not None:  # decisions another process made
+            self._sweep = asyncio.create_task(sweep_reviews(self.desk.default, self.name))
 
     async def close(self) -> None:
+        if self._sweep is not None:
+            self._sweep.cancel()
+            await asyncio.gather(self._sweep, return_exceptions=True)
         await self.client.close()
         if self._connection is not None:
             await asyncio.wait({self._connection}, timeout=5)
@@ -333,10 +348,17 @@ class DiscordPlatform:
             view.add_item(self._button("reject", proposal.id))
         return message | {"view": view}
 
-    async def _show_proposal(self, proposal: Proposal) -> None:
+    async def _show_proposal(self, proposal: Proposal) -> ReviewMessage:
         assert self.config.review_channel is not None
         channel = self.client.get_partial_messageable(self.config.review_channel)
-        await channel.send(**self._review_message(proposal, buttons=True))
+        sent = await channel.send(**self._review_message(proposal, buttons=True))
+        return ReviewMessage(self.name, str(sent.channel.id), str(sent.id))
+
+    async def _settle(self, proposal: Proposal, where: ReviewMessage) -> None:
+        """A review message shows how the proposal was decided, in place of its buttons."""
+        channel = self.client.get_partial_messageable(int(where.channel))
+        message = channel.get_partial_message(int(where.message))
+        await message.edit(**self._review_message(proposal, buttons=False))
 
     async def _tell_proposer(self, proposal: Proposal) -> None:
         """How it was decided, in a direct message to the proposer."""
@@ -348,43 +370,71 @@ class DiscordPlatform:
         self, interaction: discord.Interaction, verb: str, number: int, message: int | None
     ) -> None:
         """A review button: decided as the clicking member, checked for editor rights as a
-        command is; the review message then shows the decision in place of its buttons, and
-        the clicker alone is answered. A newer recording of the member asks for a second
-        click, on a button of the answer."""
+        command is; every review message of the proposal then shows the decision in place of
+        its buttons, and the clicker alone is answered. Reject first asks why, in a form. A
+        newer recording of the member asks for a second click, on a button of the answer."""
         if (refusal := self.not_served(interaction)) is not None:
             await self._answer(interaction, Reply.refusal(refusal))
             return
-        await interaction.response.defer(ephemeral=True, thinking=True)
         actor = self.actor(interaction)
         review = message or (interaction.message.id if interaction.message else None)
+        where = None
+        if review is not None and interaction.channel_id is not None:
+            # the review message, also when the click was on the clicker's confirmation
+            where = ReviewMessage(self.name, str(interaction.channel_id), str(review))
+        if verb != "reject":
+            await self._decide(interaction, actor, number, verb, where)
+            return
+        try:  # a reader, or a proposal decided already, is told so without the form
+            await open_proposal(self.desk, actor, number)
+        except TallyError as exc:
+            await self._answer(interaction, Reply.refusal(str(exc)))
+            await stale_click(self.desk, number, where)
+            return
+        await interaction.response.send_modal(_Reason(self, number, where))
+
+    async def _decide(
+        self,
+        interaction: discord.Interaction,
+        actor: Actor,
+        number: int,
+        verb: str,
+        where: ReviewMessage | None,
+        reason: str | None = None,
+    ) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
         asked: list[NeedsConfirm] = []
 
         async def decide() -> Reply:
             try:
-                service, decided = await decide_click(self.desk, actor, number, verb)
+                service, decided = await decide_click(self.desk, actor, number, verb, where, reason)
             except NeedsConfirm as exc:
                 asked.append(exc)
                 raise
-            if review is not None and interaction.channel_id is not None:
-                # the review message, also when the click was on the clicker's confirmation
-                channel = self.client.get_partial_messageable(interaction.channel_id)
-                settled = self._review_message(decided, buttons=False)
-                try:
-                    await channel.get_partial_message(review).edit(**settled)
-                except discord.HTTPException as exc:  # decided all the same
-                    log.warning(
-                        "Discord: could not update the review of proposal #%d (%s)", number, exc
-                    )
             return replace(Reply.text(decision(decided, service.describe(decided))), private=True)
 
         reply = await guarded(f"Discord: review #{number}", decide())
         if asked:
             confirm = discord.ui.View(timeout=None)
+            review = int(where.message) if where is not None else None
             confirm.add_item(self._button("confirm", number, review))
             conflict = cut(discord_escape(asked[0].conflict), DISCORD_MESSAGE)
             await interaction.edit_original_response(content=conflict, view=confirm)
             return
         await self._answer(interaction, reply, deferred=True)
+
+    async def _rejected_with(
+        self,
+        interaction: discord.Interaction,
+        number: int,
+        where: ReviewMessage | None,
+        reason: str | None,
+    ) -> None:
+        """The Reject form sent: rejected as whoever sent it, checked for editor rights again."""
+        if (refusal := self.not_served(interaction)) is not None:
+            await self._answer(interaction, Reply.refusal(refusal))
+            return
+        await self._decide(interaction, self.actor(interaction), number, "reject", where, reason)
 
     def actor(self, interaction: discord.Interaction) -> Actor:
         """An editor has Manage Server, or an editor role (by id), in a configured server."""
@@ -530,6 +580,26 @@ class DiscordPlatform:
         finally:
             for file in files:  # an initial response leaves its file open, sent or not
                 file.close()
+
+
+class _Reason(discord.ui.Modal):
+    """Reject's form: why, optionally, in at most MAX_NOTE characters (Discord's client keeps
+    to it), told to the proposer and kept with the proposal."""
+
+    reason: discord.ui.TextInput[Any] = discord.ui.TextInput(
+        label="Why? The proposer is told (optional)",
+        style=discord.TextStyle.paragraph,
+        required=False,
+        max_length=MAX_NOTE,
+    )
+
+    def __init__(self, platform: DiscordPlatform, number: int, where: ReviewMessage | None):
+        super().__init__(title=f"Reject proposal #{number}", timeout=REASON_WAIT)
+        self.platform, self.number, self.where = platform, number, where
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        reason = self.reason.value.strip() or None
+        await self.platform._rejected_with(interaction, self.number, self.where, reason)
 
 
 def _edit(message: dict[str, Any]) -> dict[str, Any]:

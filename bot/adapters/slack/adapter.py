@@ -7,10 +7,11 @@ reply; manifest.py generates the app manifest from the same command list.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -29,7 +30,7 @@ from bot.adapters.slack.settings import SlackConfig
 from bot.commands.run import answer_within, guarded, run_line
 from bot.commands.spec import Context, top_level
 from bot.desk import Desk
-from bot.domain import Actor
+from bot.domain import Actor, TallyError
 from bot.platform import CredentialsError, Posted, PostRejected
 from bot.render import answerable, cut, slack_escape, to_slack
 from bot.replies import Attachment, Reply
@@ -38,10 +39,14 @@ from bot.service_proposals import (
     NeedsConfirm,
     Proposal,
     Reviewer,
+    ReviewMessage,
     decide_click,
     decision,
+    open_proposal,
+    stale_click,
+    sweep_reviews,
 )
-from bot.text import one_line
+from bot.text import MAX_NOTE, one_line
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +63,8 @@ ALT_TEXT = 1_000  # characters of a file's alt text
 SECTION_TEXT = 3_000  # characters of a section block's text
 RATE_LIMIT_RETRIES = 3  # slack_sdk retries a 429 once unless told otherwise
 REVIEW = "proposal_"  # the review buttons' action ids: proposal_approve, _reject, _confirm
+REASON = "proposal_reason"  # the callback_id of Reject's "why?" form
+MODAL_TITLE = 24  # characters of a modal's title
 
 
 def message(reply: Reply) -> dict[str, Any]:
@@ -189,10 +196,14 @@ class SlackPlatform:
         words = "|".join(re.escape(word) for word in top_level())
         self.app.command(re.compile(f"^/(?:{words})$"))(self._on_command)
         self.app.action(re.compile(f"^{REVIEW}(?:approve|reject|confirm)$"))(self._on_review)
+        self.app.view(REASON)(self._on_reason)
         self.desk = Desk.of(service)
         if config.review_channel:
             reviewer = Reviewer(
-                config.proposals_per_reader, self._show_proposal, self._tell_proposer
+                config.proposals_per_reader,
+                self._show_proposal,
+                self._tell_proposer,
+                self._settle,
             )
             for race in self.desk.services.values():
                 race.review_on("slack", reviewer)
@@ -202,6 +213,7 @@ class SlackPlatform:
         self._team: tuple[str, str | None] | None = None  # (team_id, enterprise_id) once started
         self._runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
+        self._sweep: asyncio.Task[None] | None = None
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -224,6 +236,8 @@ class SlackPlatform:
             await self._connect_socket(socket_url)
             where = "connected over Socket Mode"
         log.info("Slack: %s as @%s in %s", where, auth.get("user"), auth.get("team"))
+        if self.config.review_channel:  # decisions another process made
+            self._sweep = asyncio.create_task(sweep_reviews(self.desk.default, self.name))
 
     async def _serve_http(self) -> None:
         web_app = self.app.web_app(path=self.config.path)  # 401s bad or stale signatures
@@ -242,6 +256,10 @@ class SlackPlatform:
         await self._socket.connect_async()
 
     async def close(self) -> None:
+        if self._sweep is not None:
+            self._sweep.cancel()
+            await asyncio.gather(self._sweep, return_exceptions=True)
+            self._sweep = None
         if self._tasks:
             log.info("Slack: closing; waiting for %d commands still answering", len(self._tasks))
             _, late = await asyncio.wait(set(self._tasks), timeout=CLOSE_GRACE)
@@ -407,13 +425,21 @@ class SlackPlatform:
     def _lines(self, proposal: Proposal) -> tuple[str, ...]:
         return self.desk.services[proposal.race].review_lines(proposal)
 
-    async def _show_proposal(self, proposal: Proposal) -> None:
+    async def _show_proposal(self, proposal: Proposal) -> ReviewMessage:
         """Post a new proposal in the review channel, with its Approve and Reject buttons."""
         lines = self._lines(proposal)
-        await self.client.chat_postMessage(
+        sent = await self.client.chat_postMessage(
             channel=self.config.review_channel,
             text=f"Proposal {lines[0]}",
             blocks=review_blocks(lines, proposal.id),
+        )
+        return ReviewMessage(self.name, sent["channel"], sent["ts"])
+
+    async def _settle(self, proposal: Proposal, where: ReviewMessage) -> None:
+        """A review message, its buttons replaced by how the proposal was decided."""
+        lines = self._lines(proposal)
+        await self.client.chat_update(
+            channel=where.channel, ts=where.message, text=lines[-1], blocks=review_blocks(lines)
         )
 
     async def _tell_proposer(self, proposal: Proposal) -> None:
@@ -423,50 +449,52 @@ class SlackPlatform:
             channel=proposal.channel, user=proposal.proposer.id, text=decision(proposal, what)
         )
 
+    def _in_task(self, work: Awaitable[None], what: str) -> None:
+        """Work after an ack, in a task close() waits for."""
+
+        def finished(task: asyncio.Task[None]) -> None:
+            self._tasks.discard(task)
+            if not task.cancelled() and task.exception() is not None:
+                log.error("Slack: %s failed", what, exc_info=task.exception())
+
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(finished)
+
     async def _on_review(
         self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
     ) -> None:
         """A click on a review button: acked at once, decided in a task close() waits for."""
         await ack()
-
-        def finished(task: asyncio.Task[None]) -> None:
-            self._tasks.discard(task)
-            if not task.cancelled() and task.exception() is not None:
-                log.error("Slack: a review click failed", exc_info=task.exception())
-
-        task = asyncio.create_task(self._review(body, action, respond))
-        self._tasks.add(task)
-        task.add_done_callback(finished)
+        self._in_task(self._review(body, action, respond), "a review click")
 
     async def _review(
         self, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
     ) -> None:
         """Approve or reject as the clicking user, checked for editor rights as a command is;
-        the review message then shows the decision in place of its buttons. A click that
-        cannot decide (not an editor, decided already) is answered to the clicker alone."""
+        every review message of the proposal then shows the decision in place of its buttons.
+        Reject first asks why, in a form. A click that cannot decide (not an editor, decided
+        already) is answered to the clicker alone."""
         verb = action["action_id"].removeprefix(REVIEW)
         number, _, review_ts = str(action.get("value", "")).partition(":")
         channel = (body.get("channel") or {}).get("id", "")
         review_ts = review_ts or (body.get("container") or {}).get("message_ts", "")
-        user = body.get("user") or {}
-        command = {
-            "team_id": (body.get("team") or {}).get("id"),
-            "enterprise_id": (body.get("enterprise") or {}).get("id"),
-            "user_id": user.get("id", ""),
-            "user_name": user.get("username") or user.get("name"),
-        }
+        where = ReviewMessage(self.name, channel, review_ts) if channel and review_ts else None
+        command = _clicker(body)
         asked: list[NeedsConfirm] = []
 
         async def decide() -> Reply:
             if (refusal := self.not_served(command)) is not None:
                 return Reply.refusal(refusal)
             actor = await self._actor(command)
+            if verb == "reject":
+                await self._ask_reason(actor, int(number), where, body.get("trigger_id", ""))
+                return Reply.text("Asked why.")
             try:
-                service, decided = await decide_click(self.desk, actor, int(number), verb)
+                service, decided = await decide_click(self.desk, actor, int(number), verb, where)
             except NeedsConfirm as exc:
                 asked.append(exc)
                 raise
-            await self._settle(channel, review_ts, decided)
             return Reply.text(decision(decided, service.describe(decided)))
 
         reply = await guarded(f"Slack: review #{number}", decide())
@@ -482,17 +510,54 @@ class SlackPlatform:
         elif verb == "confirm":  # the confirmation asked for has done its job
             await respond(delete_original=True)
 
-    async def _settle(self, channel: str, ts: str, decided: Proposal) -> None:
-        """The review message, its buttons replaced by how the proposal was decided."""
-        if not (channel and ts):
-            return
-        lines = self._lines(decided)
+    async def _ask_reason(
+        self, actor: Actor, number: int, where: ReviewMessage | None, trigger: str
+    ) -> None:
+        """Reject's form, opened with the click's trigger (good for 3 s); a reader, or a
+        proposal decided already, is told so instead."""
         try:
-            await self.client.chat_update(
-                channel=channel, ts=ts, text=lines[-1], blocks=review_blocks(lines)
+            await open_proposal(self.desk, actor, number)
+        except TallyError:
+            await stale_click(self.desk, number, where)
+            raise
+        try:
+            await self.client.views_open(trigger_id=trigger, view=reason_view(number, where))
+        except SlackApiError as exc:
+            raise TallyError(
+                f"Slack did not open the form asking why ({exc.response.get('error')}); click "
+                f"Reject again, or type /reject {number} note:why."
+            ) from None
+
+    async def _on_reason(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        """Reject's form sent: acked at once (the form closes), rejected in a task."""
+        await ack()
+        self._in_task(self._rejected_with(body), "a rejection's form")
+
+    async def _rejected_with(self, body: dict[str, Any]) -> None:
+        """Rejected with the reason given, as whoever sent the form, checked for editor rights
+        again; a refusal is shown to them alone, in the review channel."""
+        view = body.get("view") or {}
+        kept = json.loads(view.get("private_metadata") or "{}")
+        number = int(kept.get("proposal", 0))
+        where = ReviewMessage(self.name, kept["channel"], kept["ts"]) if kept.get("ts") else None
+        field = ((view.get("state") or {}).get("values") or {}).get("reason") or {}
+        reason = ((field.get("reason") or {}).get("value") or "").strip() or None
+        command = _clicker(body)
+
+        async def reject() -> Reply:
+            if (refusal := self.not_served(command)) is not None:
+                return Reply.refusal(refusal)
+            actor = await self._actor(command)
+            await decide_click(self.desk, actor, number, "reject", where, reason)
+            return Reply.text("Rejected.")
+
+        reply = await guarded(f"Slack: rejecting #{number}", reject())
+        if reply.error:
+            await self.client.chat_postEphemeral(
+                channel=where.channel if where else self.config.review_channel,
+                user=command["user_id"],
+                text=message(reply)["text"],
             )
-        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:  # decided all the same
-            log.warning("Slack: could not update the review of proposal #%d (%s)", decided.id, exc)
 
     # --- identity -------------------------------------------------------------------------------
 
@@ -600,6 +665,45 @@ def review_blocks(lines: tuple[str, ...], number: int | None = None) -> list[dic
             }
         )
     return blocks
+
+
+def _clicker(body: dict[str, Any]) -> dict[str, Any]:
+    """Who clicked (or sent a form), as a slash command names them."""
+    user = body.get("user") or {}
+    return {
+        "team_id": (body.get("team") or {}).get("id"),
+        "enterprise_id": (body.get("enterprise") or {}).get("id"),
+        "user_id": user.get("id", ""),
+        "user_name": user.get("username") or user.get("name"),
+    }
+
+
+def reason_view(number: int, where: ReviewMessage | None) -> dict[str, Any]:
+    """Reject's form: why, optionally, in at most MAX_NOTE characters (Slack keeps to it);
+    which proposal and review message it is about ride along in its private_metadata."""
+    kept = {"proposal": number, "channel": where.channel, "ts": where.message} if where else {}
+    return {
+        "type": "modal",
+        "callback_id": REASON,
+        "private_metadata": json.dumps(kept or {"proposal": number}),
+        "title": {"type": "plain_text", "text": cut(f"Reject proposal #{number}", MODAL_TITLE)},
+        "submit": {"type": "plain_text", "text": "Reject"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": "reason",
+                "optional": True,
+                "label": {"type": "plain_text", "text": "Why? The proposer is told."},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": "reason",
+                    "multiline": True,
+                    "max_length": MAX_NOTE,
+                },
+            }
+        ],
+    }
 
 
 def confirm_blocks(conflict: str, number: int, review_ts: str) -> list[dict[str, Any]]:
