@@ -20,6 +20,7 @@ from bot.domain import (
     Candidate,
     CandidateAction,
     CandidateEntry,
+    Confidence,
     Deadline,
     Member,
     Position,
@@ -331,6 +332,22 @@ def _rounds(
     return tuple(rounds)
 
 
+_SEED_KEYS = {"members", "position", "candidate", "on", "source", "note", "confidence", "condition"}
+
+
+def _confidence(entry: dict[str, Any], where: str) -> Confidence | None:
+    """A seed's `confidence =`, or None: by its source, as a recording without one."""
+    if "confidence" not in entry:
+        return None
+    try:
+        return Confidence(entry["confidence"])
+    except ValueError:
+        *most, last = (f"'{c.value}'" for c in Confidence)
+        raise ValueError(
+            f"{where} confidence = {entry['confidence']!r} must be {', '.join(most)} or {last}"
+        ) from None
+
+
 def _sources(
     table: dict[str, Any],
 ) -> tuple[dict[str, str], tuple[tuple[str, str], ...]]:
@@ -415,7 +432,7 @@ def parse_race(data: dict[str, Any]) -> Race:
     seed = []
     for i, entry in enumerate(data.get("seed", ()), start=1):
         where = f"[[seed]] #{i}"
-        _unknown(entry, {"members", "position", "candidate", "on", "source", "note"}, where)
+        _unknown(entry, _SEED_KEYS, where)
         try:
             position = Position(_need(entry, "position", str, where))
         except ValueError:
@@ -427,10 +444,15 @@ def parse_race(data: dict[str, Any]) -> Race:
         if (candidate is None) != (position is Position.UNDECIDED):
             raise ValueError(f"{where}: a position on a candidate needs one, undecided none")
         source = _source(entry, sources, where)
-        try:  # the rule every note typed in a command follows
+        try:  # the rule every note (and condition) typed in a command follows
             note = check_note(entry.get("note")) or ""
+            condition = check_note(
+                _need(entry, "condition", str, where) if "condition" in entry else None,
+                "condition",
+            )
         except TallyError as exc:
             raise ValueError(f"{where}: {exc}") from None
+        confidence = _confidence(entry, where)
         on = _need(entry, "on", date, where)
         listed = _need(entry, "members", list, where)
         if len(set(listed)) != len(listed):
@@ -440,7 +462,9 @@ def parse_race(data: dict[str, Any]) -> Race:
                 raise ValueError(f"{where} lists '{code}', which is not in members")
             if code not in last.codes_on(on):
                 raise ValueError(f"{where} lists '{code}', which was not a member on {on}")
-            seed.append(SeedEvent(code, position, candidate, on, source, note))
+            seed.append(
+                SeedEvent(code, position, candidate, on, source, note, confidence, condition)
+            )
     veto = getattr(rule, "veto", ())
     rounds = _rounds(data.get("rounds", []), keys, len(members), len(veto), sources)
 

@@ -43,9 +43,13 @@ def test_the_seeded_race_matches_the_articles():
         ('GB = ["UK"', 'GB = ["Germany", "UK"', "'germany' names both DE and GB"),
         ('key = "iohannis"', 'key = "rutte"', "[[candidates]] #2 repeats key = 'rutte'"),
         ('member = "RO"', 'member = "KE"', "member = 'KE' is not in members"),
-        ('source = "big_four"', 'source = "nosuch"', "'nosuch' is neither a URL nor in [sources]"),
         (
-            'source = "big_four"',
+            'source = "us_gb_spokesmen"',
+            'source = "nosuch"',
+            "'nosuch' is neither a URL nor in [sources]",
+        ),
+        (
+            'source = "us_gb_spokesmen"',
             'source = "https://ed:pw@example.org/a"',
             "[[seed]] #1: The source has a login in it",
         ),
@@ -74,7 +78,7 @@ def test_candidates_may_share_a_last_name(tmp_path):
 
 
 def test_seeds_follow_the_rules_typed_sources_and_notes_follow(tmp_path):
-    path = edited(tmp_path, 'source = "big_four"', 'source = "https://rеuters.com/x"')
+    path = edited(tmp_path, 'source = "us_gb_spokesmen"', 'source = "https://rеuters.com/x"')
     path.write_text(
         path.read_text().replace('note = "The White House', 'note = "Two\\nlines: The White House')
     )
