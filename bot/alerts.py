@@ -2,39 +2,59 @@
 minute of each change recorded, exactly once.
 
 What an alert says. The changes recorded in one minute (UTC) go in one post, a line per member
-whose position moved: "Türkiye now supports Mark Rutte (29/32) · Reuters". What moved compares
-each member's position before the minute's first event with its position after its last, so an
-undo within the minute, or a repeat, moves nothing and posts nothing. A minute in which a
-candidate comes to meet the rule is led by the headline ("Mark Rutte has unanimity: 32/32").
+whose counted position moved: "Türkiye now supports Mark Rutte (29/32) · Reuters, reported",
+with the position's condition and, unless it is on record, how sure it is. What moved compares
+each member's standing in the tally before the minute's first event with its standing after
+its last, so an undo within the minute, or a repeat, moves nothing and posts nothing. A rumour
+never alerts: the tally does not count it, so neither a rumour nor its undo moves anything, and
+a member whose latest word in the minute is a rumour gets no line (the digest tells it, marked
+rumoured); a rumour confirmed by a surer recording moves the count, and alerts. The change
+that makes a candidate meet the rule is a post of its own, first, led by the headline ("Mark
+Rutte has reached unanimity: 32/32"); the minute's other changes follow in the usual post.
 
 Exactly once. A minute is alerted once it has passed (and SETTLE more, for a write still
-waiting on the lock). Before posting, a run claims the (race, platform, channel, minute) row,
-with the ids of the events it covers, in one statement; a second process, or a restart, finds
-the row and posts nothing. A row left 'sending' for `lease` was abandoned mid-post by a process
-that stopped: it is claimed again and posted, with a WARNING that it may be a repeat (the
-digest's choice: at least once in the one window no database closes). Catch-up is bounded: of
-the minutes of the last LOOK_BACK that a channel has not had, the latest `catch_up` are posted
-and the older recorded as 'skipped', with one WARNING.
+waiting on the lock). Before posting, a run claims each of the minute's posts, the (race,
+platform, channel, minute, part) row with the ids of the events it covers, in one statement; a
+second process, or a restart, finds the row and posts nothing. The changes' row is claimed
+last, so a minute without it is not done yet, and by whoever claimed the headline, so the two
+posts keep their order whatever the processes. A row left 'sending' for `lease` was abandoned
+mid-post by a process that stopped: it is claimed again and posted, with a WARNING that it may
+be a repeat (the digest's choice: at least once in the one window no database closes).
+Catch-up is bounded: of the minutes of the last LOOK_BACK that a channel has not had, the
+latest `catch_up` are posted and the older recorded as 'skipped', with one WARNING.
 
 Limits. Posts to one channel are at least MIN_GAP apart (Slack takes about one message a
-second per channel). A failed post is retried with a growing pause, `attempts` times in all,
-then left 'failed' with one ERROR; a refusal for good (PostRejected) stops the channel's alerts,
-stored, with one ERROR saying what to do.
+second per channel), and at most `concurrency` posts are in flight per platform, so a fan-out
+to many channels neither bursts into the platform's limits nor spends `post_timeout` queued
+(discord.py waits out each route's limit, and slack_sdk a 429, inside the post). A failed
+post is retried with a growing pause, `attempts` times in all, then left 'failed' with one
+ERROR; a refusal for good (PostRejected) stops the channel's alerts, stored, with one ERROR
+saying what to do, and other channels keep theirs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from bot.domain import Event, Position, Tally
+from bot.digest import sourced
+from bot.domain import Confidence, Event, Position, Tally, compute_tally
 from bot.platform import Platform, PostRejected, post_error
-from bot.replies import Reply, Section, describe, link_labels, outlet
-from bot.service_alerts import AlertKey, AlertStatus, Follow, Minute
+from bot.replies import Reply, Section, describe, link_labels
+from bot.service_alerts import (
+    CHANGES,
+    RULE_MET,
+    AlertKey,
+    AlertSend,
+    AlertStatus,
+    Follow,
+    Minute,
+)
 
 if TYPE_CHECKING:
     from bot.service import Service
@@ -46,6 +66,17 @@ SETTLE = timedelta(seconds=5)  # a minute is alerted this long after it ends
 LOOK_BACK = timedelta(hours=24)  # older changes are the digest's, not an alert's
 MIN_GAP = 1.0  # seconds between two posts to one channel
 MAX_LINES = 10  # changes in one alert; /history has the rest
+
+
+class _Outcome(enum.Enum):
+    """What came of one post of a minute's alert, for its channel's run."""
+
+    OURS = "ours"  # posted, given up, or nothing to post: this run is done with it
+    THEIRS = "theirs"  # another run, here or in another process, has claimed it
+    STOPPED = "stopped"  # the channel refused for good: its alerts stopped
+
+
+Built = dict[Minute, "asyncio.Future[dict[str, Reply]]"]  # a run's alerts, each built once
 
 
 def minute_of(moment: datetime) -> str:
@@ -72,6 +103,7 @@ class Alerts:
         post_timeout: float = 30.0,
         lease: timedelta = timedelta(minutes=5),
         catch_up: int = 5,
+        concurrency: int = 8,
     ) -> None:
         self.service = service
         self.platforms = dict(platforms)
@@ -82,7 +114,10 @@ class Alerts:
         self.post_timeout = post_timeout
         self.lease = lease
         self.catch_up = catch_up
+        self.concurrency = concurrency
         self._last_post: dict[tuple[str, str], float] = {}
+        # posts in flight per platform: the fan-out waits here, not inside `post_timeout`
+        self._posting: dict[str, asyncio.Semaphore] = {}
         self._loop: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -119,21 +154,23 @@ class Alerts:
         minutes = await self.service.alert_minutes(first, up_to) if up_to > first else []
         rows = await self.service.alert_sends(minute_of(start))
         stale = now - self.lease
-        built: dict[Minute, Reply | None] = {}
+        built: Built = {}
         work = []
         for follow in follows:
-            mine, abandoned = [], []
+            mine: list[Minute] = []
+            abandoned: list[tuple[Minute, str]] = []
             for whole in minutes:
                 minute = await self._followed(follow, whole, last)
                 if minute is None:
                     continue
-                row = rows.get(self._key(follow, minute.minute))
-                if row is None:
+                if self._key(follow, minute.minute) not in rows:  # claimed last: not done
                     mine.append(minute)
-                elif row.status is AlertStatus.SENDING and row.updated_at < stale:
-                    abandoned.append(Minute(minute.minute, row.events))
+                for part in (RULE_MET, CHANGES):
+                    row = rows.get(self._key(follow, minute.minute, part))
+                    if row and row.status is AlertStatus.SENDING and row.updated_at < stale:
+                        abandoned.append((Minute(minute.minute, row.events), part))
             if mine or abandoned:
-                work.append(self._channel(follow, abandoned, mine, built))
+                work.append(self._channel(follow, abandoned, mine, built, rows))
         for result in await asyncio.gather(*work, return_exceptions=True):
             if isinstance(result, Exception):  # one channel's trouble stops no other's
                 log.error("An alert delivery failed", exc_info=result)
@@ -147,15 +184,16 @@ class Alerts:
         events = tuple(e for e in minute.events if e > before)
         return Minute(minute.minute, events) if events else None
 
-    def _key(self, follow: Follow, minute: str) -> AlertKey:
-        return AlertKey(follow.race, follow.platform, follow.channel, minute)
+    def _key(self, follow: Follow, minute: str, part: str = CHANGES) -> AlertKey:
+        return AlertKey(follow.race, follow.platform, follow.channel, minute, part)
 
     async def _channel(
         self,
         follow: Follow,
-        abandoned: list[Minute],
+        abandoned: list[tuple[Minute, str]],
         pending: list[Minute],
-        built: dict[Minute, Reply | None],
+        built: Built,
+        rows: Mapping[AlertKey, AlertSend],
     ) -> None:
         where = f"{follow.platform} channel {follow.channel}"
         late, pending = pending[: -self.catch_up], pending[-self.catch_up :]
@@ -175,32 +213,63 @@ class Alerts:
                 where,
                 self.catch_up,
             )
-        for minute, resumed in [(m, True) for m in abandoned] + [(m, False) for m in pending]:
-            if minute not in built:
-                built[minute] = await self._compose(minute)
-            if not await self._deliver(follow, minute, built[minute], resumed):
-                return  # the channel refused for good: its alerts stopped
+        resumed = set()
+        for minute, part in abandoned:
+            if await self._post(follow, minute, part, built, True) is _Outcome.STOPPED:
+                return
+            resumed.add(self._key(follow, minute.minute, part))
+        for minute in pending:
+            for part in (RULE_MET, CHANGES):
+                outcome = await self._post(follow, minute, part, built, False)
+                if outcome is _Outcome.STOPPED:
+                    return
+                key = self._key(follow, minute.minute, part)
+                row = rows.get(key)
+                if (
+                    outcome is _Outcome.THEIRS
+                    and key not in resumed
+                    and (row is None or row.status is AlertStatus.SENDING)
+                ):
+                    break  # whoever posts the headline posts the changes after it, in order
+
+    async def _post(
+        self,
+        follow: Follow,
+        minute: Minute,
+        part: str,
+        built: Built,
+        resumed: bool,
+    ) -> _Outcome:
+        if minute not in built:  # the first channel to ask builds it; the others await that
+            built[minute] = asyncio.ensure_future(self._compose(minute))
+        posts = await built[minute]
+        return await self._deliver(follow, minute, part, posts.get(part), resumed)
 
     async def _deliver(
-        self, follow: Follow, minute: Minute, reply: Reply | None, resumed: bool
-    ) -> bool:
-        """Claim and post one minute's alert; False if the channel's alerts stopped."""
-        key, where = self._key(follow, minute.minute), f"{follow.platform} channel {follow.channel}"
+        self, follow: Follow, minute: Minute, part: str, reply: Reply | None, resumed: bool
+    ) -> _Outcome:
+        """Claim and post one of a minute's posts."""
+        key = self._key(follow, minute.minute, part)
+        where = f"{follow.platform} channel {follow.channel}"
         now = self.service.clock.now()
-        if reply is None:
-            await self.service.claim_alert(
-                key, minute.events, now, now - self.lease, AlertStatus.SKIPPED, "nothing moved"
-            )
-            return True
+        if reply is None:  # the changes' row marks the minute done; a resumed row, settled
+            if part == CHANGES or resumed:
+                await self.service.claim_alert(
+                    key, minute.events, now, now - self.lease, AlertStatus.SKIPPED, "nothing moved"
+                )
+            return _Outcome.OURS
         if not await self.service.claim_alert(key, minute.events, now, now - self.lease):
-            return True  # another run, here or in another process, has it
+            return _Outcome.THEIRS  # another run, here or in another process
         if resumed:
             log.warning("Resuming the alert for %s left mid-send; it may be posted twice", where)
         platform = self.platforms[follow.platform]
+        if (posting := self._posting.get(follow.platform)) is None:
+            posting = self._posting[follow.platform] = asyncio.Semaphore(self.concurrency)
         for attempt in range(1, self.attempts + 1):
             await self._space(follow)
             try:
-                await asyncio.wait_for(platform.post(follow.channel, reply), self.post_timeout)
+                async with posting:
+                    await asyncio.wait_for(platform.post(follow.channel, reply), self.post_timeout)
             except PostRejected as exc:
                 await self.service.alert_result(
                     key, self.service.clock.now(), AlertStatus.REJECTED, str(exc)
@@ -213,7 +282,7 @@ class Alerts:
                     exc.reason,
                     exc.what_to_do,
                 )
-                return False
+                return _Outcome.STOPPED
             except Exception as exc:  # a platform error, a 429, the network, a timeout: retry
                 error = post_error(exc)
                 final = attempt == self.attempts
@@ -221,12 +290,12 @@ class Alerts:
                 await self.service.alert_result(key, self.service.clock.now(), status, error)
                 if final:
                     log.error("The alert for %s failed %d times; last: %s", where, attempt, error)
-                    return True
+                    return _Outcome.OURS
                 await self.sleep(self.backoff * 2 ** (attempt - 1))
             else:
                 await self.service.alert_result(key, self.service.clock.now(), AlertStatus.SENT)
-                return True
-        return True
+                return _Outcome.OURS
+        return _Outcome.OURS
 
     async def _space(self, follow: Follow) -> None:
         """Wait until MIN_GAP has passed since this channel's last post (Slack's ~1/s)."""
@@ -236,39 +305,59 @@ class Alerts:
             await self.sleep(wait)
         self._last_post[channel] = self.monotonic()
 
-    async def _compose(self, minute: Minute) -> Reply | None:
-        """The alert of a minute's events; None if they moved nobody."""
+    async def _compose(self, minute: Minute) -> dict[str, Reply]:
+        """A minute's posts by part: the change that met the rule, and the other changes;
+        none if nothing moved."""
         svc, race = self.service, self.service.race
         before, after = minute.events[0] - 1, minute.events[-1]
         day = _local_day(minute.minute, svc)
-        was, now = await asyncio.gather(svc.positions(day, before), svc.positions(day, after))
-        moved = [
-            (m.name, now.get(m.code))
-            for m in race.members
-            if _stance(was.get(m.code)) != _stance(now.get(m.code))
-        ]
-        if not moved:
-            return None
-        tally = await svc.digest_tally(day, after)
-        then = await svc.digest_tally(day, before) if before else Tally(race, day)
+        tally, now = await asyncio.gather(svc.digest_tally(day, after), svc.positions(day, after))
         names = svc.candidate_names()
-        lines = [_line(name, new, tally, names, race) for name, new in moved]
-        if len(lines) > MAX_LINES:
-            lines[MAX_LINES:] = [f"… and {len(lines) - MAX_LINES} more; /history shows them."]
+        # Before the first event nothing is counted (the store reads an id of 0 as "all").
+        then = await svc.digest_tally(day, before) if before else _nothing(tally, names)
+        was, standing = _standings(then), _standings(tally)
+        lines = {
+            m.code: _line(m.name, now.get(m.code), tally, names, race)
+            for m in race.members
+            if was.get(m.code) != standing.get(m.code) and not _rumour(now.get(m.code))
+        }
+        posts: dict[str, Reply] = {}
         met_before = {t.candidate.key for t in then.candidates if t.met}
         newly = [t for t in tally.candidates if t.met and t.candidate.key not in met_before]
         if newly:
             t = newly[0]
-            head = f"{t.candidate.name} has {t.rule.describe()}: {t.count}/{t.total}"
-            return Reply(
+            head = f"{t.candidate.name} has reached {t.rule.describe()}: {t.count}/{t.total}"
+            meeting = await self._meeting(minute, day, t.candidate.key)
+            line, event = lines.pop(meeting, None), now.get(meeting or "")
+            posts[RULE_MET] = Reply(
                 title=head,
-                sections=(Section(lines=tuple(lines)),),
+                sections=(Section(lines=(line,)),) if line else (),
                 footer=await svc.countdown(tally, after),
-                summary=head,
+                summary=f"{head} · {link_labels(sourced(event, race))}" if line and event else head,
             )
-        return Reply(
-            title=race.title, sections=(Section(lines=tuple(lines)),), summary=link_labels(lines[0])
-        )
+        if lines:
+            shown = list(lines.values())
+            if len(shown) > MAX_LINES:
+                shown[MAX_LINES:] = [f"… and {len(shown) - MAX_LINES} more; /history shows them."]
+            posts[CHANGES] = Reply(
+                title=race.title,
+                sections=(Section(lines=tuple(shown)),),
+                summary=link_labels(shown[0]),
+            )
+        return posts
+
+    async def _meeting(self, minute: Minute, day: date, candidate: str) -> str | None:
+        """The member whose change made `candidate` meet the rule for good in the minute: the
+        event after the minute's last tally that does not meet it (the first, if none)."""
+        svc, events = self.service, minute.events
+        met = len(events) - 1
+        while met > 0:
+            earlier = await svc.digest_tally(day, events[met - 1])
+            if not any(t.met for t in earlier.candidates if t.candidate.key == candidate):
+                break
+            met -= 1
+        event = await svc.event(events[met])
+        return event.member if event is not None else None
 
 
 def _local_day(minute: str, service: Service) -> date:
@@ -276,13 +365,31 @@ def _local_day(minute: str, service: Service) -> date:
     return moment.astimezone(service.clock.tz).date()
 
 
-def _stance(event: Event | None) -> tuple[Position | None, str | None] | None:
-    return None if event is None else (event.position, event.candidate)
+def _standings(tally: Tally) -> dict[str, tuple[str, ...]]:
+    """How each member stands on each candidate, as the tally counts it: what an alert's
+    "moved" compares, so a rumour the tally leaves out moves nobody."""
+    held: dict[str, list[str]] = {}
+    for t in tally.candidates:
+        for member in t.backers:
+            held.setdefault(member.code, []).append(f"backs {t.candidate.key}")
+        for h in t.holdouts:
+            held.setdefault(h.member.code, []).append(f"{h.reason} ({t.candidate.key})")
+    return {code: tuple(stands) for code, stands in held.items()}
+
+
+def _nothing(tally: Tally, names: dict[str, str]) -> Tally:
+    """The tally before any event: the same candidates, nobody's position known."""
+    candidates = [t.candidate for t in tally.candidates]
+    return compute_tally(tally.race, candidates, {}, tally.as_of, names)
+
+
+def _rumour(event: Event | None) -> bool:
+    return event is not None and event.confidence is Confidence.RUMOURED
 
 
 def _line(name: str, new: Event | None, tally: Tally, names: dict[str, str], race) -> str:
-    """'Türkiye now supports Mark Rutte (29/32) · Reuters', the outlet linked; a position on
-    no candidate counts the leader's backers."""
+    """'Türkiye now supports Mark Rutte (29/32) · Reuters, reported', the outlet linked, the
+    condition said; a position on no candidate counts the leader's backers."""
     if new is None or new.position is Position.UNDECIDED:
         what, about = "has no public position", None
     else:
@@ -294,5 +401,5 @@ def _line(name: str, new: Event | None, tally: Tally, names: dict[str, str], rac
     elif tally.candidates:
         leader = tally.shown()
         count = f" ({leader.candidate.name} {leader.count}/{leader.total})"
-    source = f" · {outlet(new.source, race)}" if new is not None else ""
+    source = f" · {sourced(new, race)}" if new is not None else ""
     return f"{name} now {what}{count}{source}"

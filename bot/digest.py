@@ -26,6 +26,7 @@ from bot.digest_records import SentDigest
 from bot.domain import (
     NO_CANDIDATES,
     CandidateTally,
+    Confidence,
     Event,
     Position,
     Race,
@@ -166,7 +167,8 @@ class DigestBuilder:
 
     async def _moved(self, day: date, span: _Span, last_event: int) -> tuple[str, ...]:
         """One line per member whose position moved in the span, from what to what, and the
-        outlet of what it is now: a change undone in the span, or repeated, moves nothing."""
+        outlet of what it is now: a change undone in the span, or repeated as sure, moves
+        nothing; the same position surer (or less sure) moves."""
         svc, race = self.service, self.service.race
         was, now = await asyncio.gather(
             svc.positions(day, span.after), svc.positions(day, last_event)
@@ -224,8 +226,9 @@ def board_alt(tally: Tally) -> str:
     return cut(f"Board: {'; '.join(parts)}", MAX_ALT)
 
 
-def _stance(event: Event | None) -> tuple[Position, str | None] | None:
-    return None if event is None else (event.position, event.candidate)
+def _stance(event: Event | None) -> tuple[Position, str | None, Confidence] | None:
+    """What a member's position says, and how sure: a rumour confirmed moves the count."""
+    return None if event is None else (event.position, event.candidate, event.confidence)
 
 
 def _count(t: CandidateTally) -> str:
@@ -242,8 +245,10 @@ _WAS = {
 def moved_line(
     member: str, old: Event | None, new: Event | None, names: dict[str, str], race: Race
 ) -> str:
-    """'Hungary: opposed → supports Mark Rutte (Reuters)', the outlet linked where the
-    platform links: the old position's candidate is named only when it is not the new one's."""
+    """'Hungary: opposed → supports Mark Rutte, on condition: ... (Reuters, reported)', the
+    outlet linked where the platform links: the old position's candidate is named only when
+    it is not the new one's, and how sure it was only when that is what changed ('supported
+    (rumoured) → supports Mark Rutte (Reuters, reported)')."""
     if new is None or new.position is Position.UNDECIDED:
         now = "no public position"
     else:
@@ -254,8 +259,17 @@ def moved_line(
         then = _WAS[old.position]
         if new is None or old.candidate != new.candidate or new.position is Position.UNDECIDED:
             then += f" {names.get(old.candidate or '', old.candidate)}"
-    source = f" ({outlet(new.source, race)})" if new is not None else ""
+        elif old.position is new.position and old.confidence is not Confidence.ON_RECORD:
+            then += f" ({old.confidence})"
+    source = f" ({sourced(new, race)})" if new is not None else ""
     return f"{member}: {then} → {now}{source}"
+
+
+def sourced(event: Event, race: Race) -> str:
+    """Where a position comes from and, unless it is on record, how sure it is: 'Reuters',
+    'Reuters, reported', 'no source, rumoured' (the outlet linked where the platform links)."""
+    where = outlet(event.source, race)
+    return where if event.confidence is Confidence.ON_RECORD else f"{where}, {event.confidence}"
 
 
 def headline(tally: Tally, before: Tally, since: str, ended: str | None) -> str:

@@ -35,12 +35,17 @@ class Follow:
     since: datetime
 
 
+CHANGES = ""  # an alert's part: the minute's changes (claimed last, so the minute is done)
+RULE_MET = "rule-met"  # the part of the change that met the rule: a post of its own, first
+
+
 @dataclass(frozen=True)
 class AlertKey:
     race: str
     platform: str
     channel: str
     minute: str  # UTC 'YYYY-MM-DDTHH:MM': when the alert's events were recorded
+    part: str = CHANGES  # or RULE_MET: each post of a minute is claimed on its own
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from bot.racefile import load_race
 from bot.render import to_slack, to_text
 from bot.replies import Reply
 from bot.service import Service
-from bot.service_alerts import AlertStatus
+from bot.service_alerts import RULE_MET, AlertKey, AlertStatus
 from bot.store.store import Store
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
@@ -38,6 +38,7 @@ READER = Actor("slack", "U0READER", "Reader")
 CONSOLE = Actor("console", "console", "console user", is_editor=True)
 NEWS = "C0NEWS"
 REUTERS = "source:https://www.reuters.com/world/turkey-backs-rutte"
+POLITICO = "source:https://www.politico.eu/article/nato-secretary-general/"
 
 
 def at(hour: int, minute: int, second: int = 0) -> datetime:
@@ -143,7 +144,7 @@ async def test_a_followed_channel_gets_one_alert_after_the_minute_of_a_change(tm
         assert link in str(to_slack(reply))
         await bot.say("/unfollow")
         bot.clock.pinned_at = at(10, 2, 5)
-        await bot.say("/oppose Slovakia Rutte")
+        await bot.say(f"/oppose Slovakia Rutte {POLITICO}")
         await bot.at(at(10, 4))
         assert len(bot.slack.posts) == 1  # unfollowed: nothing more
 
@@ -154,12 +155,14 @@ async def test_changes_in_one_minute_make_one_post(tmp_path):
         bot.clock.pinned_at = at(10, 1, 5)
         await bot.say(f"/endorse Türkiye Rutte {REUTERS}")
         bot.clock.pinned_at = at(10, 1, 40)
-        await bot.say("/endorse Slovakia Rutte")
+        await bot.say(f"/endorse Slovakia Rutte {POLITICO}")
         await bot.at(at(10, 2, 10))
         assert len(bot.slack.posts) == 1
         (text,) = bot.texts()
-        assert "Slovakia now supports Mark Rutte (30/32) · no source" in text
-        assert "Türkiye now supports Mark Rutte (30/32) · reuters.com" in text
+        assert text.splitlines()[2:] == [
+            "Slovakia now supports Mark Rutte (30/32) · politico.eu, reported",
+            "Türkiye now supports Mark Rutte (30/32) · reuters.com, reported",
+        ]
 
 
 async def test_an_undo_inside_the_minute_posts_nothing(tmp_path):
@@ -197,13 +200,42 @@ async def test_the_change_that_meets_the_rule_is_its_own_post_with_a_headline(tm
         bot.clock.pinned_at = at(10, 1, 5)
         await bot.say(f"/endorse Türkiye Rutte {REUTERS}")
         bot.clock.pinned_at = at(10, 2, 5)
-        for member in ("Slovakia", "Romania", "Hungary"):
-            await bot.say(f"/endorse {member} Rutte")
+        for member in ("Slovakia", "Hungary", "Romania"):  # Romania's makes it 32 of 32
+            await bot.say(f"/endorse {member} Rutte {POLITICO}")
         await bot.at(at(10, 3, 10))
-        first, second = (reply for _, reply in bot.slack.posts)
+        first, headline, rest = (reply for _, reply in bot.slack.posts)
         assert "Mark Rutte has" not in to_text(first)
-        assert second.title == "Mark Rutte has unanimity: 32/32"
-        assert "Hungary now supports Mark Rutte (32/32)" in to_text(second)
+        assert to_text(headline).splitlines()[:3] == [
+            "Mark Rutte has reached unanimity: 32/32",
+            "",
+            "Romania now supports Mark Rutte (32/32) · politico.eu, reported",
+        ]
+        assert headline.summary == "Mark Rutte has reached unanimity: 32/32 · politico.eu, reported"
+        assert "reached unanimity on 3 April 2024" in headline.footer
+        assert to_text(rest).splitlines() == [
+            "NATO Secretary-General 2024",
+            "",
+            "Hungary now supports Mark Rutte (32/32) · politico.eu, reported",
+            "Slovakia now supports Mark Rutte (32/32) · politico.eu, reported",
+        ]
+        assert bot.sleeps == [1.0, 1.0]  # the channel's three posts, a second apart
+        await bot.at(at(10, 6))
+        assert len(bot.slack.posts) == 3
+
+
+async def test_an_undo_within_the_minute_cancels_the_rule_met_post(tmp_path):
+    async with running(tmp_path / "t.db", at(10, 0)) as bot:
+        await bot.say("/follow")
+        bot.clock.pinned_at = at(10, 1, 5)
+        for member in ("Türkiye", "Slovakia", "Hungary", "Romania"):
+            await bot.say(f"/endorse {member} Rutte {POLITICO}")
+        await bot.say("/undo")  # Romania's: 31 of 32 after all
+        await bot.at(at(10, 2, 10))
+        [(_, reply)] = bot.slack.posts
+        assert "has reached" not in to_text(reply) and "Romania" not in to_text(reply)
+        assert "Hungary now supports Mark Rutte (31/32)" in to_text(reply)
+        rows = await bot.service.store.alert_sends(RACE, "2024-04-03T08:01")
+        assert [(k.part, r.status) for k, r in rows.items()] == [("", AlertStatus.SENT)]
 
 
 async def test_two_processes_on_one_database_post_each_alert_once(tmp_path):
@@ -214,13 +246,97 @@ async def test_two_processes_on_one_database_post_each_alert_once(tmp_path):
         for minute in (1, 2, 3):
             a.clock.pinned_at = b.clock.pinned_at = at(10, minute, 5)
             member = ("Türkiye", "Slovakia", "Hungary")[minute - 1]
-            await (a, b)[minute % 2].say(f"/endorse {member} Rutte")
+            await (a, b)[minute % 2].say(f"/endorse {member} Rutte {POLITICO}")
             a.clock.pinned_at = b.clock.pinned_at = at(10, minute + 1, 10)
             await asyncio.gather(a.alerts.run_due(), b.alerts.run_due())
             await asyncio.gather(a.alerts.run_due(), b.alerts.run_due())
         posts = a.slack.posts + b.slack.posts
         assert sorted(channel for channel, _ in posts) == sorted(["C1", "C2", "C3"] * 3)
         assert len({to_text(reply) for _, reply in posts}) == 3  # the same alert everywhere
+
+
+async def test_two_processes_post_the_rule_met_and_the_changes_once_to_each_channel(tmp_path):
+    db = tmp_path / "shared.db"
+    async with running(db, at(10, 0)) as a, running(db, at(10, 0)) as b:
+        for channel in ("C1", "C2", "C3"):
+            await b.say("/follow", channel=channel)
+        a.clock.pinned_at = b.clock.pinned_at = at(10, 1, 5)
+        for member in ("Türkiye", "Slovakia", "Hungary", "Romania"):
+            await a.say(f"/endorse {member} Rutte {POLITICO}")
+        a.clock.pinned_at = b.clock.pinned_at = at(10, 2, 10)
+        await asyncio.gather(a.alerts.run_due(), b.alerts.run_due())
+        await asyncio.gather(a.alerts.run_due(), b.alerts.run_due())
+        posts = a.slack.posts + b.slack.posts
+        titles = sorted((channel, reply.title) for channel, reply in posts)
+        assert titles == sorted(
+            (channel, title)
+            for channel in ("C1", "C2", "C3")
+            for title in ("Mark Rutte has reached unanimity: 32/32", "NATO Secretary-General 2024")
+        )
+        for bot in (a, b):  # each channel's headline went before its other changes
+            seen = [(c, r.title.startswith("Mark Rutte")) for c, r in bot.slack.posts]
+            assert all(seen.index((c, True)) < seen.index((c, False)) for c, _ in seen)
+
+
+async def test_a_restart_cut_in_the_rule_met_post_resumes_it_then_posts_the_rest(tmp_path, caplog):
+    db = tmp_path / "t.db"
+    stuck = StuckPlatform()
+    async with running(db, at(10, 0), slack=stuck) as bot:
+        await bot.say("/follow")
+        bot.clock.pinned_at = at(10, 1, 5)
+        for member in ("Türkiye", "Slovakia", "Hungary", "Romania"):
+            await bot.say(f"/endorse {member} Rutte {POLITICO}")
+        bot.clock.pinned_at = at(10, 2, 10)
+        run = asyncio.create_task(bot.alerts.run_due())
+        await stuck.started.wait()
+        run.cancel()  # the process stops while posting the headline
+    async with running(db, at(10, 3)) as bot:
+        await bot.alerts.run_due()
+        assert bot.slack.posts == []  # the rest waits for the headline's claim, in order
+        with caplog.at_level(logging.WARNING, logger="bot.alerts"):
+            await bot.at(at(10, 7, 30))  # the headline's claim has lapsed
+        assert [r.title for _, r in bot.slack.posts] == [
+            "Mark Rutte has reached unanimity: 32/32",
+            "NATO Secretary-General 2024",
+        ]
+        assert len(caplog.records) == 1 and "may be posted twice" in caplog.records[0].message
+        await bot.at(at(10, 9))
+        assert len(bot.slack.posts) == 2
+
+
+async def test_a_process_that_stopped_after_the_headline_leaves_only_the_rest_to_post(tmp_path):
+    async with running(tmp_path / "t.db", at(10, 0)) as bot:
+        await bot.say("/follow")
+        before = await bot.service.last_event_id()
+        bot.clock.pinned_at = at(10, 1, 5)
+        for member in ("Türkiye", "Slovakia", "Hungary", "Romania"):
+            await bot.say(f"/endorse {member} Rutte {POLITICO}")
+        [minute] = await bot.service.alert_minutes(before, await bot.service.last_event_id())
+        headline = AlertKey(RACE, "slack", NEWS, minute.minute, RULE_MET)
+        now = bot.clock.now()  # another process posted the headline, then stopped
+        await bot.service.claim_alert(headline, minute.events, now, now)
+        await bot.service.alert_result(headline, now, AlertStatus.SENT)
+        await bot.at(at(10, 2, 10))
+        [(_, reply)] = bot.slack.posts
+        assert reply.title == "NATO Secretary-General 2024" and "Hungary now" in to_text(reply)
+
+
+async def test_a_minutes_alert_is_built_once_for_all_its_channels(tmp_path):
+    async with running(tmp_path / "t.db", at(10, 0)) as bot:
+        for channel in ("C1", "C2", "C3"):
+            await bot.say("/follow", channel=channel)
+        built = []
+        compose = bot.alerts._compose
+
+        async def counted(minute):
+            built.append(minute.minute)
+            return await compose(minute)
+
+        bot.alerts._compose = counted  # type: ignore[method-assign]
+        bot.clock.pinned_at = at(10, 1, 5)
+        await bot.say(f"/endorse Türkiye Rutte {REUTERS}")
+        await bot.at(at(10, 2, 10))
+        assert built == ["2024-04-03T08:01"] and len(bot.slack.posts) == 3
 
 
 async def test_a_restart_posts_what_was_recorded_while_down_and_resumes_a_cut_post(
@@ -236,7 +352,7 @@ async def test_a_restart_posts_what_was_recorded_while_down_and_resumes_a_cut_po
         run = asyncio.create_task(bot.alerts.run_due())
         await stuck.started.wait()
         run.cancel()  # the process stops mid-post
-        await bot.say("/endorse Slovakia Rutte")  # recorded at 10:02:10, while it stops
+        await bot.say(f"/endorse Slovakia Rutte {POLITICO}")  # recorded at 10:02:10, while it stops
     async with running(db, at(10, 4)) as bot:
         await bot.alerts.run_due()
         assert ["Slovakia now" in t for t in bot.texts()] == [True]  # 10:01's is still leased
@@ -257,7 +373,7 @@ async def test_catch_up_after_downtime_is_bounded_and_skips_the_rest_once(tmp_pa
         await bot.say("/follow")
         for minute, member in enumerate(("Türkiye", "Slovakia", "Romania", "Estonia"), 1):
             bot.clock.pinned_at = at(10, minute, 5)
-            await bot.say(f"/oppose {member} Rutte")
+            await bot.say(f"/oppose {member} Rutte {POLITICO}")
     async with running(db, at(10, 10), catch_up=2) as bot:
         with caplog.at_level(logging.WARNING, logger="bot.alerts"):
             await bot.alerts.run_due()
@@ -281,7 +397,7 @@ async def test_a_rejected_channel_stops_its_alerts_with_one_error(tmp_path, capl
         with caplog.at_level(logging.ERROR, logger="bot.alerts"):
             for minute, member in ((1, "Türkiye"), (2, "Slovakia"), (3, "Estonia")):
                 bot.clock.pinned_at = at(10, minute, 5)
-                await bot.say(f"/oppose {member} Rutte")
+                await bot.say(f"/oppose {member} Rutte {POLITICO}")
                 await bot.at(at(10, minute + 1, 10))
         assert refused.posts == []
         assert [r.getMessage() for r in caplog.records] == [
@@ -291,7 +407,7 @@ async def test_a_rejected_channel_stops_its_alerts_with_one_error(tmp_path, capl
         assert await bot.service.store.follows(RACE) == []
         await bot.say("/follow")  # invited: following again starts from now
         bot.clock.pinned_at = at(10, 5, 5)
-        await bot.say("/endorse Türkiye Rutte")
+        await bot.say(f"/endorse Türkiye Rutte {POLITICO}")
         await bot.at(at(10, 6, 10))
         assert ["Türkiye now supports" in t for t in bot.texts()] == [True]
 
@@ -301,12 +417,12 @@ async def test_a_failed_post_is_retried_with_a_growing_pause_then_given_up(tmp_p
     async with running(tmp_path / "t.db", at(10, 0), slack=flaky) as bot:
         await bot.say("/follow")
         bot.clock.pinned_at = at(10, 1, 5)
-        await bot.say("/endorse Türkiye Rutte")
+        await bot.say(f"/endorse Türkiye Rutte {POLITICO}")
         await bot.at(at(10, 2, 10))
         assert len(flaky.posts) == 1 and bot.sleeps == [2.0, 4.0]
         flaky.failures = 3
         bot.clock.pinned_at = at(10, 2, 30)
-        await bot.say("/endorse Slovakia Rutte")
+        await bot.say(f"/endorse Slovakia Rutte {POLITICO}")
         with caplog.at_level(logging.ERROR, logger="bot.alerts"):
             await bot.at(at(10, 3, 10))
             await bot.at(at(10, 9))  # a failed alert is not tried again

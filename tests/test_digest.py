@@ -161,7 +161,7 @@ async def test_a_subscribed_channel_gets_the_digest_at_nine_with_what_changed(tm
             "97 days to the Washington summit"
         )
         assert text.startswith(f"{reply.title}\n\n{reply.summary}\n\nIn the last 24 hours\n")
-        assert "Hungary: no position → opposes Mark Rutte (politico.eu)" in text
+        assert "Hungary: no position → opposes Mark Rutte (politico.eu)" in text  # on record
         assert "28/32\n  Needs 4 more for unanimity." in text
         assert "Holdouts on Mark Rutte: 4 of 32" in text
         assert "🇭🇺 Hungary: opposes since 2 April 2024" in text
@@ -182,10 +182,14 @@ async def test_a_subscribed_channel_gets_the_digest_at_nine_with_what_changed(tm
         )
         # What moved, from what, and its outlet; Slovakia's opposition was undone: no move.
         changes = text.split("Since yesterday\n")[1].split("\n\n")[0]
-        assert changes == "  Türkiye: no position → supports Mark Rutte (example.org)"
+        assert changes == "  Türkiye: no position → supports Mark Rutte (example.org, reported)"
         # The outlet links to the source where the platform links.
-        assert "Mark Rutte (<https://example.org/tr|example.org>)" in str(to_slack(reply)[1])
-        assert "Mark Rutte ([example.org](https://example.org/tr))" in str(discord_messages(reply))
+        assert "Mark Rutte (<https://example.org/tr|example.org>, reported)" in str(
+            to_slack(reply)[1]
+        )
+        assert "Mark Rutte ([example.org](https://example.org/tr), reported)" in str(
+            discord_messages(reply)
+        )
         assert "29/32\n  Needs" in text
         assert reply.footer == "96 days until the Washington summit on 9 July 2024."
 
@@ -195,11 +199,11 @@ async def test_a_subscribed_channel_gets_the_digest_at_nine_with_what_changed(tm
 
 async def test_a_first_digest_after_a_quiet_day_shows_the_latest_ten_changes(tmp_path):
     async with running(tmp_path / "t.db", brussels(2, 10)) as bot:
-        await bot.say("/endorse Romania Rutte")  # the eleventh latest: left out
+        await bot.say("/endorse Romania Rutte confidence:reported")  # the eleventh latest: left out
         for member in ("Hungary", "Slovakia", "Türkiye"):
             await bot.say(f"/endorse {member} Rutte source:https://www.reuters.com/{member}")
         for verb in ("oppose", "endorse", "oppose", "endorse", "oppose", "endorse", "oppose"):
-            await bot.say(f"/{verb} Canada Rutte")
+            await bot.say(f"/{verb} Canada Rutte confidence:reported")
         bot.clock.pinned_at = brussels(3, 12)
         await bot.say("/subscribe")
         await bot.at(brussels(4, 9))  # nothing recorded in the 24 hours before
@@ -207,10 +211,10 @@ async def test_a_first_digest_after_a_quiet_day_shows_the_latest_ten_changes(tmp
         assert reply.summary.startswith("Mark Rutte 29 → 31 (+2) over the latest 10 changes")
         changes = to_text(reply).split("The latest changes\n")[1].split("\n\n")[0]
         assert changes.splitlines() == [
-            "  Canada: supported → opposes Mark Rutte (no source)",
-            "  Hungary: opposed → supports Mark Rutte (reuters.com)",
-            "  Slovakia: no position → supports Mark Rutte (reuters.com)",
-            "  Türkiye: no position → supports Mark Rutte (reuters.com)",
+            "  Canada: supported → opposes Mark Rutte (no source, reported)",
+            "  Hungary: opposed → supports Mark Rutte (reuters.com, reported)",
+            "  Slovakia: no position → supports Mark Rutte (reuters.com, reported)",
+            "  Türkiye: no position → supports Mark Rutte (reuters.com, reported)",
         ]
 
 
@@ -289,7 +293,7 @@ async def test_once_the_rule_is_met_the_digest_says_how_it_ended_and_stops_being
         await bot.say("/subscribe")
         await bot.at(brussels(20, 9, month=6))
         for member in ("Hungary", "Slovakia", "Türkiye", "Romania"):
-            await bot.say(f"/endorse {member} Rutte on:2024-06-18")
+            await bot.say(f"/endorse {member} Rutte on:2024-06-18 confidence:on-record")
         ended = (
             "Mark Rutte reached unanimity on 18 June 2024, "
             "21 days before the Washington summit on 9 July 2024."
@@ -299,7 +303,7 @@ async def test_once_the_rule_is_met_the_digest_says_how_it_ended_and_stops_being
         await bot.at(brussels(21, 9, month=6))
         last = bot.slack.posts[-1][1]
         assert last.summary == ended.removesuffix(".")
-        assert "Hungary: opposed → supports Mark Rutte (no source)" in to_text(last)
+        assert "Hungary: opposed → supports Mark Rutte (no source)" in to_text(last)  # on record
         assert last.footer == (
             f"{ended} This is the last daily digest: from now on one comes only on a day "
             "something new is recorded; /unsubscribe stops them."
@@ -459,7 +463,7 @@ async def test_after_a_missed_day_older_digests_are_skipped_and_logged_not_sent(
             text = to_text(reply)
             assert "Since the digest of 3 April 2024" in text  # 4 April's was never built
             assert "Mark Rutte 28 → 29 (+1) since 3 April 2024 · 3 holdouts" in reply.summary
-            assert "Türkiye: no position → supports Mark Rutte (example.org)" in text
+            assert "Türkiye: no position → supports Mark Rutte (example.org, reported)" in text
             sends = await bot.sends(date(2024, 4, 4), date(2024, 4, 5))
             assert {d.day: s.status for d, s in sends.items()} == {4: "skipped", 5: "sent"}
             await bot.at(brussels(5, 14, 1))

@@ -1,5 +1,8 @@
-"""The alerts' rows: the channels following a race (/follow), and one claim per channel and
-minute of recordings, so each minute's alert is posted once, whatever the processes."""
+"""The alerts' rows: the channels following a race (/follow), and one claim per channel,
+minute of recordings and part, so each post of a minute's alert is posted once, whatever the
+processes. A part other than the minute's changes (the change that met the rule) is kept in
+the minute column after a space, 'YYYY-MM-DDTHH:MM rule-met': it sorts with its minute, and
+rows from before parts read as the changes' part."""
 
 from __future__ import annotations
 
@@ -81,7 +84,7 @@ class AlertRows(Database):
             (race, from_minute),
         )
         return {
-            AlertKey(race, p, c, m): AlertSend(
+            AlertKey(race, p, c, *m.split(" ", 1)): AlertSend(
                 AlertStatus(s), tuple(json.loads(e)), n, datetime.fromisoformat(u)
             )
             for p, c, m, s, e, n, u in rows
@@ -138,4 +141,5 @@ class AlertRows(Database):
 
 
 def _key(key: AlertKey) -> tuple[str, str, str, str]:
-    return (key.race, key.platform, key.channel, key.minute)
+    minute = f"{key.minute} {key.part}" if key.part else key.minute
+    return (key.race, key.platform, key.channel, minute)
