@@ -28,6 +28,7 @@ import aiosqlite
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bot.alerts import Alerts, minute_of  # noqa: E402
 from bot.charts import timeline  # noqa: E402
 from bot.clock import Clock  # noqa: E402
 from bot.commands.grammar import MAX_COMMAND, find_command, parse_args, tokenize  # noqa: E402
@@ -40,6 +41,7 @@ from bot.racefile import builtin_races, load_race  # noqa: E402
 from bot.render import discord_messages, to_slack  # noqa: E402
 from bot.scheduling import DigestScheduler  # noqa: E402
 from bot.service import Service  # noqa: E402
+from bot.service_alerts import Follow, Minute  # noqa: E402
 from bot.store.store import Store  # noqa: E402
 
 EDITOR = Actor("bench", "bench", "bench", is_editor=True)
@@ -398,6 +400,48 @@ async def bench_digest(service: Service, channels: int) -> None:
     print(f"  ratio: {fan_out / naive:.2f}x the per-channel baseline")
 
 
+async def bench_alerts(service: Service, channels: int) -> None:
+    """One change to `channels` following channels: claimed, rendered and handed to a fake
+    send per channel, beside building and rendering the alert per channel."""
+    platforms = ("slack", "discord")
+    since = datetime.now(UTC)
+    for i in range(channels):
+        await service.store.follow(
+            Follow(service.race.id, platforms[i % 2], f"A{i}", since), EDITOR
+        )
+    member = service.race.members[0]
+    current = (await service.store.current(service.race.id)).get(member.code)
+    flip = (
+        Position.OPPOSES if current and current.position is Position.SUPPORTS else Position.SUPPORTS
+    )
+    source = "https://www.reuters.com/world/europe/"
+    done = await service.record(
+        EDITOR, member, flip, service.roster.candidate("rutte"), source=source
+    )
+    minute = Minute(minute_of(done.event.recorded_at), (done.event.id,))
+    print(f"alert fan-out ({channels} channels)")
+
+    sample = 20
+    start = time.perf_counter()
+    for i in range(sample):  # the baseline: build the alert for each channel, as a naive bot
+        posts = await Alerts(service, {})._compose(minute)
+        for reply in posts.values():
+            RenderingPlatform(platforms[i % 2]).render(reply)
+    naive = (time.perf_counter() - start) / sample * channels
+    print(f"  baseline: build and render per channel ({sample}, scaled) {naive * 1e3:8.1f} ms")
+
+    senders = {name: RenderingPlatform(name) for name in platforms}
+    due = done.event.recorded_at + timedelta(minutes=1, seconds=10)
+    start = time.perf_counter()
+    await Alerts(service, senders, attempts=1).run_due(due)  # a failure is a bug here
+    fan_out = time.perf_counter() - start
+    sent = sum(p.posts for p in senders.values())
+    if sent != channels:
+        raise SystemExit(f"the alert reached {sent} of {channels} channels; see the log above")
+    print(f"  run_due: build once, claim, render, post {sent}, record {fan_out * 1e3:8.1f} ms")
+    print(f"  ratio: {fan_out / naive:.2f}x the per-channel baseline")
+
+
 def bench_parse(service: Service, rounds: int = 20) -> None:
     """Parsing runs on the event loop, so the worst line a user may type (MAX_COMMAND
     characters) must parse about as fast as a normal one: both, measured here."""
@@ -574,6 +618,7 @@ async def main() -> None:
         await bench_tally_once_met(service)
         await bench_met_reads(service, path)
         await bench_digest(service, args.channels)
+        await bench_alerts(service, args.channels)
         bench_parse(service)
         await store.close()
 
