@@ -46,6 +46,7 @@ from bot.store.store import Store  # noqa: E402
 
 EDITOR = Actor("bench", "bench", "bench", is_editor=True)
 TODAY = date(2024, 7, 1)
+NEWS = "https://example.org/news"  # a recording with a source counts (one without is a rumour)
 
 
 def fill(path: Path, race_id: str, members: list[str], events: int) -> None:
@@ -170,7 +171,8 @@ async def bench_writes(service: Service, path: Path, writes: int, writers: int =
     async def writer():
         while queue:
             i = queue.pop()
-            await service.record(EDITOR, members[i % len(members)], Position.SUPPORTS, rutte)
+            member = members[i % len(members)]
+            await service.record(EDITOR, member, Position.SUPPORTS, rutte, source=NEWS)
 
     start = time.perf_counter()
     await asyncio.gather(*(writer() for _ in range(writers)))
@@ -241,7 +243,7 @@ async def bench_tally_once_met(service: Service, rounds: int = 200) -> None:
     assert "reached unanimity" in reply.sections[0].lines[0], "the writes should meet the rule"
     after_write = []
     for i in range(rounds):
-        await run_line(ctx, f"/endorse {service.race.members[i % 32].code} Rutte")
+        await run_line(ctx, f"/endorse {service.race.members[i % 32].code} Rutte source:{NEWS}")
         start = time.perf_counter()
         await run_line(ctx, "/tally")
         after_write.append(time.perf_counter() - start)

@@ -17,6 +17,7 @@ from bot.domain import (
     Candidate,
     CandidateTally,
     Change,
+    Confidence,
     Position,
     Race,
     Round,
@@ -26,7 +27,7 @@ from bot.domain import (
     plural,
     stance_words,
 )
-from bot.drawing import COLOURS, draw_board, draw_timeline, line_style
+from bot.drawing import COLOURS, draw_board, draw_timeline, lighter, line_style
 from bot.replies import Attachment, Reply, Section, backing_line
 from bot.rules import Measure, QualifiedMajority, Rule, SecurityCouncil
 from bot.service import Service
@@ -45,6 +46,7 @@ class Tile:
     detail: str = ""  # a few words under a holdout's name: "opposes", "backs Iohannis"
     weight: str = ""  # its share of the rule's weight, "18.6%", where the rule weighs members
     veto: bool = False  # its opposition blocks whatever the counts
+    reported: bool = False  # its position is only reported, not on record: a lighter shade
 
 
 @dataclass(frozen=True)
@@ -118,22 +120,29 @@ def board_data(tally: CandidateTally, race: Race, candidates: Iterable[Candidate
     total = sum(weights.values())
     tiles = []
     for member in race.members:
-        status, detail = Stance.BACKS, ""
+        status, detail, reported = Stance.BACKS, "", member.code in tally.reported
         if (h := holdouts.get(member.code)) is not None:
             status, detail = h.stance, stance_words(h.stance, h.event, last_names, "no position")
+            reported = (
+                status is not Stance.NO_POSITION
+                and h.event is not None
+                and h.event.confidence is Confidence.REPORTED
+            )
         elif member.code not in backers:
             continue
         weight = weights.get(member.code)
         share = f"{100 * weight / total:.1f}%" if weight else ""
+        colour = lighter(COLOURS[status]) if reported else COLOURS[status]
         tiles.append(
             Tile(
                 member.code,
                 member.name,
                 status,
-                COLOURS[status],
+                colour,
                 detail,
                 share,
                 member.code in veto,
+                reported,
             )
         )
     return tiles

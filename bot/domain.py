@@ -35,10 +35,26 @@ class Confidence(enum.StrEnum):
     REPORTED = "reported"
     RUMOURED = "rumoured"
 
+    @property
+    def words(self) -> str:
+        """As a reply says it: 'on record', 'reported', 'rumoured'."""
+        return self.value.replace("-", " ")
+
     @classmethod
     def default(cls, source: str | None) -> Confidence:
         """Without a word on it: reported with a source, a rumour without."""
         return cls.REPORTED if source else cls.RUMOURED
+
+
+# What a count takes: /tally counts positions on record and reported, never a rumour (a
+# rumour of a change leaves the member where its surer position had it); strict:yes counts
+# positions on record only.
+COUNTED = frozenset({Confidence.ON_RECORD, Confidence.REPORTED})
+ON_RECORD = frozenset({Confidence.ON_RECORD})
+
+
+def counting(strict: bool) -> frozenset[Confidence]:
+    return ON_RECORD if strict else COUNTED
 
 
 class EventKind(enum.StrEnum):
@@ -159,6 +175,8 @@ class SeedEvent:
     on: date
     source: str
     note: str = ""
+    confidence: Confidence | None = None  # None: by its source (reported)
+    condition: str | None = None
 
 
 @dataclass(frozen=True)
@@ -388,6 +406,7 @@ class CandidateTally:
     holdouts: tuple[Holdout, ...]
     total: int
     rule: Rule
+    reported: frozenset[str] = frozenset()  # the backers' codes only reported, not on record
 
     @property
     def count(self) -> int:
@@ -422,6 +441,10 @@ class Tally:
     race: Race
     as_of: date
     candidates: tuple[CandidateTally, ...] = field(default_factory=tuple)
+    strict: bool = False  # counting positions on record only
+    # Members whose latest report is less sure than the count takes, with that report: a
+    # rumour (or, strictly, a report) shown beside the count, not in it.
+    unsure: tuple[tuple[Member, Event], ...] = ()
 
     def shown(self, candidate: Candidate | None = None) -> CandidateTally:
         """The candidate's tally, or by default the leader's (the first on a tie)."""
@@ -441,13 +464,19 @@ def compute_tally(
     latest: Mapping[str, Event],
     as_of: date,
     names: Mapping[str, str],
+    unsure: Mapping[str, Event] | None = None,
+    strict: bool = False,
 ) -> Tally:
-    """The tally from each member's latest position (`latest`, keyed by member code).
+    """The tally from each member's latest position that counts (`latest`, keyed by member
+    code: on record or reported; with `strict`, on record only). `unsure` holds the later,
+    less sure reports of some members, shown beside the count.
 
     `names` maps every candidate key to a name, for holdouts backing one not tallied here.
     """
     candidates = tuple(candidates)
     members, rule = race.members_on(as_of), race.rule_on(as_of)
+    unsure = unsure or {}
+    silent = "no position on record" if strict else "no public position"
     tallies = []
     for cand in candidates:
         backers: list[Member] = []
@@ -458,9 +487,16 @@ def compute_tally(
             if held is Stance.BACKS:
                 backers.append(member)
             else:
-                holdouts.append(Holdout(member, held, stance_words(held, event, names), event))
-        tallies.append(CandidateTally(cand, tuple(backers), tuple(holdouts), len(members), rule))
-    return Tally(race, as_of, tuple(tallies))
+                words = stance_words(held, event, names, silent)
+                holdouts.append(Holdout(member, held, words, event))
+        reported = frozenset(
+            m.code for m in backers if latest[m.code].confidence is Confidence.REPORTED
+        )
+        tallies.append(
+            CandidateTally(cand, tuple(backers), tuple(holdouts), len(members), rule, reported)
+        )
+    doubted = tuple((m, unsure[m.code]) for m in members if m.code in unsure)
+    return Tally(race, as_of, tuple(tallies), strict, doubted)
 
 
 def countdown(race: Race, today: date, met: tuple[str, date] | None = None) -> str:

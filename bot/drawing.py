@@ -57,6 +57,15 @@ COLOURS = {
     Stance.BACKS_ANOTHER: ORANGE,
     Stance.NO_POSITION: GREY,
 }
+REPORTED_NOTE = "Lighter: only reported, not on record"
+
+
+def lighter(colour: str, by: float = 0.55) -> str:
+    """`colour` ('#0072B2') mixed with white: a position only reported, beside one on record."""
+    rgb = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return "#" + "".join(f"{round(c + (255 - c) * by):02X}" for c in rgb)
+
+
 # so 'opposes' and 'abstains' never rely on colour alone
 HATCHES = {Stance.OPPOSES: "//", Stance.ABSTAINS: ".."}
 TEXT_COLOURS = {Stance.BACKS: "white"}
@@ -106,7 +115,8 @@ def draw_board(b: Board) -> bytes:
                     linewidth=VETO_BORDER if tile.veto else 0,
                 )
             )
-            text = {"ha": "center", "va": "center", "color": TEXT_COLOURS.get(tile.status, INK)}
+            ink = INK if tile.reported else TEXT_COLOURS.get(tile.status, INK)  # on a light tile
+            text = {"ha": "center", "va": "center", "color": ink}
             label = "\n".join(textwrap.wrap(tile.label, 11))  # "North\nMacedonia"
             lines = [part for part in (tile.weight, tile.detail) if part]
             y = row + (0.5, 0.42, 0.34)[len(lines)]
@@ -150,6 +160,8 @@ def draw_board(b: Board) -> bytes:
             handles.append(
                 Patch(facecolor="white", edgecolor=INK, linewidth=VETO_BORDER, label=b.veto_note)
             )
+        if any(t.reported for t in b.tiles):
+            handles.append(Patch(facecolor=lighter(BLUE), label=REPORTED_NOTE))
         if b.weight_note:  # a line of text among the entries, with no patch
             handles.append(Patch(facecolor="none", edgecolor="none", label=b.weight_note))
         legend = fig.legend(

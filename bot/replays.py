@@ -8,12 +8,13 @@ from __future__ import annotations
 import asyncio
 import copy
 from bisect import bisect_left, bisect_right
+from collections.abc import Collection
 from datetime import date, timedelta
 from itertools import groupby
 from operator import attrgetter
 from typing import Protocol
 
-from bot.domain import Change, Race, Recording
+from bot.domain import Change, Confidence, Race, Recording
 from bot.rules import RuleReplay
 
 
@@ -21,7 +22,12 @@ class EventLog(Protocol):
     """What the replays read of the store."""
 
     async def changes(
-        self, race: str, as_of: date, up_to_id: int | None = None, since: date | None = None
+        self,
+        race: str,
+        as_of: date,
+        up_to_id: int | None = None,
+        since: date | None = None,
+        counting: Collection[Confidence] | None = None,
     ) -> list[Change]: ...
 
     async def changes_after(self, race: str, after_id: int) -> list[Recording]: ...
@@ -81,10 +87,11 @@ def _copy(replay: RuleReplay) -> RuleReplay:
 
 
 class Replays:
-    """The kept replays of one race, following every process's writes by event id."""
+    """The kept replays of one race, following every process's writes by event id, counting
+    the positions of the confidences `counting` (a rumour's day is not a day that counts)."""
 
-    def __init__(self, log: EventLog, race: Race) -> None:
-        self._log, self._race = log, race
+    def __init__(self, log: EventLog, race: Race, counting: Collection[Confidence]) -> None:
+        self._log, self._race, self._counting = log, race, counting
         self._lock = asyncio.Lock()  # two commands must not fold the same day twice
         self._seen = -1  # the last event id the checkpoints count; -1: none read yet
         self._checkpoints: dict[str, _Checkpoints] = {}
@@ -102,7 +109,9 @@ class Replays:
                 kept = self._checkpoints[candidate] = _Checkpoints(candidate, self._race)
             if kept.through is None or kept.through < as_of:
                 since = kept.through + timedelta(days=1) if kept.through else None
-                changes = await self._log.changes(self._race.id, as_of, self._seen, since)
+                changes = await self._log.changes(
+                    self._race.id, as_of, self._seen, since, self._counting
+                )
                 kept.extend(changes, as_of)
             return kept.reached(as_of)
 
@@ -126,6 +135,9 @@ class Replays:
         key = (candidate, as_of, up_to_id)
         if self._once is None or self._once[0] != key:
             replay = RuleReplay(candidate, self._race)
-            replay.fold(await self._log.changes(self._race.id, as_of, up_to_id), until=as_of)
+            changes = await self._log.changes(
+                self._race.id, as_of, up_to_id, counting=self._counting
+            )
+            replay.fold(changes, until=as_of)
             self._once = (key, replay.reached)
         return self._once[1]

@@ -8,8 +8,8 @@ an optional file.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
-from collections.abc import Sequence
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, time, tzinfo
 from pathlib import Path
@@ -17,8 +17,10 @@ from urllib.parse import urlsplit
 
 from bot.domain import (
     NO_CANDIDATES,
+    Actor,
     Candidate,
     CandidateTally,
+    Confidence,
     Event,
     EventKind,
     Member,
@@ -192,6 +194,8 @@ def tally_section(t: CandidateTally, race: Race) -> Section:
     if t.count * 2 < t.total and rest:
         counted = ", ".join(f"{n} {_plural_verb(reason, n)}" for reason, n in rest.items())
         lines.append(f"The rest: {counted}.")
+    if t.reported:
+        lines.append(reported_line(t))
     if t.candidate.withdrawn_on:
         lines.append(f"Withdrew on {format_date(t.candidate.withdrawn_on)}.")
     return Section(
@@ -199,6 +203,40 @@ def tally_section(t: CandidateTally, race: Race) -> Section:
         lines=tuple(lines),
         progress=t.progress,
     )
+
+
+def reported_line(t: CandidateTally) -> str:
+    """How many backers are only reported: '24 of the 28 only reported; /tally strict:yes
+    counts the 4 on record.'"""
+    on_record = t.count - len(t.reported)
+    if not on_record:
+        return (
+            f"All {t.count} only reported, none on record."
+            if t.count > 1
+            else ("Only reported, not on record.")
+        )
+    return (
+        f"{len(t.reported)} of the {t.count} only reported; /tally strict:yes counts the "
+        f"{on_record} on record."
+    )
+
+
+def unsure_section(tally: Tally, names: dict[str, str]) -> Section | None:
+    """What the count leaves out: each rumour (a member's latest report, less sure than the
+    position it is counted by), or, counting strictly, how many are only reported."""
+    if not tally.unsure:
+        return None
+    if tally.strict:
+        sure = Counter(e.confidence for _, e in tally.unsure)
+        said = ", ".join(f"{n} {c.words}" for c, n in sorted(sure.items()))
+        return Section(
+            lines=(f"Not on record, so not counted here: {said}; /tally counts the reported.",)
+        )
+    lines = tuple(
+        f"{member.name} {describe(event, names)} ({format_date(event.happened_on)})"
+        for member, event in tally.unsure
+    )
+    return Section(title="Rumoured, not counted", lines=lines)
 
 
 def _plural_verb(reason: str, n: int) -> str:
@@ -258,23 +296,29 @@ def tally_reply(
     title = tally.race.title
     if as_of_asked:
         title += f", as of {format_date(tally.as_of)}"
+    if tally.strict:
+        title += ", on record only"
+    unsure = unsure_section(tally, names or {})
     rounds = (round_section(held, names or {}, tally.race),) if held is not None else ()
     # Candidates no member has taken a position on are names in one line, not a section each.
     silent = [t for t in tally.candidates if all(h.stance is Stance.NO_POSITION for h in t.holdouts)
               and not t.count]  # fmt: skip
     silent = silent if len(silent) > 1 else []
     unknown = ", ".join(t.candidate.name for t in silent)
+    known = "on record" if tally.strict else "known"
     sections = (
         *rounds,
         *(tally_section(t, tally.race) for t in tally.candidates if t not in silent),
-        *([Section(lines=(f"No member's position known yet on: {unknown}.",))] if silent else []),
+        *([Section(lines=(f"No member's position {known} yet on: {unknown}.",))] if silent else []),
+        *([unsure] if unsure else []),
     )
     if not tally.candidates:
         return Reply(
             title=title, sections=(Section(lines=(NO_CANDIDATES,)),), summary=NO_CANDIDATES
         )
     leader = tally.shown()
-    summary = f"{leader.candidate.name} {leader.count}/{leader.total}, {leader.needs()}"
+    only = f" ({len(leader.reported)} only reported)" if leader.reported else ""
+    summary = f"{leader.candidate.name} {leader.count}/{leader.total}{only}, {leader.needs()}"
     return Reply(
         title=title,
         sections=sections,
@@ -326,7 +370,8 @@ def holdout_lines(t: CandidateTally, race: Race) -> tuple[str, ...]:
         line = f"{h.member.flag} {h.member.name}: {h.reason}".lstrip()
         if h.standing is not None:
             since, source = h.standing
-            line += f" since {format_date(since)} ({outlet(source, race)})"
+            sure = f", {h.event.confidence.words}" if h.event is not None else ""
+            line += f" since {format_date(since)} ({outlet(source, race)}{sure})"
         lines.append(line)
     if not lines:
         lines.append(f"None: all {t.total} members back {t.candidate.name}.")
@@ -334,10 +379,15 @@ def holdout_lines(t: CandidateTally, race: Race) -> tuple[str, ...]:
 
 
 def history_line(
-    event: Event, race: Race, names: dict[str, str], reverted: Event | None, zone: tzinfo
+    event: Event,
+    race: Race,
+    names: dict[str, str],
+    reverted: Event | None,
+    zone: tzinfo,
+    proposer: Actor | None = None,
 ) -> str:
     """One entry of the log; an undo is dated by the day it was recorded in `zone` (the
-    configured time zone), as "today" is."""
+    configured time zone), as "today" is; a reader's approved proposal names both."""
     member = race.member(event.member).name
     if event.kind is EventKind.UNDO:
         what = f"undo of #{event.reverts}"
@@ -348,8 +398,13 @@ def history_line(
     parts = [f"#{event.id} {format_date(event.happened_on)}: {member} {describe(event, names)}"]
     if event.note:  # one line even if it was stored before notes were checked
         parts.append(f"“{one_line(event.note)}”")
-    parts.append(outlet(event.source, race))
-    parts.append(f"recorded by {one_line(event.actor.name)}")
+    parts.append(f"{outlet(event.source, race)}, {event.confidence.words}")
+    if proposer is not None:
+        parts.append(
+            f"proposed by {one_line(proposer.name)}, approved by {one_line(event.actor.name)}"
+        )
+    else:
+        parts.append(f"recorded by {one_line(event.actor.name)}")
     return " · ".join(parts)
 
 
@@ -381,7 +436,8 @@ def recorded_reply(
     member = race.member(event.member)
     line = (
         f"Recorded #{event.id}: {member.name} {describe(event, names)} "
-        f"on {format_date(event.happened_on)} ({outlet(event.source, race)})."
+        f"on {format_date(event.happened_on)} "
+        f"({outlet(event.source, race)}, {event.confidence.words})."
     )
     backfill = previous is not None and previous.happened_on > event.happened_on
     if previous is not None and not backfill:
@@ -393,6 +449,12 @@ def recorded_reply(
         else:
             line += f" It replaces #{previous.id}: {member.name} {describe(previous, names)}."
     lines = [line]
+    if event.confidence is Confidence.RUMOURED:
+        why = "without a source" if not event.source else "as a rumour"
+        lines.append(
+            f"Recorded {why}, it is not counted: record it again with source:URL "
+            "(or confidence:reported) to count it."
+        )
     if backfill:
         lines.append(
             f"{member.name}'s later position of {format_date(previous.happened_on)} "
@@ -422,10 +484,15 @@ def history_reply(
     zone: tzinfo,
     member: Member | None,
     rounds: Sequence[Round] = (),
+    proposers: Mapping[int, Actor] | None = None,
 ) -> Reply:
-    """The log, last recorded first: each event with the one it reverts, if any; and the
-    anonymous rounds held, latest first (no member is named in one)."""
-    lines = [history_line(e, race, names, reverted, zone) for e, reverted in entries]
+    """The log, last recorded first: each event with the one it reverts, if any, and who
+    proposed it (`proposers`, by event id) when a reader did; and the anonymous rounds held,
+    latest first (no member is named in one)."""
+    proposers = proposers or {}
+    lines = [
+        history_line(e, race, names, reverted, zone, proposers.get(e.id)) for e, reverted in entries
+    ]
     if not lines:
         lines.append("Nothing recorded yet; an editor can /endorse <member> <candidate>.")
     title = f"History: {member.name if member else race.title}, last recorded first"

@@ -10,6 +10,7 @@ from datetime import date
 from bot.clock import Clock
 from bot.config import DigestConfig
 from bot.domain import (
+    COUNTED,
     SEED_ACTOR,
     Actor,
     Candidate,
@@ -27,6 +28,7 @@ from bot.domain import (
     TallyError,
     compute_tally,
     countdown,
+    counting,
     format_date,
     moved,
 )
@@ -80,7 +82,8 @@ class Service(DigestUseCases, RoundUseCases, AlertUseCases, ProposalUseCases):
         self.subscription_listeners = []
         self.reviewers: dict[str, Reviewer] = {}  # see ProposalUseCases
         self.roster = Roster(race)
-        self._replays = Replays(store, race)
+        # the replays of what /tally counts, and of what it counts strictly (on record)
+        self._replays = {s: Replays(store, race, counting(s)) for s in (False, True)}
         # the candidate log's version and the day the roster was read for; none yet
         self._candidates_version: tuple[int, date] | None = None
         self._refreshed_on: date | None = None
@@ -112,6 +115,8 @@ class Service(DigestUseCases, RoundUseCases, AlertUseCases, ProposalUseCases):
                         SEED_ACTOR,
                         s.source,
                         s.note,
+                        s.confidence,
+                        s.condition,
                     )
                     for s in self.race.seed
                 ),
@@ -188,6 +193,10 @@ class Service(DigestUseCases, RoundUseCases, AlertUseCases, ProposalUseCases):
             assert candidate is not None
             raise TallyError(await self._not_in_race(candidate, day))
         event, previous = appended
+        if previous is not None and previous.happened_on > self.today():
+            # a race file's event dated after a pinned demo day: not yet, so not what it replaces
+            before = await self.store.as_of(self.race.id, day, [member.code], event.id - 1)
+            previous = before.get(member.code)
         repeat = previous is not None and previous.happened_on <= event.happened_on
         if repeat and (previous.position, previous.candidate) == (event.position, event.candidate):
             standings = await self.store.standings(self.race.id, [member.code], event.happened_on)
@@ -343,10 +352,14 @@ class Service(DigestUseCases, RoundUseCases, AlertUseCases, ProposalUseCases):
         """The candidates in the race (at the end of `as_of`, for a look back)."""
         return [c for c in await self.candidates_on(as_of) if c.withdrawn_on is None]
 
-    async def tally(self, candidate: Candidate | None = None, as_of: date | None = None) -> Tally:
-        """Per candidate (or one), now or at the end of `as_of` (a day not after today)."""
-        if as_of is not None:
-            return await self._tally_on(self.check_day(as_of, "as_of"), candidate)
+    async def tally(
+        self, candidate: Candidate | None = None, as_of: date | None = None, strict: bool = False
+    ) -> Tally:
+        """Per candidate (or one), now or at the end of `as_of` (a day not after today),
+        counting positions on record and reported (with `strict`, on record only)."""
+        if as_of is not None or strict:
+            day = self.check_day(as_of, "as_of") if as_of else self.today()
+            return await self._tally_on(day, candidate, strict=strict)
         await self.refresh()
         key = (self.data_version, self.today())
         if candidate is None and self._now is not None and self._now[0] == key:
@@ -355,8 +368,13 @@ class Service(DigestUseCases, RoundUseCases, AlertUseCases, ProposalUseCases):
         if any(e.happened_on > key[1] for e in latest.values()):
             # a race file's event dated after today (a demo on a pinned day): as of today
             return await self._tally_on(key[1], candidate)
+        unsure = {code: e for code, e in latest.items() if e.confidence not in COUNTED}
+        if unsure:  # a rumour leaves the member where its surer position had it
+            surer = await self.store.as_of(self.race.id, key[1], list(unsure), None, COUNTED)
+            latest = {code: e for code, e in latest.items() if code not in unsure} | surer
         candidates = [candidate] if candidate else await self.active_candidates()
-        tally = compute_tally(self.race, candidates, latest, key[1], self.candidate_names())
+        names = self.candidate_names()
+        tally = compute_tally(self.race, candidates, latest, key[1], names, unsure)
         if candidate is None:
             if self._now is None or self._now[0] != key:  # else a concurrent read kept one
                 self._now = (key, tally)
@@ -370,20 +388,30 @@ class Service(DigestUseCases, RoundUseCases, AlertUseCases, ProposalUseCases):
         return await self.confirmed(await self._tally_on(day, up_to_id=up_to_id), up_to_id)
 
     async def _tally_on(
-        self, day: date, candidate: Candidate | None = None, up_to_id: int | None = None
+        self,
+        day: date,
+        candidate: Candidate | None = None,
+        up_to_id: int | None = None,
+        strict: bool = False,
     ) -> Tally:
         members = list(self.race.members_by_code)
-        latest, _ = await asyncio.gather(
-            self.store.as_of(self.race.id, day, members, up_to_id), self.refresh()
+        latest, counted, _ = await asyncio.gather(
+            self.store.as_of(self.race.id, day, members, up_to_id),
+            self.store.as_of(self.race.id, day, members, up_to_id, counting(strict)),
+            self.refresh(),
         )
+        unsure = {c: e for c, e in latest.items() if c not in counted or counted[c].id != e.id}
         candidates = [candidate] if candidate else await self.active_candidates(day)
-        return compute_tally(self.race, candidates, latest, day, self.candidate_names())
+        names = self.candidate_names()
+        return compute_tally(self.race, candidates, counted, day, names, unsure, strict)
 
     async def confirmed(self, tally: Tally, up_to_id: int | None = None) -> Tally:
         """The tally with each holdout's standing: a repeated position keeps its first day
         and shows the latest source there is. Reads the holdouts' logs, so /tally skips it."""
         codes = {h.member.code for t in tally.candidates for h in t.holdouts}
-        confirm = await self.store.standings(self.race.id, sorted(codes), tally.as_of, up_to_id)
+        confirm = await self.store.standings(
+            self.race.id, sorted(codes), tally.as_of, up_to_id, counting(tally.strict)
+        )
         return replace(
             tally,
             candidates=tuple(
@@ -429,14 +457,16 @@ class Service(DigestUseCases, RoundUseCases, AlertUseCases, ProposalUseCases):
         """The countdown line, and whether it says who met the rule."""
         for t in tally.candidates:
             if t.met:
-                day = await self._met_on(t, tally.as_of, up_to_id)
+                day = await self._met_on(t, tally.as_of, up_to_id, tally.strict)
                 if day is not None:
                     return countdown(self.race, tally.as_of, (t.candidate.name, day)), True
         return countdown(self.race, tally.as_of), False
 
-    async def _met_on(self, t: CandidateTally, as_of: date, up_to_id: int | None) -> date | None:
+    async def _met_on(
+        self, t: CandidateTally, as_of: date, up_to_id: int | None, strict: bool
+    ) -> date | None:
         """The day the rule was met, from the replay checkpointed per day (see Replays)."""
-        return await self._replays.met_on(t.candidate.key, as_of, up_to_id)
+        return await self._replays[strict].met_on(t.candidate.key, as_of, up_to_id)
 
     async def history(self, member: Member | None = None, limit: int = 10) -> list[Event]:
         if not 1 <= limit <= MAX_HISTORY:
@@ -454,8 +484,9 @@ class Service(DigestUseCases, RoundUseCases, AlertUseCases, ProposalUseCases):
         return await self.store.events(self.race.id, after_id=after_id, up_to_id=up_to_id)
 
     async def changes(self, as_of: date) -> list[Change]:
-        """The active position changes up to the end of `as_of`, in the order they happened."""
-        return await self.store.changes(self.race.id, as_of)
+        """The active position changes that count (no rumour) up to the end of `as_of`, in
+        the order they happened."""
+        return await self.store.changes(self.race.id, as_of, counting=COUNTED)
 
     async def export(
         self, fmt: str = "csv", since: date | None = None, until: date | None = None

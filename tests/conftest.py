@@ -16,9 +16,32 @@ from bot.clock import Clock
 from bot.domain import Actor
 from bot.racefile import load_race
 from bot.service import Service
+from bot.store.database import Database
 from bot.store.store import Store
 
 ARTICLES_DAY = date(2024, 4, 3)  # the day after the seed articles: 28/32, 97 days to go
+
+# Every database the tests open. A test that fails before it closes its own leaves aiosqlite's
+# threads waiting for work, and the run would print its summary and never exit; the last hook
+# below stops them.
+_OPENED: list[Database] = []
+_open = Database.open.__func__
+
+
+async def _open_and_note(cls: type[Database], *args, **kwargs) -> Database:
+    database = await _open(cls, *args, **kwargs)
+    _OPENED.append(database)
+    return database
+
+
+Database.open = classmethod(_open_and_note)  # type: ignore[method-assign]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    for database in _OPENED:
+        for connection in (database.db, database.reader):
+            if connection._running:
+                connection.stop()
 
 
 async def make_service(db: Path, today: date = ARTICLES_DAY, demo: bool = True) -> Service:

@@ -60,7 +60,9 @@ async def test_run_serves_both_platforms_and_posts_the_due_digest(tmp_path):
                 assert "daily digest, 3 April 2024" in str(digest.params["blocks"])
 
                 envelope = await slack.send_slash_command(
-                    command="/endorse", text="Slovakia Rutte", user_id="UED"
+                    command="/endorse",
+                    text="Slovakia Rutte source:https://example.org/sk",
+                    user_id="UED",
                 )
                 ack = await slack.wait_for_ack(envelope, timeout=5)
                 assert "Slovakia supports Mark Rutte" in str(ack["payload"])

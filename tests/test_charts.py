@@ -21,12 +21,13 @@ from PIL import Image
 from bot import charts, drawing
 from bot.charts import Tile, board, board_data, timeline_data
 from bot.clock import Clock
-from bot.domain import Actor, Change, Position, Stance
+from bot.domain import Actor, Change, Confidence, Position, Stance
 from bot.racefile import load_race
 from bot.service import Service
 from bot.store.store import Store
 
 EDITOR = Actor("console", "ed", "editor", is_editor=True)
+SOURCE = "https://www.reuters.com/world/nato"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_BYTES = 150_000
 
@@ -73,8 +74,34 @@ async def test_board_tiles_match_the_seeded_log(service):
     assert tiles["RO"].status is Stance.BACKS_ANOTHER and tiles["RO"].detail == "backs Iohannis"
     assert statuses["SK"] is statuses["TR"] is Stance.NO_POSITION
     assert tiles["TR"].label == "Türkiye"
-    assert {t.status: t.colour for t in tiles.values()}.items() <= drawing.COLOURS.items()
+    # a position only reported is the lighter shade of its colour, one on record the colour
+    for t in tiles.values():
+        full = drawing.COLOURS[t.status]
+        assert t.colour == (drawing.lighter(full) if t.reported else full), t.member
+    held = [t for t in tiles.values() if t.status is not Stance.NO_POSITION]
+    assert {t.reported for t in held} == {True, False}  # the race file has some of each
     assert drawing.HATCHES[Stance.OPPOSES]  # opposing never relies on colour alone
+
+
+async def test_a_position_on_record_is_its_full_colour_and_a_reported_one_lighter(service):
+    """The board tells a member's own public statement from what outlets report, by shade,
+    with a legend entry, and drops the entry once every position is on record."""
+    rutte = service.roster.candidate("Rutte")
+    latvia = service.roster.member("Latvia")
+    light = drawing.lighter(drawing.BLUE)
+    assert (await tiles_of(service))["LV"].reported
+    before = pixels((await charts.chart_reply(service, "board")).attachment.data)
+    await service.record(EDITOR, latvia, Position.SUPPORTS, rutte, confidence=Confidence.ON_RECORD)
+    tiles = await tiles_of(service)
+    assert (tiles["LV"].colour, tiles["LV"].reported) == (drawing.BLUE, False)
+    assert (tiles["PL"].colour, tiles["PL"].reported) == (light, True)
+    after = pixels((await charts.chart_reply(service, "board")).attachment.data)
+    tile = 100 * 100  # a tile is 100 px or more a side
+    assert after[drawing.BLUE] > before[drawing.BLUE] + tile and after[light] < before[light]
+    b = board((await service.tally()).shown(rutte), service.race, [rutte], date(2024, 4, 3))
+    on_record = [replace(t, colour=drawing.COLOURS[t.status], reported=False) for t in b.tiles]
+    plain = pixels(drawing.draw_board(replace(b, tiles=tuple(on_record))))
+    assert drawing.lighter(drawing.BLUE) not in plain  # no lighter tile, no legend swatch
 
 
 async def test_board_title_has_the_count_the_rule_and_the_deadline(service):
@@ -104,7 +131,11 @@ async def test_board_as_of_an_earlier_day_shows_that_day(service):
 
 async def test_opposing_another_candidate_is_no_position_on_this_one(service):
     await service.record(
-        EDITOR, service.roster.member("SK"), Position.OPPOSES, service.roster.candidate("Iohannis")
+        EDITOR,
+        service.roster.member("SK"),
+        Position.OPPOSES,
+        service.roster.candidate("Iohannis"),
+        source=SOURCE,
     )
     rutte = await tiles_of(service, "Rutte")
     iohannis = await tiles_of(service, "Iohannis")
@@ -143,6 +174,7 @@ async def test_back_filled_event_changes_the_timeline_on_the_day_it_happened(ser
         Position.SUPPORTS,
         service.roster.candidate("Rutte"),
         on=date(2024, 3, 15),
+        source=SOURCE,
     )
     assert (await series(service))["rutte"] == [
         (date(2024, 2, 22), 4),
@@ -160,6 +192,7 @@ async def test_an_undone_event_is_left_out_of_the_timeline(service):
         service.roster.member("Hungary"),
         Position.SUPPORTS,
         service.roster.candidate("Rutte"),
+        source=SOURCE,
     )
     assert (await series(service))["rutte"][-1] == (date(2024, 4, 3), 29)
     await service.undo(EDITOR)
@@ -187,7 +220,9 @@ async def test_board_is_a_png_of_the_expected_size_in_the_palette(service):
     assert png_size(attachment.data) == drawing.BOARD_SIZE
     assert len(attachment.data) < MAX_BYTES
     shown = {s for s in drawing.COLOURS if s is not Stance.ABSTAINS}  # no one abstains here
-    assert {drawing.COLOURS[s] for s in shown} <= set(pixels(attachment.data))
+    drawn = set(pixels(attachment.data))
+    # each position in its colour, or the lighter shade of it where only reported
+    assert all({drawing.COLOURS[s], drawing.lighter(drawing.COLOURS[s])} & drawn for s in shown)
 
 
 async def test_timeline_is_a_png_of_the_expected_size(service):
@@ -203,7 +238,8 @@ async def test_the_board_as_of_an_earlier_day_is_another_picture(service):
     march = (await charts.chart_reply(service, "board", as_of=date(2024, 3, 1))).attachment
     assert march.filename.endswith("-2024-03-01.png")
     now, then = pixels(today.data), pixels(march.data)
-    assert then[drawing.BLUE] < now[drawing.BLUE] / 4  # 4 backing tiles, not 28
+    light_blue = drawing.lighter(drawing.BLUE)  # the seeds are only reported
+    assert then[light_blue] < now[light_blue] / 4  # 4 backing tiles, not 28
     assert then[drawing.GREY] > now[drawing.GREY] * 8  # 28 without a position, not 2
 
 
@@ -391,7 +427,9 @@ async def test_a_security_council_board_marks_the_veto_members(unsg):
 
 async def test_a_veto_member_opposing_shows_in_the_board_title(unsg, editor):
     guterres = unsg.roster.candidate("Guterres")
-    await unsg.record(editor, unsg.roster.member("Russia"), Position.OPPOSES, guterres)
+    await unsg.record(
+        editor, unsg.roster.member("Russia"), Position.OPPOSES, guterres, source=SOURCE
+    )
     tally = await unsg.tally()
     b = board(tally.shown(guterres), unsg.race, unsg.roster.candidate_list, tally.as_of)
     assert b.title == "António Guterres: 14 in favour (needs 9); vetoed by Russia"

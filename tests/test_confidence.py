@@ -98,3 +98,15 @@ async def test_the_export_has_each_events_confidence_and_condition(service, tmp_
         "on-record",
         "no Hungarian role in NATO's Ukraine support",
     )
+
+
+async def test_history_names_the_reader_who_proposed_and_the_editor_who_approved(service, tmp_path):
+    service.review_on("console", Reviewer())
+    reader = Console(service, tmp_path / "files", actor=READER).handle
+    editor = Console(service, tmp_path / "files", actor=EDITOR).handle
+    await reader("/endorse Türkiye Rutte source:https://example.org/tr")
+    await editor("/approve 1")
+    await editor("/endorse Slovakia Rutte source:https://example.org/sk")
+    slovakia, turkiye = (await editor("/history limit:2")).splitlines()[2:4]
+    assert slovakia.endswith("example.org, reported · recorded by Edna")
+    assert turkiye.endswith("example.org, reported · proposed by Rita, approved by Edna")

@@ -139,7 +139,7 @@ async def test_backfilling_an_older_position_does_not_replace_a_newer_one(chat):
 
 
 async def test_undo_reverts_the_callers_last_event_by_appending(chat, service):
-    await chat("/endorse Hungary Rutte")
+    await chat("/endorse Hungary Rutte source:https://example.org/hu")
     assert "29/32" in await chat("/tally Rutte")
     reply = await chat("/undo")
     assert "Undid #33 (Hungary supports Mark Rutte) by recording #34." in reply
@@ -156,7 +156,8 @@ async def test_history_is_newest_first_with_outlet_and_recorder(chat):
     history = await chat("/history limit:2")
     lines = [line for line in history.splitlines() if line.startswith("#")]
     assert lines[0] == (
-        "#33 3 April 2024: Slovakia supports Mark Rutte · example.org · recorded by console user"
+        "#33 3 April 2024: Slovakia supports Mark Rutte · example.org, reported · recorded by "
+        "console user"
     )
     assert lines[1].startswith("#32 2 April 2024: Türkiye has no public position")
     assert len(lines) == 2
@@ -165,7 +166,7 @@ async def test_history_is_newest_first_with_outlet_and_recorder(chat):
 async def test_holdouts_list_position_and_latest_source(chat):
     reply = await chat("/holdouts")
     assert reply.startswith("Holdouts on Mark Rutte: 4 of 32")
-    assert "Hungary: opposes since 2 April 2024 (politico.eu)" in reply
+    assert "Hungary: opposes since 2 April 2024 (politico.eu, on record)" in reply
     assert "https://" not in reply and reply.endswith("Mark Rutte needs 4 more for unanimity.")
     assert "Romania: backs Klaus Iohannis" in reply
 
@@ -179,7 +180,7 @@ async def test_countdown_after_the_deadline_and_when_the_rule_is_met(service, tm
         ("Romania", "2024-06-20"),
     ):
         service.clock.pinned_today = service.race.deadline.on
-        await chat(f"/endorse {member} Rutte on:{day}")
+        await chat(f"/endorse {member} Rutte on:{day} source:https://example.org/{day}")
     reply = await chat("/countdown")
     assert reply == (
         "Mark Rutte reached unanimity on 20 June 2024, 19 days before the Washington summit "
@@ -187,7 +188,7 @@ async def test_countdown_after_the_deadline_and_when_the_rule_is_met(service, tm
     )
     assert "Has unanimity." in await chat("/tally Rutte")
     service.clock.pinned_today = None  # today, long after the summit
-    await chat("/undecided Romania")
+    await chat("/undecided Romania source:https://example.org/ro")
     assert "The Washington summit on 9 July 2024 was" in await chat("/countdown")
 
 
@@ -281,7 +282,11 @@ def test_cli_console_demo_then_restart_keeps_everything(tmp_path):
     db = tmp_path / "cli.db"
     args = [sys.executable, "-m", "bot", "console", "--demo", "--today", "2024-04-03", "--db", db]
     first = subprocess.run(
-        args, input="/endorse Slovakia Rutte\n/bogus\n", capture_output=True, text=True, check=False
+        args,
+        input="/endorse Slovakia Rutte confidence:reported\n/bogus\n",
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert first.returncode == 0, first.stderr
     # the ids are the log's, over every race: the four races' seeds hold 74 events

@@ -85,6 +85,8 @@ async def test_races_lists_each_race_with_its_rule_deadline_and_leader(chat):
 
 
 async def test_a_recording_says_where_the_candidate_stands_in_the_rules_own_terms(chat):
-    reply = await chat("/endorse Italy Leyen race:eu-commission-2024 on:2024-06-28")
+    reply = await chat(
+        "/endorse Italy Leyen race:eu-commission-2024 on:2024-06-28 source:https://example.org/it"
+    )
     assert "Ursula von der Leyen: 26/27 states (96%, needs 72%) and 9" in reply
     assert reply.endswith("of the population (needs 65%): qualified majority reached.")

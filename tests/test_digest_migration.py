@@ -51,7 +51,8 @@ async def test_the_first_digest_after_the_upgrade_follows_the_last_one_sent(tmp_
         await bot.at(brussels(4, 9))
         texts = {channel: reply for channel, reply in bot.slack.posts}
         assert (
-            "Since yesterday\n  Türkiye: no position → supports Mark Rutte (example.org)\n\n"
+            "Since yesterday\n"
+            "  Türkiye: no position → supports Mark Rutte (example.org, reported)\n\n"
             in (to_text(texts[NEWS]))
         )
         # C0DOWN never got a digest: its first one looks back 24 hours.

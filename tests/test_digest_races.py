@@ -93,7 +93,7 @@ async def test_what_changed_reads_an_abstention_like_any_position(tmp_path):
     done = await service.record(EDITOR, italy, Position.SUPPORTS, leyen)
     names = service.candidate_names()
     assert moved_line("Italy", was, done.event, names, race) == (
-        "Italy: abstained on → supports Ursula von der Leyen (no source)"
+        "Italy: abstained on → supports Ursula von der Leyen (no source, rumoured)"
     )
     assert moved_line("Italy", done.event, was, names, race).startswith(
         "Italy: supported → abstains on Ursula von der Leyen ("

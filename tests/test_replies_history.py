@@ -33,9 +33,10 @@ async def test_slack_history_names_the_recorder_by_display_name(
         await slash(http, bot, fake, "/history limit:1", user="UED")
         _, ack = await slash(http, bot, fake, "/history limit:2", user="UED")
         assert shown(ack).splitlines()[1:] == [
-            "#34 3 April 2024: Türkiye has no public position · no source · recorded by Jo March",
+            "#34 3 April 2024: Türkiye has no public position · no source, rumoured · recorded by "
+            "Jo March",
             "#33 3 April 2024: Slovakia has no public position · "
-            "<https://www.reuters.com/sk|reuters.com> · recorded by Edna Mode",
+            "<https://www.reuters.com/sk|reuters.com>, reported · recorded by Edna Mode",
         ]
         assert [c.params["user"] for c in fake.calls_to("users.info")] == ["UED", "UJO"]
 

@@ -30,7 +30,7 @@ POLITICO = "https://www.politico.eu/article/rutte-(nato)|x"
 
 async def test_the_console_names_the_outlet_without_its_address(chat) -> None:
     reply = await chat(f"/endorse Türkiye Rutte source:{POLITICO}")
-    assert "Türkiye supports Mark Rutte on 3 April 2024 (politico.eu)." in reply
+    assert "Türkiye supports Mark Rutte on 3 April 2024 (politico.eu, reported)." in reply
     assert "https://" not in reply
 
 
@@ -40,18 +40,18 @@ async def test_slack_links_the_outlet(service: Service, http: aiohttp.ClientSess
             http, bot, fake, f"/endorse Türkiye Rutte source:{POLITICO}", user="UED"
         )
         assert (
-            "on 3 April 2024 (<https://www.politico.eu/article/rutte-(nato)%7Cx|politico.eu>)."
-            in shown(ack)
+            "on 3 April 2024 (<https://www.politico.eu/article/rutte-(nato)%7Cx|politico.eu>, "
+            "reported)." in shown(ack)
         )
-        assert "(politico.eu)." in ack["text"]  # the plain-text fallback names it alone
+        assert "(politico.eu, reported)." in ack["text"]  # the plain-text fallback names it alone
 
 
 async def test_discord_links_the_outlet(platform: DiscordPlatform) -> None:  # noqa: F811
     options = {"member": "tur", "candidate": "Rutte", "source": POLITICO}
     reply = answer(await ask(platform, "endorse", options))
     assert (
-        "on 3 April 2024 ([politico.eu](https://www.politico.eu/article/rutte-%28nato%29%7Cx))."
-        in text(reply)
+        "on 3 April 2024 ([politico.eu](https://www.politico.eu/article/rutte-%28nato%29%7Cx), "
+        "reported)." in text(reply)
     )
 
 
@@ -76,10 +76,12 @@ async def test_a_sources_entry_may_name_its_outlet(tmp_path):
     try:
         await service.start(demo=True)
         chat = Console(service, tmp_path / "files").handle
-        assert "Hungary: opposes since 2 April 2024 (Politico)" in await chat("/holdouts")
+        holdouts = await chat("/holdouts")
+        assert "Hungary: opposes since 2 April 2024 (Politico, on record)" in holdouts
         typed = await chat("/endorse Slovakia Rutte source:https://europe.politico.eu/sk")
-        assert "on 3 April 2024 (Politico)." in typed
-        assert "· belgium.postsen.com ·" in await chat("/history Romania")  # none: the host
+        assert "on 3 April 2024 (Politico, reported)." in typed
+        history = await chat("/history Romania")
+        assert "· belgium.postsen.com, on record ·" in history  # none named: the host
     finally:
         await service.store.close()
 
@@ -94,12 +96,15 @@ async def test_holdouts_link_each_outlet_on_slack_and_discord(
 ) -> None:
     async with FakeSlack() as fake, slack_bot(service, fake) as bot:
         _, ack = await slash(http, bot, fake, "/holdouts")
-        assert f"🇭🇺 Hungary: opposes since 2 April 2024 (<{HUNGARY_SOURCE}|politico.eu>)" in shown(
-            ack
+        assert (
+            f"🇭🇺 Hungary: opposes since 2 April 2024 (<{HUNGARY_SOURCE}|politico.eu>, on record)"
+            in shown(ack)
         )
         assert ack["text"] == "Holdouts on Mark Rutte: 4 of 32: Hungary, Romania, Slovakia, Türkiye"
     reply = answer(await ask(platform, "holdouts", roles=[]))
-    assert f"Hungary: opposes since 2 April 2024 ([politico.eu]({HUNGARY_SOURCE}))" in text(reply)
+    assert f"Hungary: opposes since 2 April 2024 ([politico.eu]({HUNGARY_SOURCE}), on record)" in (
+        text(reply)
+    )
 
 
 def test_an_outlets_name_is_escaped_in_its_link() -> None:

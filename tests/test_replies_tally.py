@@ -15,7 +15,7 @@ async def test_each_candidate_says_its_count_once(chat) -> None:
 
 
 async def test_a_trailing_candidate_lists_its_own_side_and_counts_the_rest(chat) -> None:
-    await chat("/oppose Canada Iohannis")
+    await chat("/oppose Canada Iohannis source:https://example.org/ca")
     reply = await chat("/tally")
     iohannis = reply.split("Klaus Iohannis (Romania)\n")[1]
     assert iohannis.startswith(
@@ -31,10 +31,10 @@ async def test_a_trailing_candidate_lists_its_own_side_and_counts_the_rest(chat)
 async def test_holdouts_name_the_outlet_and_say_what_is_needed(chat) -> None:
     reply = await chat("/holdouts")
     assert reply.splitlines()[2:] == [
-        "🇭🇺 Hungary: opposes since 2 April 2024 (politico.eu)",
-        "🇷🇴 Romania: backs Klaus Iohannis since 2 April 2024 (belgium.postsen.com)",
-        "🇸🇰 Slovakia: no public position since 2 April 2024 (belgium.postsen.com)",
-        "🇹🇷 Türkiye: no public position since 2 April 2024 (belgium.postsen.com)",
+        "🇭🇺 Hungary: opposes since 2 April 2024 (politico.eu, on record)",
+        "🇷🇴 Romania: backs Klaus Iohannis since 2 April 2024 (belgium.postsen.com, on record)",
+        "🇸🇰 Slovakia: no public position since 2 April 2024 (belgium.postsen.com, reported)",
+        "🇹🇷 Türkiye: no public position since 2 April 2024 (belgium.postsen.com, reported)",
         "",
         "Mark Rutte needs 4 more for unanimity.",
     ]
@@ -46,7 +46,7 @@ async def test_tally_and_holdouts_each_have_a_one_line_summary(
     """The line a notification, a screen reader or a fallback gets."""
     tally = await run_line(Context(service, editor), "/tally")
     assert tally.summary == (
-        "Mark Rutte 28/32, needs 4 more for unanimity · "
+        "Mark Rutte 28/32 (23 only reported), needs 4 more for unanimity · "
         "97 days until the Washington summit on 9 July 2024."
     )
     holdouts = await run_line(Context(service, editor), "/holdouts")

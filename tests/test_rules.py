@@ -26,6 +26,7 @@ from bot.rules import (
 )
 
 RACE = load_race("nato-sg-2024")
+SOURCE = "https://www.reuters.com/world/nato"
 
 
 MEMBERS = [m.code for m in RACE.members]
@@ -117,7 +118,9 @@ async def test_an_undone_backing_no_longer_meets_the_rule(service):
     editor = Actor("t", "t", "t", is_editor=True)
     rutte = service.roster.candidate("Rutte")
     for name in ("Hungary", "Slovakia", "Türkiye", "Romania"):
-        await service.record(editor, service.roster.member(name), Position.SUPPORTS, rutte)
+        await service.record(
+            editor, service.roster.member(name), Position.SUPPORTS, rutte, source=SOURCE
+        )
     assert (await service.countdown()).startswith("Mark Rutte reached unanimity on 3 April 2024")
     await service.undo(editor)
     assert await service.countdown() == "97 days until the Washington summit on 9 July 2024."
@@ -139,13 +142,17 @@ async def test_the_kept_replay_agrees_with_a_full_one_as_the_log_grows(service):
         return await fresh.countdown()
 
     for name in ("Hungary", "Slovakia", "Türkiye", "Romania"):
-        await service.record(editor, service.roster.member(name), Position.SUPPORTS, rutte)
+        await service.record(
+            editor, service.roster.member(name), Position.SUPPORTS, rutte, source=SOURCE
+        )
     steps = [
-        lambda: service.record(editor, hungary, Position.OPPOSES, rutte),  # today: unmet
+        lambda: service.record(
+            editor, hungary, Position.OPPOSES, rutte, source=SOURCE
+        ),  # today: unmet
         lambda: service.undo(editor),  # met again
-        lambda: service.record(editor, hungary, Position.OPPOSES, rutte, date(2024, 4, 2)),
-        lambda: service.record(editor, hungary, Position.SUPPORTS, rutte, date(2024, 3, 1)),
-        lambda: service.record(editor, hungary, Position.OPPOSES, rutte, date(2024, 4, 3)),
+        lambda: service.record(editor, hungary, Position.OPPOSES, rutte, date(2024, 4, 2), SOURCE),
+        lambda: service.record(editor, hungary, Position.SUPPORTS, rutte, date(2024, 3, 1), SOURCE),
+        lambda: service.record(editor, hungary, Position.OPPOSES, rutte, date(2024, 4, 3), SOURCE),
     ]
     expected = ["97 days", "Mark Rutte reached", "Mark Rutte reached", "Mark Rutte reached",
                 "97 days"]  # fmt: skip
@@ -228,7 +235,8 @@ async def test_a_weighted_rule_with_a_veto_needs_no_change_outside_its_class(ser
         ("Two thirds (28/41 weight)", 68.3),
     ]  # a goal line for each measure
 
-    await vetoed.record(editor, vetoed.roster.member("Hungary"), Position.SUPPORTS, rutte.candidate)
+    hungary = vetoed.roster.member("Hungary")
+    await vetoed.record(editor, hungary, Position.SUPPORTS, rutte.candidate, source=SOURCE)
     assert (await vetoed.tally()).shown().needs() == "has two thirds"
     assert await vetoed.countdown() == (  # the day the veto was lifted, by the replay
         "Mark Rutte reached two thirds on 3 April 2024, 97 days before the Washington summit "

@@ -124,7 +124,7 @@ async def test_tally_answered_in_the_ack_for_the_channel(
         assert "No public position (2): Slovakia, Türkiye" in text
         assert "97 days until the Washington summit on 9 July 2024." in text
         assert ack["text"] == (  # the fallback: the one-line summary, no bars
-            "Mark Rutte 28/32, needs 4 more for unanimity · "
+            "Mark Rutte 28/32 (23 only reported), needs 4 more for unanimity · "
             "97 days until the Washington summit on 9 July 2024."
         )
 
@@ -191,7 +191,8 @@ async def test_non_editor_refused_editor_recorded_with_slack_identity(
         assert ack["text"].startswith("Error: Only editors can use /endorse.")
         assert await log_length(service) == before
 
-        _, ack = await slash(http, bot, fake, "/endorse Türkiye Rutte", user="UED", user_name="ada")
+        endorse = "/endorse Türkiye Rutte source:https://example.org/tr"
+        _, ack = await slash(http, bot, fake, endorse, user="UED", user_name="ada")
         assert ack["response_type"] == "in_channel"
         assert "Recorded #33: Türkiye supports Mark Rutte" in shown(ack)
         assert "Mark Rutte: 29/32; needs 3 more for unanimity." in shown(ack)
@@ -324,7 +325,9 @@ async def test_a_slow_answer_is_posted_and_the_working_placeholder_deleted(
         gate.set()
         answer = await fake.wait_for_response("r1")
         assert answer["response_type"] == "in_channel" and not answer.get("replace_original")
-        assert "28/32" in shown(answer) and answer["text"].startswith("Mark Rutte 28/32, needs")
+        assert "28/32" in shown(answer) and answer["text"].startswith(
+            "Mark Rutte 28/32 (23 only reported), needs"
+        )
         deleted = await fake.wait_for_response("r1", count=2)
         assert deleted.get("delete_original") is True  # "Working on it…" does not stay
 

@@ -16,6 +16,8 @@ from bot.store.store import NewEvent, Store
 
 EDITOR = Actor("test", "ed", "Editor", is_editor=True)
 
+SOURCE = "https://www.reuters.com/world/nato"
+
 
 async def user_version(store: Store) -> int:
     ((version,),) = await store.db.execute_fetchall("PRAGMA user_version")
@@ -154,8 +156,14 @@ async def test_two_connections_on_one_file_see_each_others_writes(tmp_path):
     first = await make_service(tmp_path / "shared.db")
     second = await make_service(tmp_path / "shared.db")  # seeding again adds nothing
     await asyncio.gather(
-        *(first.record(EDITOR, m, Position.UNDECIDED) for m in first.race.members[:10]),
-        *(second.record(EDITOR, m, Position.UNDECIDED) for m in second.race.members[10:20]),
+        *(
+            first.record(EDITOR, m, Position.UNDECIDED, source=SOURCE)
+            for m in first.race.members[:10]
+        ),
+        *(
+            second.record(EDITOR, m, Position.UNDECIDED, source=SOURCE)
+            for m in second.race.members[10:20]
+        ),
     )
     assert len(await first.store.events(first.race.id)) == 52
     assert (await second.tally()).candidates[

@@ -38,7 +38,7 @@ async def test_invisible_characters_are_dropped_from_notes(chat, service, char):
 
 async def test_a_look_alike_host_is_shown_in_punycode(chat, service):
     reply = await chat("/endorse Hungary Rutte source:https://rеuters.com/world/\u202eabc")
-    assert "(xn--ruters-3of.com)" in reply  # the label under the link shows the real host
+    assert "(xn--ruters-3of.com, reported)" in reply  # the label under the link shows the real host
     [latest] = await service.history(limit=1)
     assert latest.source == "https://xn--ruters-3of.com/world/abc"
 

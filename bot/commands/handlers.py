@@ -111,7 +111,7 @@ async def _race_use(ctx: Context, args: dict[str, Any]) -> Reply:
 
 async def _tally(ctx: Context, args: dict[str, Any]) -> Reply:
     svc = ctx.service
-    tally = await svc.tally(args.get("candidate"), args.get("as_of"))
+    tally = await svc.tally(args.get("candidate"), args.get("as_of"), args.get("strict") == "yes")
     held = await svc.round_on(tally.as_of)
     return tally_reply(
         tally, await svc.countdown(tally), "as_of" in args, svc.candidate_names(), held
@@ -129,7 +129,10 @@ async def _history(ctx: Context, args: dict[str, Any]) -> Reply:
     events = await svc.history(member, args.get("limit", 10))
     entries = [(e, await svc.event(e.reverts) if e.reverts else None) for e in events]
     rounds = [] if member else (await svc.rounds_on(svc.today()))[-args.get("limit", 10) :]
-    return history_reply(entries, svc.race, svc.candidate_names(), svc.clock.tz, member, rounds)
+    proposers = await svc.proposers([e.id for e in events])
+    return history_reply(
+        entries, svc.race, svc.candidate_names(), svc.clock.tz, member, rounds, proposers
+    )
 
 
 async def _countdown(ctx: Context, args: dict[str, Any]) -> Reply:

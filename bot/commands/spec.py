@@ -200,6 +200,14 @@ _COMMAND_LIST = (
         (
             _OPTIONAL_CANDIDATE,
             Param("as_of", Kind.DATE, "the tally at the end of that day", keyword=True),
+            Param(
+                "strict",
+                Kind.CHOICE,
+                "yes: count positions on record only (by default reported ones count too)",
+                keyword=True,
+                choices=("yes", "no"),
+                placeholder="yes",
+            ),
         ),
         example="/tally Rutte as_of:2024-03-01",
     ),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
@@ -40,10 +40,10 @@ _MAX_ID = 2**63 - 1  # "no upper bound" for id ranges
 # members, then walking back each one's days, one seek a day giving its last event; only when
 # that one does not count (an undo, undone, recorded after `up`) is the day searched.
 _ACTIVE_AS_OF = (
-    "{e}.position != 'undo' AND {e}.id <= :up"
+    "{e}.position != 'undo' AND {e}.id <= :up AND {counted}"
     " AND NOT EXISTS (SELECT 1 FROM events AS u WHERE u.reverts = {e}.id AND u.id <= :up)"
 )
-_CHANGES = f"""
+_CHANGES = """
 WITH RECURSIVE m(member) AS (
   SELECT (SELECT member FROM events WHERE race = :race ORDER BY member LIMIT 1)
   UNION ALL
@@ -63,14 +63,32 @@ WITH RECURSIVE m(member) AS (
 )
 SELECT d.member, e.position, e.candidate, e.happened_on
 FROM d JOIN events AS l ON l.id = d.id JOIN events AS e ON e.id = CASE
-  WHEN {_ACTIVE_AS_OF.format(e="l")} THEN l.id
+  WHEN {l_active} THEN l.id
   ELSE (SELECT x.id FROM events AS x
         WHERE x.race = :race AND x.member = d.member AND x.happened_on = l.happened_on
-          AND {_ACTIVE_AS_OF.format(e="x")}
+          AND {x_active}
         ORDER BY x.id DESC LIMIT 1)
 END
 ORDER BY e.happened_on, e.id
 """
+
+
+def _counted(e: str, counting: Collection[Confidence] | None) -> str:
+    """SQL true for a row of alias `e` whose confidence is in `counting` (None: any); a row
+    from before confidences were recorded (NULL) is read by its source, as _event reads it.
+    The values are the enum's own, never typed text."""
+    if counting is None:
+        return "1"
+    values = ", ".join(f"'{c.value}'" for c in sorted(counting))
+    return (
+        f"coalesce({e}.confidence, iif(nullif({e}.source, '') IS NULL, 'rumoured', 'reported'))"
+        f" IN ({values})"
+    )
+
+
+def _changes_sql(counting: Collection[Confidence] | None) -> str:
+    active = {e: _ACTIVE_AS_OF.format(e=e, counted=_counted(e, counting)) for e in ("l", "x")}
+    return _CHANGES.format(l_active=active["l"], x_active=active["x"])
 
 
 @dataclass(frozen=True)
@@ -310,15 +328,21 @@ class Store(DigestRows):
         return _event(rows[0]) if rows else None
 
     async def as_of(
-        self, race: str, day: date, members: Sequence[str], up_to_id: int | None = None
+        self,
+        race: str,
+        day: date,
+        members: Sequence[str],
+        up_to_id: int | None = None,
+        counting: Collection[Confidence] | None = None,
     ) -> dict[str, Event]:
         """Each member's latest position among events that happened on or before `day` (and,
-        with `up_to_id`, were recorded by then): one index seek per member, not a log scan."""
+        with `up_to_id`, were recorded by then; with `counting`, are that sure): one index
+        seek per member, not a log scan."""
         rows = await self.reader.execute_fetchall(
             f"SELECT {_prefixed('e')} FROM json_each(?) AS m JOIN events AS e ON e.id = ("
             "  SELECT x.id FROM events AS x"
             "  WHERE x.race = ? AND x.member = m.value AND x.happened_on <= ? AND x.id <= ?"
-            "    AND x.position != 'undo'"
+            f"    AND x.position != 'undo' AND {_counted('x', counting)}"
             "    AND NOT EXISTS (SELECT 1 FROM events AS u WHERE u.reverts = x.id AND u.id <= ?)"
             "  ORDER BY x.happened_on DESC, x.id DESC LIMIT 1)",
             (json.dumps(list(members)), race, day.isoformat(), *[up_to_id or _MAX_ID] * 2),
@@ -326,13 +350,19 @@ class Store(DigestRows):
         return {row[2]: _event(row) for row in rows}
 
     async def changes(
-        self, race: str, as_of: date, up_to_id: int | None = None, since: date | None = None
+        self,
+        race: str,
+        as_of: date,
+        up_to_id: int | None = None,
+        since: date | None = None,
+        counting: Collection[Confidence] | None = None,
     ) -> list[Change]:
         """(member, position, candidate, day) of each member's last active position of each
-        day from `since` to `as_of`, in the order they happened: a replay's and a timeline's
-        input, as both read the state at the end of each day. A skip-scan of events_by_member,
-        so it reads about one row per member and day, however many events those days hold; on
-        its own connection and thread, rows converted there."""
+        day from `since` to `as_of` (with `counting`, of those that sure), in the order they
+        happened: a replay's and a timeline's input, as both read the state at the end of each
+        day. A skip-scan of events_by_member, so it reads about one row per member and day,
+        however many events those days hold; on its own connection and thread, rows converted
+        there."""
         params = {
             "race": race,
             "since": (since or date.min).isoformat(),
@@ -340,8 +370,10 @@ class Store(DigestRows):
             "up": up_to_id or _MAX_ID,
         }
 
+        sql = _changes_sql(counting)
+
         def read(db: sqlite3.Connection) -> list[Change]:
-            rows = db.execute(_CHANGES, params)
+            rows = db.execute(sql, params)
             fromiso, positions = date.fromisoformat, _POSITIONS
             return [Change(m, positions[p], c, fromiso(d)) for m, p, c, d in rows]
 
@@ -374,16 +406,23 @@ class Store(DigestRows):
         return [_event(r) for r in rows]
 
     async def standings(
-        self, race: str, members: Sequence[str], day: date, up_to_id: int | None = None
+        self,
+        race: str,
+        members: Sequence[str],
+        day: date,
+        up_to_id: int | None = None,
+        counting: Collection[Confidence] | None = None,
     ) -> dict[str, Standing]:
         """Each member's standing on `day` (counting what was recorded by `up_to_id`): the first
         day of its latest position's unbroken run of repeats, and the run's latest source. Index
         seeks over events_by_member bounded by the run itself, never the member's whole log:
         the latest active event, the latest one before it that differs (the run's edge), then
-        the run's first event and its latest with a source. Undone events do not count."""
+        the run's first event and its latest with a source. Undone events do not count, nor
+        (with `counting`) those less sure."""
+        counted = _counted("x", counting)
         active = (
             "x.race = :race AND x.member = l.member AND x.happened_on <= :day AND x.id <= :up"
-            " AND x.position != 'undo'"
+            f" AND x.position != 'undo' AND {counted}"
             " AND NOT EXISTS (SELECT 1 FROM events AS u WHERE u.reverts = x.id AND u.id <= :up)"
         )
         # after the edge: its own day with a later id, or a later day (two index ranges, as
@@ -397,7 +436,7 @@ class Store(DigestRows):
             "  JOIN events AS e ON e.id = ("
             "    SELECT x.id FROM events AS x"
             "    WHERE x.race = :race AND x.member = m.value AND x.happened_on <= :day"
-            "      AND x.id <= :up AND x.position != 'undo' AND NOT EXISTS"
+            f"      AND x.id <= :up AND x.position != 'undo' AND {counted} AND NOT EXISTS"
             "        (SELECT 1 FROM events AS u WHERE u.reverts = x.id AND u.id <= :up)"
             "    ORDER BY x.happened_on DESC, x.id DESC LIMIT 1)"
             "), r AS ("
