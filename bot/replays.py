@@ -8,14 +8,17 @@ from __future__ import annotations
 import asyncio
 import copy
 from bisect import bisect_left, bisect_right
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import date, timedelta
+from functools import partial
 from itertools import groupby
 from operator import attrgetter
 from typing import Protocol
 
 from bot.domain import Change, Confidence, Race, Recording
 from bot.rules import RuleReplay
+
+FOLD_ON_LOOP = 2_000  # changes folded on the event loop; more take tens of ms at 1M events
 
 
 class EventLog(Protocol):
@@ -71,6 +74,15 @@ class _Checkpoints:
         return base.reached
 
 
+async def _folded(fold: Callable[[], object], changes: int) -> None:
+    """Run `fold`: in a thread when it has many `changes` (a new process's replay, or one from
+    a day long ago), so other commands answer meanwhile; the lock keeps them off it."""
+    if changes > FOLD_ON_LOOP:
+        await asyncio.to_thread(fold)
+    else:
+        fold()
+
+
 def _copy(replay: RuleReplay) -> RuleReplay:
     """A replay to fold on, leaving `replay` as it was: its sets, lists and dicts copied (a
     dict's values that are those sets, as its sides are, become the copies), the rest (the
@@ -112,7 +124,7 @@ class Replays:
                 changes = await self._log.changes(
                     self._race.id, as_of, self._seen, since, self._counting
                 )
-                kept.extend(changes, as_of)
+                await _folded(partial(kept.extend, changes, as_of), len(changes))
             return kept.reached(as_of)
 
     async def _follow(self) -> None:
@@ -138,6 +150,6 @@ class Replays:
             changes = await self._log.changes(
                 self._race.id, as_of, up_to_id, counting=self._counting
             )
-            replay.fold(changes, until=as_of)
+            await _folded(partial(replay.fold, changes, until=as_of), len(changes))
             self._once = (key, replay.reached)
         return self._once[1]
