@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bot.domain import (
+    COUNTED,
     NO_CANDIDATES,
     Actor,
     Candidate,
@@ -447,7 +448,9 @@ def recorded_reply(
                 f"({outlet(standing.source, race)})."
             )
         else:
-            line += f" It replaces #{previous.id}: {member.name} {describe(previous, names)}."
+            was = f"#{previous.id}: {member.name} {describe(previous, names)}"
+            counts = event.confidence is Confidence.RUMOURED and previous.confidence in COUNTED
+            line += f" {was} still counts." if counts else f" It replaces {was}."
     lines = [line]
     if event.confidence is Confidence.RUMOURED:
         why = "without a source" if not event.source else "as a rumour"

@@ -25,7 +25,8 @@ async def test_a_rumour_is_listed_apart_and_leaves_the_member_where_it_was(servi
     assert "28/32" in before and "Rumoured, not counted" not in before
 
     recorded = await say("/endorse Estonia Iohannis")  # no source: a rumour
-    assert "Estonia supports Klaus Iohannis on 3 April 2024 (no source, rumoured)" in recorded
+    assert "Estonia supports Klaus Iohannis on 3 April 2024 (no source, rumoured)." in recorded
+    assert ": Estonia supports Mark Rutte still counts." in recorded  # its surer position
     assert "it is not counted: record it again with source:URL" in recorded
     assert "Klaus Iohannis: 1/32; needs 31 more" in recorded  # Romania alone: not moved
 
