@@ -1,7 +1,7 @@
 """Benchmark: signed Slack slash commands over HTTP, tallybot's `/tally` beside a bare slack-bolt
 app's `/hello`, measured in the same run. Not a test: run it and read the figures.
 
-    python bench/bench_slack.py [--requests 40] [--rounds 3]
+    python bench/bench_slack.py [--requests 40] [--rounds 3] [--clients 1,10,50]
 
 Each app runs in its own server process (so the load generator never shares its core), both
 set up the same way: slack-bolt's `web_app()` under an aiohttp `AppRunner` on 127.0.0.1:0,
@@ -195,14 +195,14 @@ async def start_server(kind: str) -> tuple[asyncio.subprocess.Process, str]:
     return process, url
 
 
-async def main(each: int, rounds: int) -> None:
+async def main(each: int, rounds: int, clients_asked: tuple[int, ...]) -> None:
     servers = {kind: await start_server(kind) for kind in APPS}
     try:
         print(
             f"signed slash commands over HTTP, {each} requests per client; the median of "
             f"{rounds} rounds, the apps taking turns in each"
         )
-        for clients in CLIENTS:
+        for clients in clients_asked:
             print(f"{clients} concurrent client{'s' if clients > 1 else ''}")
             runs: dict[str, list[tuple[float, list[float]]]] = {kind: [] for kind in APPS}
             for _ in range(rounds):  # turns, so a burst of other load hits every app alike
@@ -230,9 +230,18 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=40, help="per client and round (40)")
     parser.add_argument("--rounds", type=int, default=3, help="the median is shown (3)")
+    parser.add_argument(
+        "--clients", default=",".join(map(str, CLIENTS)), help="concurrent clients (1,10,50)"
+    )
     parser.add_argument("--serve", choices=APPS, help=argparse.SUPPRESS)  # a server process
     args = parser.parse_args()
     for name in ("requests", "rounds"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} {getattr(args, name)}: give at least 1")
-    asyncio.run(serve(args.serve) if args.serve else main(args.requests, args.rounds))
+    try:
+        clients = tuple(int(n) for n in args.clients.split(","))
+    except ValueError:
+        clients = ()
+    if not clients or min(clients) < 1:
+        parser.error(f"--clients {args.clients}: give counts of at least 1, e.g. 1,10,50")
+    asyncio.run(serve(args.serve) if args.serve else main(args.requests, args.rounds, clients))

@@ -3,12 +3,17 @@ is about: the one it names (race:), else its channel's (/race use), else the fir
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from functools import partial
+from typing import Any
 
 from bot.domain import Actor
+from bot.replies import Reply
 from bot.roster import Index
 from bot.service import Service
+
+KEEP = 32  # answers kept (see run_line); a commit makes every one kept before it unreachable
 
 
 class Desk:
@@ -19,6 +24,8 @@ class Desk:
         self.default = services[0]
         self.store = self.default.store
         self.names = Index("race", ((s.race.id, s.race.id, (s.race.title,)) for s in services))
+        self.kept: dict[tuple[Any, ...], Reply] = {}  # see run_line
+        self._version: asyncio.Task[int] | None = None  # the read the next askers share
         if self.several:
             for service in services:
                 service.roster.elsewhere = partial(self.elsewhere, current=service)
@@ -27,6 +34,25 @@ class Desk:
     def of(cls, followed: Desk | Service) -> Desk:
         """A desk as given, or the desk of one race."""
         return followed if isinstance(followed, Desk) else cls([followed])
+
+    async def data_version(self) -> int:
+        """The store's data version (see Service.refresh), one read shared by the commands
+        asking before it begins: none of them misses a commit made before it asked."""
+        if self._version is None:
+            self._version = asyncio.ensure_future(self._read_version())
+        return await asyncio.shield(self._version)
+
+    async def _read_version(self) -> int:
+        self._version = None  # whoever asks from now on may have asked too late for this read
+        return await self.store.data_version()
+
+    def keep(self, key: tuple[Any, ...], reply: Reply) -> None:
+        """Keep an answer that holds while its key does (a file is sent once: never kept)."""
+        if reply.attachment is not None or reply.error:
+            return
+        if len(self.kept) >= KEEP:
+            self.kept.clear()
+        self.kept[key] = reply
 
     @property
     def several(self) -> bool:

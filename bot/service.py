@@ -140,11 +140,15 @@ class Service(DigestUseCases, RoundUseCases, AlertUseCases, ProposalUseCases):
                     self.race.id, candidate.key, CandidateAction.WITHDRAW, withdrew, SEED_ACTOR
                 )
 
-    async def refresh(self) -> None:
+    async def refresh(self, data_version: int | None = None) -> None:
         """Follow what any process changed: the candidates are kept in the roster, so they are
         read again when the candidate log has changed, and what is kept of today's tally holds
-        until anything is committed (one cheap step when nothing was; call it per command)."""
-        data_version, today = await self.store.data_version(), self.today()
+        until anything is committed (one cheap step when nothing was; call it per command).
+        `data_version`, the store's, read since the caller's command began (Desk.data_version
+        shares one read between commands), saves reading it here."""
+        if data_version is None:
+            data_version = await self.store.data_version()
+        today = self.today()
         if (data_version, today) == (self.data_version, self._refreshed_on):
             return
         self.data_version, self._refreshed_on = data_version, today

@@ -271,6 +271,20 @@ async def test_a_failing_group_lookup_stops_granting_after_ten_minutes(
     assert "Slack: read editor group S1 again, after 2 failed reads" in caplog.text
 
 
+async def test_a_repeated_tally_is_answered_alike_until_a_recording_changes_it(
+    service: Service, http: aiohttp.ClientSession
+) -> None:
+    async with FakeSlack() as fake, slack_bot(service, fake, editors=("UED",)) as bot:
+        _, first = await slash(http, bot, fake, "/tally")
+        _, again = await slash(http, bot, fake, "/tally")
+        assert again == first and "28/32" in shown(first)
+        endorse = "/endorse Hungary Rutte source:https://example.org/hu"
+        _, recorded = await slash(http, bot, fake, endorse, user="UED")
+        assert recorded["response_type"] == "in_channel"
+        _, after = await slash(http, bot, fake, "/tally")
+        assert "29/32" in shown(after) and "28/32" not in shown(after)
+
+
 @pytest.mark.parametrize(
     ("auth", "request_fields"),
     [
@@ -306,9 +320,9 @@ def gate(service: Service, monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
     gate = asyncio.Event()
     refresh = service.refresh
 
-    async def slow_refresh() -> None:
+    async def slow_refresh(data_version: int | None = None) -> None:
         await gate.wait()
-        await refresh()
+        await refresh(data_version)
 
     monkeypatch.setattr(service, "refresh", slow_refresh)
     return gate

@@ -7,12 +7,13 @@ Every platform goes through here, so a refusal or a bug reads the same everywher
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any, NamedTuple
 
-from bot.commands.grammar import bind, parse_args, race_named, read_command
+from bot.commands.grammar import Token, bind, parse_args, race_named, read_command
 from bot.commands.handlers import HANDLERS
 from bot.commands.spec import COMMANDS, Command, Context
 from bot.domain import TallyError
@@ -21,6 +22,9 @@ from bot.replies import Reply
 log = logging.getLogger(__name__)
 
 FAILED = "Something went wrong on tallybot's side; it is logged. Try again in a moment."
+# Commands whose answer depends only on what is committed, the day and the line typed (not on
+# who asks): kept per line until anything is committed, so a repeat is answered without work.
+KEPT = frozenset({"tally"})
 
 
 async def guarded(what: str, work: Awaitable[Reply]) -> Reply:
@@ -46,19 +50,37 @@ async def about(ctx: Context, named: str | None) -> Context:
     """The context of the race a command is about (race:, else the channel's), its candidates
     read again if any process changed them, so names resolve against them."""
     service = await ctx.desk.service_for(ctx.actor.platform, ctx.channel, named)
-    await service.refresh()
+    await service.refresh(await ctx.desk.data_version())
     return replace(ctx, race=service.race.id)
+
+
+@functools.lru_cache(maxsize=256)
+def _read(line: str) -> tuple[Command, tuple[Token, ...]]:
+    """`read_command`, once per line: the same few lines are typed again and again."""
+    command, tokens = read_command(line)
+    return command, tuple(tokens)
 
 
 async def run_line(ctx: Context, line: str) -> Reply:
     """What the console and Slack call with the text a user typed."""
 
     async def work() -> Reply:
-        command, tokens = read_command(line)
+        command, read = _read(line)
+        tokens = list(read)
         check_allowed(ctx, command)  # before parsing: a reader learns that first
         chosen = await about(ctx, race_named(tokens) if command.name != "race use" else None)
-        args = parse_args(chosen.service, command, tokens, line)
-        return await HANDLERS[command.name](chosen, args)
+        service = chosen.service
+        key = None
+        if command.name in KEPT:  # the state just refreshed: a commit anywhere changes it
+            key = (service.race.id, service.data_version, service.today(), ctx.style, line)
+            if (kept := ctx.desk.kept.get(key)) is not None:
+                return kept
+        args = parse_args(service, command, tokens, line)
+        reply = await HANDLERS[command.name](chosen, args)
+        # kept only if nothing was committed while it was made (its own refreshes saw the same)
+        if key is not None and key[1:3] == (service.data_version, service.today()):
+            ctx.desk.keep(key, reply)
+        return reply
 
     return await guarded(repr(line[:80]), work())
 

@@ -214,6 +214,7 @@ class SlackPlatform:
         self._runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._sweep: asyncio.Task[None] | None = None
+        self._rendered: tuple[Reply, Reply, dict[str, Any]] | None = None  # see _run
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -377,7 +378,7 @@ class SlackPlatform:
             self.ack_within, f"Slack: {command.get('command')}", self._run(command), defer
         )
         if not deferred:
-            await ack(message(reply))
+            await ack(self._message(reply))
         else:
             await self._follow_up(reply, respond)
         if reply.attachment is not None:
@@ -400,9 +401,22 @@ class SlackPlatform:
                 "Slack: refused %s from team %r", command.get("command"), command.get("team_id")
             )
             return Reply.refusal(refusal)
-        ctx = Context(self.service, await self._actor(command), command.get("channel_id", ""))
+        ctx = Context(self.desk, await self._actor(command), command.get("channel_id", ""))
         line = f"{command['command']} {unescape(command.get('text', ''))}"
-        return answerable(await run_line(ctx, line), UPLOAD_LIMIT, "Slack")
+        reply = await run_line(ctx, line)
+        if self._rendered is not None and reply is self._rendered[0]:
+            return self._rendered[1]
+        fitted = answerable(reply, UPLOAD_LIMIT, "Slack")
+        if reply.attachment is None:  # a kept answer comes back as the same object
+            self._rendered = (reply, fitted, message(fitted))
+        return fitted
+
+    def _message(self, reply: Reply) -> dict[str, Any]:
+        """`message(reply)`, made once for the last answer without a file; a copy, as bolt
+        sets its blocks in the body it is given."""
+        if self._rendered is not None and reply is self._rendered[1]:
+            return dict(self._rendered[2])
+        return message(reply)
 
     async def _upload_or_explain(
         self, channel: str, attachment: Attachment, respond: AsyncRespond
