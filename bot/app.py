@@ -62,6 +62,7 @@ async def open_desk(config: Config, demo: bool = False) -> AsyncIterator[Desk]:
             )
     clocks = [Clock(ZoneInfo(config.timezone or race.timezone), config.today) for race in races]
     store = await Store.open(resolve(config, config.database), clocks[0].now)
+    services: list[Service] = []
     try:
         services = [
             Service(store, race, clock, _digest_of(config.digest, race.id, ids[0]))
@@ -73,6 +74,8 @@ async def open_desk(config: Config, demo: bool = False) -> AsyncIterator[Desk]:
                 log.info("Loaded %d seed events of %s", added, service.race.id)
         yield Desk(services)
     finally:
+        for service in services:
+            await service.replays_kept()  # so the next start begins from them
         await store.close()
 
 

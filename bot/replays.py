@@ -1,28 +1,41 @@
-"""The day a candidate met the rule, kept between commands: per candidate, the replay of the
-log checkpointed at the end of each day that has changes. A back-fill or an undo (by any
-process) replays only from its day, `as_of` answers from the nearest checkpoint, and a
-command that follows a recording folds in that day alone."""
+"""The day a candidate met the rule, kept between commands and between processes: per
+candidate, the replay of the log checkpointed at the end of each day that has changes, kept in
+the file too, so a new process starts from it. A back-fill or an undo (by any process)
+replays from its day only until the replay stands as its checkpoint did, `as_of` answers from
+the nearest checkpoint, and a command that follows a recording folds in that day alone."""
 
 from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
+import hashlib
+import json
+import logging
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Collection
 from datetime import date, timedelta
 from functools import partial
 from itertools import groupby
 from operator import attrgetter
-from typing import Protocol
+from typing import NamedTuple, Protocol, TypeVar
 
-from bot.domain import Change, Confidence, Race, Recording
+from bot.domain import Change, Confidence, Race, Recording, Stance
 from bot.rules import RuleReplay
 
+log = logging.getLogger(__name__)
+
 FOLD_ON_LOOP = 2_000  # changes folded on the event loop; more take tens of ms at 1M events
+FORMAT = 1  # of the checkpoints kept in the file: a change to the replay's rules bumps it
+MAX_KEPT_BYTES = 16_000_000  # larger checkpoints are not kept in the file (replayed instead)
+MAX_TOUCHED = 64  # days touched since the last mend; more are replayed from the earliest
+FIRST_SPAN = 8  # days read at once while mending, doubled each time it has not converged
+_STANCES = {s.value: s for s in Stance}
+T = TypeVar("T")
 
 
 class EventLog(Protocol):
-    """What the replays read of the store."""
+    """What the replays read of the store, and the checkpoints it keeps for them."""
 
     async def changes(
         self,
@@ -37,50 +50,160 @@ class EventLog(Protocol):
 
     async def last_event_id(self, race: str) -> int: ...
 
+    async def kept_replays(self, race: str, key: str) -> tuple[int, str] | None: ...
+
+    async def keep_replays(self, race: str, key: str, seen: int, body: str) -> None: ...
+
+
+class _Packed(NamedTuple):
+    """A checkpoint read from the file, unpacked only when a replay folds on from it."""
+
+    stances: str  # JSON: {member code: stance}
+    reached: date | None
+    last_day: date | None
+
 
 class _Checkpoints:
-    """One candidate's replay at the end of each day with changes, complete up to `through`."""
+    """One candidate's replay at the end of each day with changes, complete up to `through`
+    but for the days `touched` since (their checkpoints and later ones may be wrong)."""
 
     def __init__(self, candidate: str, race: Race) -> None:
         self.candidate, self.race = candidate, race
         self.days: list[date] = []
-        self.replays: list[RuleReplay] = []  # each one as it stood at the end of its day
+        self.states: list[RuleReplay | _Packed] = []  # each as it stood at the end of its day
         self.through: date | None = None  # None: nothing replayed yet
+        self.touched: set[date] = set()
 
-    def forget_from(self, day: date) -> None:
-        """A change happened on `day`: that day and those after it must be replayed again."""
+    def touch(self, day: date) -> None:
+        """A change happened on `day`: its checkpoint and later ones are to be checked."""
         if self.through is None or self.through < day:
             return
+        self.touched.add(day)
+        if len(self.touched) > MAX_TOUCHED:  # replay from the earliest rather than keep more
+            self.cut(min(self.touched))
+
+    def cut(self, day: date) -> None:
+        """Forget the checkpoints from `day` on: they are replayed when next asked."""
         del self.days[bisect_left(self.days, day) :]
-        del self.replays[len(self.days) :]
-        self.through = day - timedelta(days=1)
+        del self.states[len(self.days) :]
+        if self.through is not None:
+            self.through = min(self.through, day - timedelta(days=1))
+        self.touched = {d for d in self.touched if d < day}
+
+    def replay(self, i: int) -> RuleReplay:
+        """Checkpoint `i`'s replay (unpacked once), or a new one for i < 0."""
+        if i < 0:
+            return RuleReplay(self.candidate, self.race)
+        state = self.states[i]
+        if isinstance(state, _Packed):
+            stances = {m: _STANCES[s] for m, s in json.loads(state.stances).items()}
+            state = self.states[i] = RuleReplay.resumed(
+                self.candidate, self.race, self.days[i], stances, state.reached, state.last_day
+            )
+        return state
 
     def extend(self, changes: list[Change], through: date) -> None:
         """Fold the changes of the days after `through`, one checkpoint a day."""
-        replay = _copy(self.replays[-1]) if self.replays else RuleReplay(self.candidate, self.race)
+        replay = _copy(self.replay(len(self.days) - 1))
         for day, of_day in groupby(changes, key=attrgetter("happened_on")):
             replay.fold(of_day, until=day)
             self.days.append(day)
-            self.replays.append(replay)
+            self.states.append(replay)
             replay = _copy(replay)
         self.through = through
 
+    def mend(
+        self, changes: list[Change], since: date, until: date, base: RuleReplay
+    ) -> date | None:
+        """Replay the days `since` to `until` over `base` (the replay of the day before) and
+        put them in place of their checkpoints; stop at the first day that ends as its old
+        checkpoint did, as every later one then still holds. That day, or None if none did
+        (the checkpoints from `since` are then those replayed, up to `until`)."""
+        start = bisect_left(self.days, since)
+        days, states, converged = [], [], None
+        replay = _copy(base)
+        for day, of_day in groupby(changes, key=attrgetter("happened_on")):
+            replay.fold(of_day, until=day)
+            days.append(day)
+            states.append(replay)
+            old = bisect_left(self.days, day, lo=start)
+            if old < len(self.days) and self.days[old] == day and _same(replay, self.replay(old)):
+                converged = old
+                break
+            replay = _copy(replay)
+        end = converged + 1 if converged is not None else bisect_right(self.days, until)
+        self.days[start:end], self.states[start:end] = days, states
+        done = days[-1] if converged is not None else until
+        touched = {d for d in self.touched if d > done}
+        if converged is None and self.through is not None and until < self.through:
+            touched.add(until + timedelta(days=1))  # the days after are still to check
+        self.touched = touched
+        return days[-1] if converged is not None else None
+
     def reached(self, as_of: date) -> date | None:
         i = bisect_right(self.days, as_of) - 1
-        base = self.replays[i] if i >= 0 else RuleReplay(self.candidate, self.race)
         since = self.days[i] if i >= 0 else date.min
         if any(since < turn <= as_of for turn in self.race.turns):
-            return _copy(base).fold((), until=as_of).reached  # the membership changed since
-        return base.reached
+            return _copy(self.replay(i)).fold((), until=as_of).reached  # members changed since
+        return self.states[i].reached if i >= 0 else None
+
+    @classmethod
+    def unpacked(cls, candidate: str, race: Race, kept: dict) -> _Checkpoints:
+        checkpoints = cls(candidate, race)
+        checkpoints.through = _day(kept["through"])
+        checkpoints.days = [date.fromisoformat(d) for d in kept["days"]]
+        columns = zip(kept["stances"], kept["reached"], kept["last"], strict=True)
+        checkpoints.states = [_Packed(str(s), _day(r), _day(x)) for s, r, x in columns]
+        if len(checkpoints.states) != len(checkpoints.days):
+            raise ValueError("as many checkpoints as days")
+        return checkpoints
 
 
-async def _folded(fold: Callable[[], object], changes: int) -> None:
+def _pack(lists: dict[str, tuple[date, list[date], list[RuleReplay | _Packed]]]) -> str:
+    """The checkpoints as the file keeps them: JSON, a checkpoint's stances a JSON text of
+    their own, unpacked only when a replay folds on from it."""
+    candidates = {}
+    for candidate, (through, days, states) in lists.items():
+        candidates[candidate] = {
+            "through": through.isoformat(),
+            "days": [d.isoformat() for d in days],
+            "reached": [_iso(s.reached) for s in states],
+            "last": [_iso(s.last_day) for s in states],
+            "stances": [
+                s.stances
+                if isinstance(s, _Packed)
+                else json.dumps({m: v.value for m, v in s.stances.items()}, separators=(",", ":"))
+                for s in states
+            ],
+        }
+    return json.dumps({"candidates": candidates}, separators=(",", ":"))
+
+
+def _same(a: RuleReplay, b: RuleReplay) -> bool:
+    """Whether the two replays will answer alike from here on: the same stances (no position
+    written or not) and the same day the rule was met."""
+    if a.reached != b.reached:
+        return False
+    none = Stance.NO_POSITION
+    return {m: s for m, s in a.stances.items() if s is not none} == {
+        m: s for m, s in b.stances.items() if s is not none
+    }
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def _day(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
+
+
+async def _folded(fold: Callable[[], T], changes: int) -> T:
     """Run `fold`: in a thread when it has many `changes` (a new process's replay, or one from
     a day long ago), so other commands answer meanwhile; the lock keeps them off it."""
     if changes > FOLD_ON_LOOP:
-        await asyncio.to_thread(fold)
-    else:
-        fold()
+        return await asyncio.to_thread(fold)
+    return fold()
 
 
 def _copy(replay: RuleReplay) -> RuleReplay:
@@ -98,16 +221,43 @@ def _copy(replay: RuleReplay) -> RuleReplay:
     return twin
 
 
+def replays_key(race: Race, counting: Collection[Confidence]) -> str:
+    """What a replay's checkpoints depend on besides the log: the format, the confidences
+    counted, and each era's rule and members. A race file whose rule or members changed
+    starts from a new replay rather than from checkpoints of the old one."""
+    eras = [
+        [day.isoformat(), _plain(race.rule_on(day)), sorted(race.codes_on(day))]
+        for day in (date.min, *race.turns)
+    ]
+    text = json.dumps([FORMAT, sorted(c.value for c in counting), eras], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _plain(value: object) -> object:
+    """A rule as JSON-ready values, the same in every process (sets sorted)."""
+    if dataclasses.is_dataclass(value):
+        fields = {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return [type(value).__name__, fields]
+    if isinstance(value, set | frozenset):
+        return sorted(_plain(v) for v in value)
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    return value if isinstance(value, str | int | float | None) else repr(value)
+
+
 class Replays:
     """The kept replays of one race, following every process's writes by event id, counting
     the positions of the confidences `counting` (a rumour's day is not a day that counts)."""
 
     def __init__(self, log: EventLog, race: Race, counting: Collection[Confidence]) -> None:
         self._log, self._race, self._counting = log, race, counting
+        self._key = replays_key(race, counting)
         self._lock = asyncio.Lock()  # two commands must not fold the same day twice
         self._seen = -1  # the last event id the checkpoints count; -1: none read yet
         self._checkpoints: dict[str, _Checkpoints] = {}
         self._once: tuple[tuple[str, date, int], date | None] | None = None
+        self._keeping: asyncio.Task | None = None  # writing the checkpoints to the file
+        self._keep_again = False
 
     async def met_on(self, candidate: str, as_of: date, up_to_id: int | None = None) -> date | None:
         """The day `candidate` last came to meet the rule, by the end of `as_of` (None while
@@ -119,27 +269,106 @@ class Replays:
             kept = self._checkpoints.get(candidate)
             if kept is None:
                 kept = self._checkpoints[candidate] = _Checkpoints(candidate, self._race)
+            folded = await self._mend(kept)
             if kept.through is None or kept.through < as_of:
                 since = kept.through + timedelta(days=1) if kept.through else None
                 changes = await self._log.changes(
                     self._race.id, as_of, self._seen, since, self._counting
                 )
                 await _folded(partial(kept.extend, changes, as_of), len(changes))
+                folded = True
+            if folded:
+                self._keep()
             return kept.reached(as_of)
 
     async def _follow(self) -> None:
-        """Take in what any process recorded since: each checkpoint from the earliest day it
-        touches (an undo's is the day of what it reverts) is replayed again when next asked."""
+        """Take in what any process recorded since: each day it touches (an undo's is the day
+        of what it reverts) is checked again when next asked. A new process starts from the
+        checkpoints kept in the file, if any, and follows the log from there."""
         if self._seen < 0:
-            self._seen = await self._log.last_event_id(self._race.id)
-            return
+            last = await self._log.last_event_id(self._race.id)
+            if not await self._read_kept(last):
+                self._seen = last
+                return
         recorded = await self._log.changes_after(self._race.id, self._seen)
         if not recorded:
             return
-        earliest = min(r.happened_on for r in recorded)
+        days = {r.happened_on for r in recorded}
         for kept in self._checkpoints.values():
-            kept.forget_from(earliest)
+            for day in days:
+                kept.touch(day)
         self._seen = recorded[-1].id
+
+    async def _mend(self, kept: _Checkpoints) -> bool:
+        """Replay the touched days, each from the checkpoint before it until the replay stands
+        as the old checkpoint did (often the day after, once the member has another position),
+        reading the log a few days at a time, twice as many each time. Whether any was."""
+        span = FIRST_SPAN
+        folded = bool(kept.touched)
+        while kept.touched:
+            since = min(kept.touched)
+            assert kept.through is not None  # touch() keeps no day past it
+            until = min(kept.through, since + timedelta(days=span - 1))
+            base = kept.replay(bisect_left(kept.days, since) - 1)
+            changes = await self._log.changes(
+                self._race.id, until, self._seen, since, self._counting
+            )
+            converged = await _folded(partial(kept.mend, changes, since, until, base), len(changes))
+            span = FIRST_SPAN if converged is not None else span * 2
+        return folded
+
+    async def _read_kept(self, last: int) -> bool:
+        """Start from the checkpoints kept in the file: whether there were any to trust."""
+        kept = await self._log.kept_replays(self._race.id, self._key)
+        if kept is None:
+            return False
+        seen, body = kept
+        if seen > last:  # counts events the log no longer has: not this file's
+            return False
+        try:
+            candidates = json.loads(body)["candidates"]
+            self._checkpoints = {
+                c: _Checkpoints.unpacked(c, self._race, packed) for c, packed in candidates.items()
+            }
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            log.warning("The kept replay checkpoints are unreadable (%s); replaying the log", exc)
+            self._checkpoints = {}
+            return False
+        self._seen = seen
+        return True
+
+    def _keep(self) -> None:
+        """Write the checkpoints to the file in the background, one write at a time (a later
+        one follows a running one), so a new process starts from them."""
+        if self._keeping is not None and not self._keeping.done():
+            self._keep_again = True
+            return
+        self._keeping = self._log.background(self._write_kept())
+
+    async def written(self) -> None:
+        """Wait for the checkpoints' write to the file, if one is due or running."""
+        while self._keeping is not None and not self._keeping.done():
+            await asyncio.wait({self._keeping})
+
+    async def _write_kept(self) -> None:
+        while True:
+            self._keep_again = False
+            # Copied between folds; a kept checkpoint is never changed (a fold starts from a
+            # copy), so the copies can be packed in a thread while commands go on.
+            async with self._lock:
+                seen, lists = (
+                    self._seen,
+                    {
+                        c: (k.through, k.days.copy(), k.states.copy())
+                        for c, k in self._checkpoints.items()
+                        if not k.touched and k.through is not None
+                    },
+                )
+            body = await asyncio.to_thread(_pack, lists)
+            if len(body) <= MAX_KEPT_BYTES:
+                await self._log.keep_replays(self._race.id, self._key, seen, body)
+            if not self._keep_again:
+                return
 
     async def _replay_once(self, candidate: str, as_of: date, up_to_id: int) -> date | None:
         """A digest counting fewer events than are known (or more): a replay of its own,

@@ -544,6 +544,32 @@ class RuleReplay:
             Stance.ABSTAINS: self.abstainers,
         }
 
+    @classmethod
+    def resumed(
+        cls,
+        candidate: str,
+        electorate: Electorate | Rule,
+        day: date,
+        stances: dict[str, Stance],
+        reached: date | None,
+        last_day: date | None,
+    ) -> RuleReplay:
+        """The replay as it stood at the end of `day`, from what it held then (a checkpoint
+        kept in the file): the membership's turns up to `day` taken without asking the rule
+        again, as it was asked when they were folded."""
+        replay = cls(candidate, electorate, stances, reached=reached, last_day=last_day)
+        turns = replay._turns
+        while turns and turns[-1] <= day:
+            turn = turns.pop()
+            replay._rule = replay.electorate.rule_on(turn)
+            replay._codes = replay.electorate.codes_on(turn)
+        codes = replay._codes
+        for held, side in replay._sides.items():
+            side.update(
+                m for m, s in stances.items() if s is held and (codes is None or m in codes)
+            )
+        return replay
+
     def fold(self, changes: Iterable[Change], until: date | None = None) -> RuleReplay:
         """Add changes (undone ones left out) that happened on or after `last_day`, and the
         membership's turns up to the last of them, or up to `until` if later."""

@@ -472,6 +472,12 @@ class Service(DigestUseCases, RoundUseCases, AlertUseCases, ProposalUseCases):
         """The day the rule was met, from the replay checkpointed per day (see Replays)."""
         return await self._replays[strict].met_on(t.candidate.key, as_of, up_to_id)
 
+    async def replays_kept(self) -> None:
+        """Wait until the replays' checkpoints are written to the file (see Replays), so a
+        process started next begins from them."""
+        for replays in self._replays.values():
+            await replays.written()
+
     async def history(self, member: Member | None = None, limit: int = 10) -> list[Event]:
         if not 1 <= limit <= MAX_HISTORY:
             raise TallyError(f"limit:{limit} is out of range; use 1 to {MAX_HISTORY}.")

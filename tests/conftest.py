@@ -3,7 +3,9 @@ editor, the console as a chat, and no proxy between the tests and their loopback
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import closing
 from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -50,6 +52,12 @@ async def make_service(db: Path, today: date = ARTICLES_DAY, demo: bool = True) 
     service = Service(await Store.open(db, clock.now), race, clock)
     await service.start(demo=demo)
     return service
+
+
+def forget_kept_replays(db: Path) -> None:
+    """Remove the replays' checkpoints kept in the file: the next service replays the log."""
+    with closing(sqlite3.connect(db)) as connection, connection:
+        connection.execute("DELETE FROM replay_checkpoints")
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 
-from conftest import make_service
+from conftest import forget_kept_replays, make_service
 
 from bot import replays
 from bot.domain import Actor, Position
@@ -35,6 +35,8 @@ async def test_a_long_replay_is_folded_off_the_event_loop(tmp_path, monkeypatch)
 
         monkeypatch.setattr(RuleReplay, "fold", noting_fold)
         monkeypatch.setattr(replays, "FOLD_ON_LOOP", 0)  # every replay counts as long
+        await service.replays_kept()
+        forget_kept_replays(tmp_path / "t.db")
         fresh = await make_service(tmp_path / "t.db")  # a new process's first replay
         try:
             assert await fresh.countdown() == on_loop

@@ -375,6 +375,16 @@ MIGRATIONS: list[str] = [
         WHERE done_at IS NULL;
     CREATE INDEX proposals_by_event ON proposals (event_id) WHERE event_id IS NOT NULL;
     """,
+    # 14: the replays' checkpoints (bot.replays), so a new process need not replay the log.
+    """
+    CREATE TABLE replay_checkpoints (
+        race TEXT NOT NULL,
+        replay TEXT NOT NULL,  -- what they replay: the confidences counted, the rule, the members
+        seen INTEGER NOT NULL,  -- the last event id they count
+        body TEXT NOT NULL,  -- JSON
+        PRIMARY KEY (race, replay)
+    );
+    """,
 ]
 
 

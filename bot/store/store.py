@@ -26,6 +26,7 @@ from bot.domain import (
     Standing,
 )
 from bot.export import ExportQuery
+from bot.store.checkpoints import CheckpointRows
 from bot.store.digests import DigestRows
 
 _EVENT_COLUMNS = (
@@ -145,7 +146,7 @@ def _event(row: Sequence) -> Event:
     )
 
 
-class Store(DigestRows):
+class Store(DigestRows, CheckpointRows):
     """The event log, the current positions and the candidates; the digest's rows beside them."""
 
     # --- writes -------------------------------------------------------------------------
