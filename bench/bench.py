@@ -1,11 +1,12 @@
 """Benchmark: /tally latency and recording throughput on a 100,000-event log, each beside a
 bare-aiosqlite baseline measured in the same run; the reads that need the day the rule was
 met (cold, after an undo or a back-fill, as_of, the digest), /holdouts beside a heavy read,
-the timeline's data and start to first reply; the daily digest's fan-out to 1,000 channels
-beside building it per channel. Not a test: run it and read the figures.
+the timeline's data and start to first reply, and how those grow with the log (timed again at
+a tenth and a hundredth of the events); the daily digest's fan-out to 1,000 channels beside
+building it per channel. Not a test: run it and read the figures.
 
     python bench/bench.py [--events 100000] [--queries 2000] [--writes 5000] [--channels 1000]
-        [--export-events 100000]
+        [--export-events 100000] [--growth 2]
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import math
 import os
 import random
 import sqlite3
@@ -93,9 +95,13 @@ async def timed(fn, n: int) -> list[float]:
     return samples
 
 
+ROWS: dict[str, tuple[float, float]] = {}  # every row reported: (p50, p99) in ms, by name
+
+
 def report(name: str, samples: list[float]) -> tuple[float, float]:
     p50, p99 = percentile(samples, 0.5) * 1e3, percentile(samples, 0.99) * 1e3
     print(f"  {name:<44} p50 {p50:7.3f} ms   p99 {p99:7.3f} ms")
+    ROWS[name] = p50, p99
     return p50, p99
 
 
@@ -280,6 +286,48 @@ async def open_service(path: Path, race) -> Service:
     return service
 
 
+FIRST = "/tally, first command of a new service"
+GROWN = (  # the rows whose growth with the log is printed
+    FIRST,
+    "start (open, start, warm) to first /tally reply",
+    "/tally right after a back-filled recording",
+    "/tally right after an /undo",
+    "/digest right after a recording",
+    "/tally as_of: (today, yesterday, ...)",
+    "/chart timeline's data (no drawing)",
+    "/holdouts, idle",
+)
+
+
+async def met_reads_at(race, folder: Path, events: int) -> dict[str, tuple[float, float]]:
+    """The reads that need the met day on a log of `events` (every shipped race loaded), once
+    the rule is met: their rows (p50, p99)."""
+    path = folder / f"growth-{events}.db"
+    await (await Store.open(path)).close()
+    fill(path, race.id, [m.code for m in race.members], events)
+    service = await open_service(path, race)
+    for other in (load_race(r) for r in builtin_races() if r != race.id):
+        await Service(service.store, other, Clock(ZoneInfo(other.timezone), TODAY)).start(True)
+    rutte = service.roster.candidate("Rutte")
+    for member in race.members:
+        await service.record(EDITOR, member, Position.SUPPORTS, rutte, source=NEWS)
+    print(f"--- the same reads at {events:,} events")
+    ROWS.clear()
+    await bench_met_reads(service, path)
+    await service.store.close()
+    return dict(ROWS)
+
+
+def print_growth(rows_at: dict[int, dict[str, tuple[float, float]]]) -> None:
+    sizes = sorted(rows_at)
+    print("growth with the log (p50 in ms at each size; per 10x of events, from the smallest)")
+    print(f"  {'':44} " + "".join(f"{n:>11,}" for n in sizes) + "   per 10x")
+    for name in GROWN:
+        p50s = [rows_at[n][name][0] for n in sizes]
+        per_10x = (p50s[-1] / p50s[0]) ** (1 / math.log10(sizes[-1] / sizes[0]))
+        print(f"  {name:<44} " + "".join(f"{p:11.3f}" for p in p50s) + f"   {per_10x:5.2f}x")
+
+
 async def bench_met_reads(service: Service, path: Path, rounds: int = 20) -> None:
     """The reads that need the day the rule was met (the writes met it), beside the bare
     query: in a new service (start to first reply too), right after an undo or a back-filled
@@ -290,6 +338,20 @@ async def bench_met_reads(service: Service, path: Path, rounds: int = 20) -> Non
     _, base_p99 = report("baseline: bare aiosqlite query of /tally's rows", base)
     print(f"reads once the rule is met ({rounds} rounds each unless said)")
 
+    first_query = []
+    for _ in range(rounds):
+        bare = await aiosqlite.connect(path)
+        start = time.perf_counter()
+        await bare.execute_fetchall(
+            "SELECT e.* FROM current_positions AS c JOIN events AS e ON e.id = c.event_id"
+            " WHERE c.race = ?",
+            (race.id,),
+        )
+        first_query.append(time.perf_counter() - start)
+        await bare.close()
+    _, first_p99 = report("baseline: the first bare query on a new connection", first_query)
+
+    await service.replays_kept()  # in the file, as a stop leaves them (or 30 s after a fold)
     cold, first = [], []
     for from_start, out in ((False, cold), (True, first)):
         for _ in range(rounds):
@@ -300,6 +362,7 @@ async def bench_met_reads(service: Service, path: Path, rounds: int = 20) -> Non
             out.append(time.perf_counter() - (start if from_start else opened))
             await fresh.store.close()
     beside("/tally, first command of a new service", cold, base_p99)
+    print(f"  {'':44} p99 {ROWS[FIRST][1] / first_p99:5.1f}x the first bare query's")
     report("start (open, start, warm) to first /tally reply", first)
 
     after_undo, after_back_fill, digest = [], [], []
@@ -593,6 +656,12 @@ async def main() -> None:
     parser.add_argument("--writes", type=int, default=5_000)
     parser.add_argument("--channels", type=int, default=1_000)
     parser.add_argument("--export-events", type=int, default=100_000)
+    parser.add_argument(
+        "--growth",
+        type=int,
+        default=2,
+        help="sizes below --events (a tenth, a hundredth, ...) to time the met reads at too",
+    )
     args = parser.parse_args()
     race = load_race("nato-sg-2024")
     with tempfile.TemporaryDirectory() as tmp:
@@ -618,11 +687,18 @@ async def main() -> None:
         await bench_tally(service, path, args.queries)
         await bench_writes(service, path, args.writes)
         await bench_tally_once_met(service)
+        ROWS.clear()
         await bench_met_reads(service, path)
+        rows_at = {args.events: dict(ROWS)}
         await bench_digest(service, args.channels)
         await bench_alerts(service, args.channels)
         bench_parse(service)
         await store.close()
+        smaller = (args.events // 10**k for k in range(1, args.growth + 1))
+        for events in (n for n in smaller if n >= 1_000):
+            rows_at[events] = await met_reads_at(race, Path(tmp), events)
+        if len(rows_at) > 1:
+            print_growth(rows_at)
 
 
 if __name__ == "__main__":

@@ -7,13 +7,14 @@ the nearest checkpoint, and a command that follows a recording folds in that day
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import dataclasses
 import hashlib
 import json
 import logging
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Coroutine
 from datetime import date, timedelta
 from functools import partial
 from itertools import groupby
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 
 FOLD_ON_LOOP = 2_000  # changes folded on the event loop; more take tens of ms at 1M events
 FORMAT = 1  # of the checkpoints kept in the file: a change to the replay's rules bumps it
+KEEP_AFTER = 30.0  # seconds from a fold to writing the checkpoints to the file
 MAX_KEPT_BYTES = 16_000_000  # larger checkpoints are not kept in the file (replayed instead)
 MAX_TOUCHED = 64  # days touched since the last mend; more are replayed from the earliest
 FIRST_SPAN = 8  # days read at once while mending, doubled each time it has not converged
@@ -50,17 +52,43 @@ class EventLog(Protocol):
 
     async def last_event_id(self, race: str) -> int: ...
 
-    async def kept_replays(self, race: str, key: str) -> tuple[int, str] | None: ...
+    async def kept_replays(self, race: str, key: str) -> tuple[int, str, str] | None: ...
 
-    async def keep_replays(self, race: str, key: str, seen: int, body: str) -> None: ...
+    async def keep_replays(
+        self, race: str, key: str, seen: int, head: str, stances: str
+    ) -> None: ...
+
+    def background(self, work: Coroutine) -> asyncio.Task: ...
+
+
+class UnreadableCheckpoints(Exception):
+    """The stances of checkpoints kept in the file cannot be read (the file was edited)."""
+
+
+class _KeptStances:
+    """The stances of checkpoints read from the file: a JSON text, {candidate: [each
+    checkpoint's stances, as a JSON text]}, read only when a replay first folds on from one
+    (a new process's first tally needs none)."""
+
+    def __init__(self, text: str) -> None:
+        self._text, self._read = text, None
+
+    def of(self, candidate: str) -> list[str]:
+        if self._read is None:
+            self._read = json.loads(self._text)
+        return self._read[candidate]
 
 
 class _Packed(NamedTuple):
     """A checkpoint read from the file, unpacked only when a replay folds on from it."""
 
-    stances: str  # JSON: {member code: stance}
+    kept: _KeptStances
+    position: int  # among the candidate's kept stances
     reached: date | None
     last_day: date | None
+
+    def stances(self, candidate: str) -> str:
+        return self.kept.of(candidate)[self.position]
 
 
 class _Checkpoints:
@@ -96,7 +124,11 @@ class _Checkpoints:
             return RuleReplay(self.candidate, self.race)
         state = self.states[i]
         if isinstance(state, _Packed):
-            stances = {m: _STANCES[s] for m, s in json.loads(state.stances).items()}
+            try:
+                text = state.stances(self.candidate)
+                stances = {m: _STANCES[s] for m, s in json.loads(text).items()}
+            except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+                raise UnreadableCheckpoints(str(exc)) from exc
             state = self.states[i] = RuleReplay.resumed(
                 self.candidate, self.race, self.days[i], stances, state.reached, state.last_day
             )
@@ -148,35 +180,42 @@ class _Checkpoints:
         return self.states[i].reached if i >= 0 else None
 
     @classmethod
-    def unpacked(cls, candidate: str, race: Race, kept: dict) -> _Checkpoints:
+    def unpacked(cls, candidate: str, race: Race, head: dict, kept: _KeptStances) -> _Checkpoints:
+        """The checkpoints of `candidate` from the file: `head` says each one's day and the
+        day the rule was met by then; `kept` holds their stances."""
         checkpoints = cls(candidate, race)
-        checkpoints.through = _day(kept["through"])
-        checkpoints.days = [date.fromisoformat(d) for d in kept["days"]]
-        columns = zip(kept["stances"], kept["reached"], kept["last"], strict=True)
-        checkpoints.states = [_Packed(str(s), _day(r), _day(x)) for s, r, x in columns]
+        checkpoints.through = _day(head["through"])
+        checkpoints.days = [date.fromisoformat(d) for d in head["days"]]
+        columns = enumerate(zip(head["reached"], head["last"], strict=True))
+        checkpoints.states = [_Packed(kept, i, _day(r), _day(x)) for i, (r, x) in columns]
         if len(checkpoints.states) != len(checkpoints.days):
             raise ValueError("as many checkpoints as days")
         return checkpoints
 
 
-def _pack(lists: dict[str, tuple[date, list[date], list[RuleReplay | _Packed]]]) -> str:
-    """The checkpoints as the file keeps them: JSON, a checkpoint's stances a JSON text of
-    their own, unpacked only when a replay folds on from it."""
-    candidates = {}
+def _pack(lists: dict[str, tuple[date, list[date], list[RuleReplay | _Packed]]]) -> tuple[str, str]:
+    """The checkpoints as the file keeps them: JSON texts of their heads (each candidate's
+    days, and the day the rule was met by each) and of their stances (each checkpoint's a JSON
+    text of its own, unpacked only when a replay folds on from it)."""
+    heads, stances = {}, {}
     for candidate, (through, days, states) in lists.items():
-        candidates[candidate] = {
+        heads[candidate] = {
             "through": through.isoformat(),
             "days": [d.isoformat() for d in days],
             "reached": [_iso(s.reached) for s in states],
             "last": [_iso(s.last_day) for s in states],
-            "stances": [
-                s.stances
-                if isinstance(s, _Packed)
-                else json.dumps({m: v.value for m, v in s.stances.items()}, separators=(",", ":"))
-                for s in states
-            ],
         }
-    return json.dumps({"candidates": candidates}, separators=(",", ":"))
+        stances[candidate] = [
+            s.stances(candidate)
+            if isinstance(s, _Packed)
+            else json.dumps({m: v.value for m, v in s.stances.items()}, separators=(",", ":"))
+            for s in states
+        ]
+    return _json(heads), _json(stances)
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"))
 
 
 def _same(a: RuleReplay, b: RuleReplay) -> bool:
@@ -256,8 +295,9 @@ class Replays:
         self._seen = -1  # the last event id the checkpoints count; -1: none read yet
         self._checkpoints: dict[str, _Checkpoints] = {}
         self._once: tuple[tuple[str, date, int], date | None] | None = None
-        self._keeping: asyncio.Task | None = None  # writing the checkpoints to the file
-        self._keep_again = False
+        self._keeping: asyncio.Task | None = None  # writes the checkpoints to the file
+        self._keep_due = False  # something was folded since they were last written
+        self._keep_now = asyncio.Event()  # write them without waiting for KEEP_AFTER
 
     async def met_on(self, candidate: str, as_of: date, up_to_id: int | None = None) -> date | None:
         """The day `candidate` last came to meet the rule, by the end of `as_of` (None while
@@ -266,20 +306,28 @@ class Replays:
             await self._follow()
             if up_to_id is not None and up_to_id != self._seen:
                 return await self._replay_once(candidate, as_of, up_to_id)
-            kept = self._checkpoints.get(candidate)
-            if kept is None:
-                kept = self._checkpoints[candidate] = _Checkpoints(candidate, self._race)
-            folded = await self._mend(kept)
-            if kept.through is None or kept.through < as_of:
-                since = kept.through + timedelta(days=1) if kept.through else None
-                changes = await self._log.changes(
-                    self._race.id, as_of, self._seen, since, self._counting
-                )
-                await _folded(partial(kept.extend, changes, as_of), len(changes))
-                folded = True
-            if folded:
-                self._keep()
-            return kept.reached(as_of)
+            try:
+                return await self._met_on(candidate, as_of)
+            except UnreadableCheckpoints as exc:
+                log.warning("The kept replay checkpoints are unreadable (%s); replaying", exc)
+                self._checkpoints = {}
+                return await self._met_on(candidate, as_of)
+
+    async def _met_on(self, candidate: str, as_of: date) -> date | None:
+        kept = self._checkpoints.get(candidate)
+        if kept is None:
+            kept = self._checkpoints[candidate] = _Checkpoints(candidate, self._race)
+        folded = await self._mend(kept)
+        if kept.through is None or kept.through < as_of:
+            since = kept.through + timedelta(days=1) if kept.through else None
+            changes = await self._log.changes(
+                self._race.id, as_of, self._seen, since, self._counting
+            )
+            await _folded(partial(kept.extend, changes, as_of), len(changes))
+            folded = True
+        if folded:
+            self._keep()
+        return kept.reached(as_of)
 
     async def _follow(self) -> None:
         """Take in what any process recorded since: each day it touches (an undo's is the day
@@ -322,15 +370,16 @@ class Replays:
         kept = await self._log.kept_replays(self._race.id, self._key)
         if kept is None:
             return False
-        seen, body = kept
+        seen, head, stances = kept
         if seen > last:  # counts events the log no longer has: not this file's
             return False
         try:
-            candidates = json.loads(body)["candidates"]
+            of_stances = _KeptStances(stances)
             self._checkpoints = {
-                c: _Checkpoints.unpacked(c, self._race, packed) for c, packed in candidates.items()
+                c: _Checkpoints.unpacked(c, self._race, h, of_stances)
+                for c, h in json.loads(head).items()
             }
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
             log.warning("The kept replay checkpoints are unreadable (%s); replaying the log", exc)
             self._checkpoints = {}
             return False
@@ -338,21 +387,28 @@ class Replays:
         return True
 
     def _keep(self) -> None:
-        """Write the checkpoints to the file in the background, one write at a time (a later
-        one follows a running one), so a new process starts from them."""
-        if self._keeping is not None and not self._keeping.done():
-            self._keep_again = True
-            return
-        self._keeping = self._log.background(self._write_kept())
+        """Write the checkpoints to the file KEEP_AFTER seconds after the first fold since
+        they were last written (a burst of recordings is one write), so a new process starts
+        from them; `written` writes them at once."""
+        self._keep_due = True
+        if self._keeping is None or self._keeping.done():
+            self._keeping = self._log.background(self._write_kept())
 
     async def written(self) -> None:
-        """Wait for the checkpoints' write to the file, if one is due or running."""
-        while self._keeping is not None and not self._keeping.done():
+        """Write the checkpoints to the file now, if anything was folded since they were."""
+        if self._keeping is None or self._keeping.done():
+            return
+        self._keep_now.set()
+        try:
             await asyncio.wait({self._keeping})
+        finally:
+            self._keep_now.clear()
 
     async def _write_kept(self) -> None:
-        while True:
-            self._keep_again = False
+        while self._keep_due:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._keep_now.wait(), KEEP_AFTER)
+            self._keep_due = False
             # Copied between folds; a kept checkpoint is never changed (a fold starts from a
             # copy), so the copies can be packed in a thread while commands go on.
             async with self._lock:
@@ -364,21 +420,33 @@ class Replays:
                         if not k.touched and k.through is not None
                     },
                 )
-            body = await asyncio.to_thread(_pack, lists)
-            if len(body) <= MAX_KEPT_BYTES:
-                await self._log.keep_replays(self._race.id, self._key, seen, body)
-            if not self._keep_again:
-                return
+            head, stances = await asyncio.to_thread(_pack, lists)
+            if len(head) + len(stances) <= MAX_KEPT_BYTES:
+                await self._log.keep_replays(self._race.id, self._key, seen, head, stances)
 
     async def _replay_once(self, candidate: str, as_of: date, up_to_id: int) -> date | None:
         """A digest counting fewer events than are known (or more): a replay of its own,
         the last one kept, as a fan-out asks the same again and again."""
         key = (candidate, as_of, up_to_id)
         if self._once is None or self._once[0] != key:
-            replay = RuleReplay(candidate, self._race)
-            changes = await self._log.changes(
-                self._race.id, as_of, up_to_id, counting=self._counting
-            )
-            await _folded(partial(replay.fold, changes, until=as_of), len(changes))
-            self._once = (key, replay.reached)
+            self._once = (key, await self._replay_to(candidate, as_of, up_to_id))
         return self._once[1]
+
+    async def _replay_to(self, candidate: str, as_of: date, up_to_id: int) -> date | None:
+        """The replay counting the events up to `up_to_id`. When it is behind the kept
+        checkpoints, it is theirs up to the first day a later event touches (often today),
+        folded on from there."""
+        replay, since = RuleReplay(candidate, self._race), None
+        kept = self._checkpoints.get(candidate)
+        if kept is not None and up_to_id < self._seen:
+            if await self._mend(kept):
+                self._keep()
+            if kept.through is not None and kept.through >= as_of:
+                later = await self._log.changes_after(self._race.id, up_to_id)
+                since = min((r.happened_on for r in later if r.id <= self._seen), default=None)
+                if since is None or since > as_of:
+                    return kept.reached(as_of)
+                replay = _copy(kept.replay(bisect_left(kept.days, since) - 1))
+        changes = await self._log.changes(self._race.id, as_of, up_to_id, since, self._counting)
+        await _folded(partial(replay.fold, changes, until=as_of), len(changes))
+        return replay.reached

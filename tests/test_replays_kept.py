@@ -47,9 +47,12 @@ async def open_service(path) -> Service:
     return service
 
 
-async def replayed(store: Store, candidate: str, day: date, strict: bool) -> date | None:
-    """The day the rule was met by the end of `day`, from a replay of the whole log."""
-    changes = await store.changes(RACE.id, day, counting=counting(strict))
+async def replayed(
+    store: Store, candidate: str, day: date, strict: bool, up_to_id: int | None = None
+) -> date | None:
+    """The day the rule was met by the end of `day`, from a replay of the whole log (of its
+    events up to `up_to_id`)."""
+    changes = await store.changes(RACE.id, day, up_to_id, counting=counting(strict))
     return RuleReplay(candidate, RACE).fold(changes, until=day).reached
 
 
@@ -85,6 +88,11 @@ async def test_kept_and_mended_checkpoints_answer_as_a_whole_replay_on_every_day
                 got = await kept[strict].met_on(rutte.key, day)
                 want = await replayed(one.store, rutte.key, day, strict)
                 assert got == want, f"step {step}, {day}, strict={strict}"
+            # a digest counting the events up to the one recorded a few before the last
+            behind = await one.store.last_event_id(RACE.id) - rng.randrange(1, 6)
+            got = await kept[strict].met_on(rutte.key, days[0], behind)
+            want = await replayed(one.store, rutte.key, days[0], strict, behind)
+            assert got == want, f"step {step}, {days[0]}, up to #{behind}"
         met_days = [await replayed(one.store, rutte.key, d, False) for d in DAYS]
         assert len({d for d in met_days if d}) > 1  # met on more than one day, and lost
         assert None in met_days
@@ -126,7 +134,7 @@ async def test_a_new_process_starts_from_the_kept_checkpoints(tmp_path, monkeypa
         await service.store.close()
 
 
-async def test_checkpoints_of_another_rule_or_an_unreadable_body_are_not_used(tmp_path):
+async def test_checkpoints_of_another_rule_or_an_unreadable_file_are_not_used(tmp_path):
     path = tmp_path / "tally.db"
     service = await open_service(path)
     rutte = service.roster.candidate("Rutte")
@@ -142,10 +150,14 @@ async def test_checkpoints_of_another_rule_or_an_unreadable_body_are_not_used(tm
     store = await Store.open(path, CLOCK.now)
     try:
         assert await Replays(store, four, counting(False)).met_on(rutte.key, ARTICLES_DAY) is None
-        with closing(sqlite3.connect(path)) as db, db:
-            db.execute('UPDATE replay_checkpoints SET body = \'{"candidates": {"rutte": 1}}\'')
-        same = Replays(store, RACE, counting(False))
-        assert await same.met_on(rutte.key, ARTICLES_DAY) == DAYS[22]
+        for column, text in (("stances", '{"rutte": [1]}'), ("head", '{"rutte": 1}')):
+            with closing(sqlite3.connect(path)) as db, db:
+                db.execute(f"UPDATE replay_checkpoints SET {column} = ?", (text,))
+            same = Replays(store, RACE, counting(False))
+            assert await same.met_on(rutte.key, DAYS[21]) is None, column
+            # the day after needs the stances of the last checkpoint to fold on from
+            tomorrow = ARTICLES_DAY + timedelta(days=1)
+            assert await same.met_on(rutte.key, tomorrow) == DAYS[22], column
     finally:
         await store.close()
 

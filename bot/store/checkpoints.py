@@ -13,24 +13,27 @@ log = logging.getLogger(__name__)
 
 
 class CheckpointRows(Database):
-    async def kept_replays(self, race: str, key: str) -> tuple[int, str] | None:
-        """(the last event id they count, their JSON) of the replays `key` of `race`."""
+    async def kept_replays(self, race: str, key: str) -> tuple[int, str, str] | None:
+        """(the last event id they count, their heads, their stances) of the replays `key` of
+        `race`: JSON texts, as bot.replays writes them."""
         rows = await self.reader.execute_fetchall(
-            "SELECT seen, body FROM replay_checkpoints WHERE race = ? AND replay = ?", (race, key)
+            "SELECT seen, head, stances FROM replay_checkpoints WHERE race = ? AND replay = ?",
+            (race, key),
         )
-        return (rows[0][0], rows[0][1]) if rows else None
+        return tuple(rows[0]) if rows else None
 
-    async def keep_replays(self, race: str, key: str, seen: int, body: str) -> None:
+    async def keep_replays(self, race: str, key: str, seen: int, head: str, stances: str) -> None:
         """Keep the checkpoints counting the events up to `seen`, unless the file already
         keeps some counting more (another process's). A failure is logged, not raised: the
         checkpoints are then replayed again by the next process."""
         try:
             await self._write(
                 lambda: self.db.execute(
-                    "INSERT INTO replay_checkpoints (race, replay, seen, body) VALUES (?, ?, ?, ?)"
-                    " ON CONFLICT (race, replay) DO UPDATE SET seen = excluded.seen,"
-                    "   body = excluded.body WHERE excluded.seen >= replay_checkpoints.seen",
-                    (race, key, seen, body),
+                    "INSERT INTO replay_checkpoints (race, replay, seen, head, stances)"
+                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (race, replay) DO UPDATE SET"
+                    "   seen = excluded.seen, head = excluded.head, stances = excluded.stances"
+                    " WHERE excluded.seen >= replay_checkpoints.seen",
+                    (race, key, seen, head, stances),
                 )
             )
         except (sqlite3.Error, TallyError) as exc:  # TallyError: the file stayed busy

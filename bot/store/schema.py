@@ -381,7 +381,8 @@ MIGRATIONS: list[str] = [
         race TEXT NOT NULL,
         replay TEXT NOT NULL,  -- what they replay: the confidences counted, the rule, the members
         seen INTEGER NOT NULL,  -- the last event id they count
-        body TEXT NOT NULL,  -- JSON
+        head TEXT NOT NULL,  -- JSON: each checkpoint's day and the day the rule was met by then
+        stances TEXT NOT NULL,  -- JSON: each checkpoint's stances, read when a replay needs them
         PRIMARY KEY (race, replay)
     );
     """,
