@@ -31,7 +31,8 @@ FORMAT = 1  # of the checkpoints kept in the file: a change to the replay's rule
 KEEP_AFTER = 30.0  # seconds from a fold to writing the checkpoints to the file
 MAX_KEPT_BYTES = 16_000_000  # larger checkpoints are not kept in the file (replayed instead)
 MAX_TOUCHED = 64  # days touched since the last mend; more are replayed from the earliest
-FIRST_SPAN = 8  # days read at once while mending, doubled each time it has not converged
+FIRST_SPAN = 2  # days read at once while mending (doubled each time it has not converged):
+# most mends converge on the day after; a day costs about 0.1 ms of SQL beside 0.6 ms a read
 _STANCES = {s.value: s for s in Stance}
 T = TypeVar("T")
 
