@@ -53,7 +53,9 @@ class EventLog(Protocol):
 
     async def last_event_id(self, race: str) -> int: ...
 
-    async def kept_replays(self, race: str, key: str) -> tuple[int, str, str] | None: ...
+    async def kept_replays(self, race: str, key: str) -> tuple[int, str] | None: ...
+
+    async def kept_replay_stances(self, race: str, key: str, head: str) -> str | None: ...
 
     async def keep_replays(
         self, race: str, key: str, seen: int, head: str, stances: str
@@ -67,16 +69,19 @@ class UnreadableCheckpoints(Exception):
 
 
 class _KeptStances:
-    """The stances of checkpoints read from the file: a JSON text, {candidate: [each
-    checkpoint's stances, as a JSON text]}, read only when a replay first folds on from one
-    (a new process's first tally needs none)."""
+    """The stances of checkpoints kept in the file: a JSON text, {candidate: [each
+    checkpoint's stances, as a JSON text]}, read from the file (`text`) and parsed only when a
+    replay first folds on from one (a new process's first tally needs none)."""
 
-    def __init__(self, text: str) -> None:
-        self._text, self._read = text, None
+    def __init__(self) -> None:
+        self.text: str | None = None
+        self._read: dict | None = None
 
     def of(self, candidate: str) -> list[str]:
         if self._read is None:
-            self._read = json.loads(self._text)
+            if self.text is None:
+                raise UnreadableCheckpoints("their stances were not read")
+            self._read = json.loads(self.text)
         return self._read[candidate]
 
 
@@ -173,11 +178,16 @@ class _Checkpoints:
         self.touched = touched
         return days[-1] if converged is not None else None
 
-    def reached(self, as_of: date) -> date | None:
+    def turned(self, as_of: date) -> bool:
+        """Whether the membership changed between the last checkpoint by `as_of` and it."""
         i = bisect_right(self.days, as_of) - 1
         since = self.days[i] if i >= 0 else date.min
-        if any(since < turn <= as_of for turn in self.race.turns):
-            return _copy(self.replay(i)).fold((), until=as_of).reached  # members changed since
+        return any(since < turn <= as_of for turn in self.race.turns)
+
+    def reached(self, as_of: date) -> date | None:
+        i = bisect_right(self.days, as_of) - 1
+        if self.turned(as_of):
+            return _copy(self.replay(i)).fold((), until=as_of).reached
         return self.states[i].reached if i >= 0 else None
 
     @classmethod
@@ -295,6 +305,9 @@ class Replays:
         self._lock = asyncio.Lock()  # two commands must not fold the same day twice
         self._seen = -1  # the last event id the checkpoints count; -1: none read yet
         self._checkpoints: dict[str, _Checkpoints] = {}
+        # the stances of the checkpoints read from the file, and the heads they were read with
+        self._kept_stances: _KeptStances | None = None
+        self._kept_head = ""
         self._once: tuple[tuple[str, date, int], date | None] | None = None
         self._keeping: asyncio.Task | None = None  # writes the checkpoints to the file
         self._keep_due = False  # something was folded since they were last written
@@ -305,21 +318,27 @@ class Replays:
         it does not), counting what was recorded by `up_to_id` (default: everything)."""
         async with self._lock:
             await self._follow()
-            if up_to_id is not None and up_to_id != self._seen:
-                return await self._replay_once(candidate, as_of, up_to_id)
             try:
-                return await self._met_on(candidate, as_of)
+                return await self._answer(candidate, as_of, up_to_id)
             except UnreadableCheckpoints as exc:
                 log.warning("The kept replay checkpoints are unreadable (%s); replaying", exc)
-                self._checkpoints = {}
-                return await self._met_on(candidate, as_of)
+                self._checkpoints, self._kept_stances = {}, None
+                return await self._answer(candidate, as_of, up_to_id)
+
+    async def _answer(self, candidate: str, as_of: date, up_to_id: int | None) -> date | None:
+        if up_to_id is not None and up_to_id != self._seen:
+            return await self._replay_once(candidate, as_of, up_to_id)
+        return await self._met_on(candidate, as_of)
 
     async def _met_on(self, candidate: str, as_of: date) -> date | None:
         kept = self._checkpoints.get(candidate)
         if kept is None:
             kept = self._checkpoints[candidate] = _Checkpoints(candidate, self._race)
         folded = await self._mend(kept)
+        if kept.turned(as_of):
+            await self._read_kept_stances()
         if kept.through is None or kept.through < as_of:
+            await self._read_kept_stances()
             since = kept.through + timedelta(days=1) if kept.through else None
             changes = await self._log.changes(
                 self._race.id, as_of, self._seen, since, self._counting
@@ -354,6 +373,8 @@ class Replays:
         reading the log a few days at a time, twice as many each time. Whether any was."""
         span = FIRST_SPAN
         folded = bool(kept.touched)
+        if folded:
+            await self._read_kept_stances()
         while kept.touched:
             since = min(kept.touched)
             assert kept.through is not None  # touch() keeps no day past it
@@ -371,21 +392,31 @@ class Replays:
         kept = await self._log.kept_replays(self._race.id, self._key)
         if kept is None:
             return False
-        seen, head, stances = kept
+        seen, head = kept
         if seen > last:  # counts events the log no longer has: not this file's
             return False
         try:
-            of_stances = _KeptStances(stances)
+            self._kept_stances = stances = _KeptStances()
             self._checkpoints = {
-                c: _Checkpoints.unpacked(c, self._race, h, of_stances)
+                c: _Checkpoints.unpacked(c, self._race, h, stances)
                 for c, h in json.loads(head).items()
             }
         except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
             log.warning("The kept replay checkpoints are unreadable (%s); replaying the log", exc)
             self._checkpoints = {}
             return False
-        self._seen = seen
+        self._seen, self._kept_head = seen, head
         return True
+
+    async def _read_kept_stances(self) -> None:
+        """Read the stances of the checkpoints read from the file, before a fold from one:
+        those written with them, unless another process has written others since."""
+        if self._kept_stances is None or self._kept_stances.text is not None:
+            return
+        text = await self._log.kept_replay_stances(self._race.id, self._key, self._kept_head)
+        if text is None:
+            raise UnreadableCheckpoints("the file keeps newer ones since they were read")
+        self._kept_stances.text = text
 
     def _keep(self) -> None:
         """Write the checkpoints to the file KEEP_AFTER seconds after the first fold since
@@ -413,6 +444,10 @@ class Replays:
             # Copied between folds; a kept checkpoint is never changed (a fold starts from a
             # copy), so the copies can be packed in a thread while commands go on.
             async with self._lock:
+                try:
+                    await self._read_kept_stances()
+                except UnreadableCheckpoints:
+                    return  # the file keeps newer ones
                 seen, lists = (
                     self._seen,
                     {
@@ -443,6 +478,7 @@ class Replays:
             if await self._mend(kept):
                 self._keep()
             if kept.through is not None and kept.through >= as_of:
+                await self._read_kept_stances()
                 later = await self._log.changes_after(self._race.id, up_to_id)
                 since = min((r.happened_on for r in later if r.id <= self._seen), default=None)
                 if since is None or since > as_of:

@@ -185,3 +185,31 @@ def test_the_key_is_the_same_in_every_process_and_changes_with_the_rule():
     assert key != replays.replays_key(RACE, counting(True))
     four = replace(RACE, rule=Threshold(32, backers=4), rule_over=lambda m: Threshold(len(m), 4))
     assert key != replays.replays_key(four, counting(False))
+
+
+async def test_stances_rewritten_by_another_process_after_the_heads_were_read_are_not_mixed_in(
+    tmp_path, caplog
+):
+    path = tmp_path / "tally.db"
+    first = await open_service(path)
+    rutte = first.roster.candidate("Rutte")
+    try:
+        for code, day in zip(FEW[1:4], DAYS[20:23], strict=True):
+            await first.record(EDITOR, RACE.member(code), Position.SUPPORTS, rutte, day, NEWS)
+        await first.countdown()
+        await first.replays_kept()
+        reader = Replays(first.store, RACE, counting(False))
+        assert await reader.met_on(rutte.key, ARTICLES_DAY) == DAYS[22]  # the heads alone
+        other = await open_service(path)  # another process moves the met day and keeps that
+        try:
+            await other.record(EDITOR, RACE.member("SE"), Position.SUPPORTS, rutte, DAYS[21], NEWS)
+            await other.countdown()
+            await other.replays_kept()
+        finally:
+            await other.store.close()
+        # the reader folds the new event from the checkpoints it read: their stances are gone
+        assert await reader.met_on(rutte.key, ARTICLES_DAY) == DAYS[21]
+        assert await replayed(first.store, rutte.key, ARTICLES_DAY, False) == DAYS[21]
+        assert "replaying" in caplog.text
+    finally:
+        await first.store.close()

@@ -13,14 +13,22 @@ log = logging.getLogger(__name__)
 
 
 class CheckpointRows(Database):
-    async def kept_replays(self, race: str, key: str) -> tuple[int, str, str] | None:
-        """(the last event id they count, their heads, their stances) of the replays `key` of
-        `race`: JSON texts, as bot.replays writes them."""
+    async def kept_replays(self, race: str, key: str) -> tuple[int, str] | None:
+        """(the last event id they count, their heads) of the replays `key` of `race`; the
+        heads a JSON text, as bot.replays writes it."""
         rows = await self.reader.execute_fetchall(
-            "SELECT seen, head, stances FROM replay_checkpoints WHERE race = ? AND replay = ?",
-            (race, key),
+            "SELECT seen, head FROM replay_checkpoints WHERE race = ? AND replay = ?", (race, key)
         )
-        return tuple(rows[0]) if rows else None
+        return (rows[0][0], rows[0][1]) if rows else None
+
+    async def kept_replay_stances(self, race: str, key: str, head: str) -> str | None:
+        """The stances of the replays `key` of `race` kept with `head` (read before); None if
+        the file now keeps others."""
+        rows = await self.reader.execute_fetchall(
+            "SELECT stances FROM replay_checkpoints WHERE race = ? AND replay = ? AND head = ?",
+            (race, key, head),
+        )
+        return rows[0][0] if rows else None
 
     async def keep_replays(self, race: str, key: str, seen: int, head: str, stances: str) -> None:
         """Keep the checkpoints counting the events up to `seen`, unless the file already
