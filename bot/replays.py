@@ -65,7 +65,8 @@ class EventLog(Protocol):
 
 
 class UnreadableCheckpoints(Exception):
-    """The stances of checkpoints kept in the file cannot be read (the file was edited)."""
+    """The stances of the checkpoints read from the file cannot be read: another process has
+    kept newer ones since, or the file was edited. They are then replayed."""
 
 
 class _KeptStances:

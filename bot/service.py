@@ -45,6 +45,7 @@ from bot.text import check_note, check_source, one_line, skeleton
 MAX_HISTORY = 100
 YEARS_BACK = 10  # how far before its deadline a race's events may be dated
 EXPORT_WAIT = 30.0  # seconds an export waits for the one before it to finish
+WARM_WAIT = 0.2  # seconds start waits for the replay's warm-up before going on without it
 _NOT_IN_KEY = re.compile(r"[\W_]+")  # a candidate's key keeps letters and digits only
 
 
@@ -96,8 +97,9 @@ class Service(DigestUseCases, RoundUseCases, AlertUseCases, ProposalUseCases):
 
     async def start(self, demo: bool = False) -> int:
         """Prepare the database for the race; with `demo`, load its seed events once. The
-        replay that finds the day the rule was met is warmed in the background, so the first
-        command does not wait for it."""
+        replay that finds the day the rule was met is warmed: from the checkpoints kept in the
+        file that takes a few milliseconds, and the first command answers warm; a long replay
+        (no checkpoints kept yet) goes on in the background after WARM_WAIT."""
         await self._enter_candidates()
         await self.refresh()
         added = (
@@ -122,7 +124,8 @@ class Service(DigestUseCases, RoundUseCases, AlertUseCases, ProposalUseCases):
                 ),
             )
         )
-        self.store.background(self.countdown())
+        warm = self.store.background(self.countdown())
+        await asyncio.wait({warm}, timeout=WARM_WAIT)
         return added
 
     async def _enter_candidates(self) -> None:
