@@ -273,15 +273,17 @@ def _copy(replay: RuleReplay) -> RuleReplay:
 
 
 def replays_key(race: Race, counting: Collection[Confidence]) -> str:
-    """What a replay's checkpoints depend on besides the log: the format, the confidences
-    counted, and each era's rule and members. A race file whose rule or members changed
-    starts from a new replay rather than from checkpoints of the old one."""
+    """What a replay's checkpoints depend on besides the log: the confidences counted (in
+    clear, before the colon: the file keeps one set of checkpoints per way of counting), then
+    a hash of the format and of each era's rule and members. A race file whose rule or members
+    changed starts from a new replay rather than from checkpoints of the old one."""
     eras = [
         [day.isoformat(), _plain(race.rule_on(day)), sorted(race.codes_on(day))]
         for day in (date.min, *race.turns)
     ]
-    text = json.dumps([FORMAT, sorted(c.value for c in counting), eras], sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()
+    text = json.dumps([FORMAT, eras], sort_keys=True)
+    counted = "+".join(sorted(c.value for c in counting))
+    return f"{counted}:{hashlib.sha256(text.encode()).hexdigest()}"
 
 
 def _plain(value: object) -> object:

@@ -149,7 +149,16 @@ async def test_checkpoints_of_another_rule_or_an_unreadable_file_are_not_used(tm
     four = replace(RACE, rule=Threshold(32, backers=4), rule_over=lambda m: Threshold(len(m), 4))
     store = await Store.open(path, CLOCK.now)
     try:
-        assert await Replays(store, four, counting(False)).met_on(rutte.key, ARTICLES_DAY) is None
+        by_four = Replays(store, four, counting(False))
+        assert await by_four.met_on(rutte.key, ARTICLES_DAY) is None
+        await by_four.written()  # in place of the old rule's
+        with closing(sqlite3.connect(path)) as db:
+            kept = db.execute("SELECT replay FROM replay_checkpoints ORDER BY replay").fetchall()
+        assert [k.partition(":")[0] for (k,) in kept] == ["on-record+reported"]
+        assert kept[0][0] == replays.replays_key(four, counting(False))
+        back = Replays(store, RACE, counting(False))  # the race file's rule back again
+        assert await back.met_on(rutte.key, ARTICLES_DAY) == DAYS[22]
+        await back.written()
         for column, text in (("stances", '{"rutte": [1]}'), ("head", '{"rutte": 1}')):
             with closing(sqlite3.connect(path)) as db, db:
                 db.execute(f"UPDATE replay_checkpoints SET {column} = ?", (text,))

@@ -32,17 +32,26 @@ class CheckpointRows(Database):
 
     async def keep_replays(self, race: str, key: str, seen: int, head: str, stances: str) -> None:
         """Keep the checkpoints counting the events up to `seen`, unless the file already
-        keeps some counting more (another process's). A failure is logged, not raised: the
+        keeps some counting more (another process's), in place of those of an older rule that
+        count the same way (`key` is "counting:hash"). A failure is logged, not raised: the
         checkpoints are then replayed again by the next process."""
-        try:
-            await self._write(
-                lambda: self.db.execute(
-                    "INSERT INTO replay_checkpoints (race, replay, seen, head, stances)"
-                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (race, replay) DO UPDATE SET"
-                    "   seen = excluded.seen, head = excluded.head, stances = excluded.stances"
-                    " WHERE excluded.seen >= replay_checkpoints.seen",
-                    (race, key, seen, head, stances),
-                )
+        counted = key.partition(":")[0]
+
+        async def keep() -> None:
+            await self.db.execute(
+                "DELETE FROM replay_checkpoints WHERE race = ? AND replay != ?"
+                " AND substr(replay, 1, ?) = ?",
+                (race, key, len(counted) + 1, f"{counted}:"),
             )
+            await self.db.execute(
+                "INSERT INTO replay_checkpoints (race, replay, seen, head, stances)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (race, replay) DO UPDATE SET"
+                "   seen = excluded.seen, head = excluded.head, stances = excluded.stances"
+                " WHERE excluded.seen >= replay_checkpoints.seen",
+                (race, key, seen, head, stances),
+            )
+
+        try:
+            await self._transaction(keep)
         except (sqlite3.Error, TallyError) as exc:  # TallyError: the file stayed busy
             log.warning("Could not keep the replay checkpoints of %s: %s", race, exc)
