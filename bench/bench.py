@@ -295,6 +295,7 @@ GROWN = (  # the rows whose growth with the log is printed
     "/digest right after a recording",
     "/tally as_of: (today, yesterday, ...)",
     "/chart timeline's data (no drawing)",
+    "/chart timeline, drawn (5 rounds)",
     "/holdouts, idle",
 )
 
@@ -399,6 +400,12 @@ async def bench_met_reads(service: Service, path: Path, rounds: int = 20) -> Non
         timeline(await service.changes(TODAY), race, candidates, TODAY, False)
 
     beside("/chart timeline's data (no drawing)", await timed(timeline_data, rounds), base_p99)
+
+    async def chart():
+        await run_line(ctx, "/chart timeline")
+
+    await chart()  # a process's first chart imports matplotlib and its fonts: about 2 s, once
+    beside("/chart timeline, drawn (5 rounds)", await timed(chart, 5), base_p99)
 
     async def holdouts():
         await run_line(ctx, "/holdouts")
