@@ -199,16 +199,23 @@ class Service(DigestUseCases, RoundUseCases, AlertUseCases, ProposalUseCases):
         if appended is None:  # the candidate was not in the race that day: the log decides
             assert candidate is not None
             raise TallyError(await self._not_in_race(candidate, day))
-        event, previous = appended
+        event, previous, standing = appended  # a repeat's standing, read as it was written
         if previous is not None and previous.happened_on > self.today():
             # a race file's event dated after a pinned demo day: not yet, so not what it replaces
             before = await self.store.as_of(self.race.id, day, [member.code], event.id - 1)
             previous = before.get(member.code)
-        repeat = previous is not None and previous.happened_on <= event.happened_on
-        if repeat and (previous.position, previous.candidate) == (event.position, event.candidate):
-            standings = await self.store.standings(self.race.id, [member.code], event.happened_on)
-            return Recorded(event, previous, standings.get(member.code))
-        return Recorded(event, previous)
+            standing = await self._standing_of_repeat(event, previous)
+        return Recorded(event, previous, standing)
+
+    async def _standing_of_repeat(self, event: Event, previous: Event | None) -> Standing | None:
+        """Since when, and the latest source, of a recording that repeats `previous` (the same
+        position, on a day not before it); None for one that does not."""
+        if previous is None or previous.happened_on > event.happened_on:
+            return None
+        if (previous.position, previous.candidate) != (event.position, event.candidate):
+            return None
+        standings = await self.store.standings(self.race.id, [event.member], event.happened_on)
+        return standings.get(event.member)
 
     def checked_position(
         self, member: Member, position: Position, candidate: Candidate | None, on: date | None

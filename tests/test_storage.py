@@ -265,7 +265,7 @@ async def test_a_version_7_log_keeps_every_event_and_id_and_can_record_abstentio
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         await store.db.execute("DELETE FROM events")
     await store.add_candidate("r", Candidate("rutte", "Mark Rutte"), None, EDITOR)
-    event, _ = await store.append(
+    event, *_ = await store.append(
         NewEvent("r", "IT", "abstains", "rutte", date(2024, 4, 2), EDITOR)
     )
     assert event.position is Position.ABSTAINS and event.id == 10

@@ -5,7 +5,10 @@ waiting for another process's lock never holds up a read (WAL lets reads go on m
 Long reads (a replay's input, a timeline's) go through `heavy`, on a third, plain sqlite3
 connection in a thread of its own, so a short read never queues behind them.
 Writes go through `_write`: one at a time, and retried while another process holds the lock,
-up to BUSY_WAIT; writes that span statements use `BEGIN IMMEDIATE` (`_transaction`).
+up to BUSY_WAIT; writes that span statements use `BEGIN IMMEDIATE` (`_transaction`). A
+recording goes through `_write_together` (group commit): the recordings queued while one is
+written are then written in one trip to the database thread and one transaction, each in a
+savepoint of its own, so one that fails writes nothing and fails no other.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import logging
 import sqlite3
 from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Self, TypeVar
@@ -51,6 +55,7 @@ class Database:
         self.path = path
         self.clock = clock or (lambda: datetime.now(UTC))
         self._write_lock = asyncio.Lock()
+        self._queued: list[_Queued] = []  # see _write_together
         self._heavy = ThreadPoolExecutor(1, thread_name_prefix="tallybot-heavy")
         self._heavy_db: sqlite3.Connection | None = None  # opened in that thread, on first use
         self._tasks: set[asyncio.Task] = set()
@@ -142,7 +147,7 @@ class Database:
                 try:
                     return await work()
                 except sqlite3.OperationalError as exc:
-                    if exc.sqlite_errorcode & 0xFF not in _BUSY_CODES:  # BUSY_SNAPSHOT too
+                    if not _busy(exc):
                         raise
                 await asyncio.sleep(_RETRY_PAUSE)
         raise TallyError(BUSY)
@@ -162,8 +167,99 @@ class Database:
 
         return await self._write(attempt)
 
+    async def _write_together(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `job(connection)` in the writer's thread, in one transaction with the jobs
+        queued meanwhile (group commit), and return what it returned once that transaction is
+        committed: one trip to the thread and one commit for all. Each job runs in a savepoint,
+        so one that raises writes nothing and is the only one to fail. As `_write`, it waits
+        while another process holds the lock, and past BUSY_WAIT it is refused in one line."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + BUSY_WAIT
+        queued = _Queued(job, loop.create_future())
+        self._queued.append(queued)
+        try:
+            async with self._write_lock:
+                # Whoever holds the lock writes all that is queued; a job written meanwhile
+                # is done.
+                while not queued.done.done() and queued in self._queued:
+                    if loop.time() >= deadline:
+                        raise TallyError(BUSY)
+                    batch, self._queued = self._queued, []
+                    hop = asyncio.ensure_future(self.db._execute(self._commit_together, batch))
+                    hop.add_done_callback(lambda hop, batch=batch: self._settle(batch, hop))
+                    try:
+                        await asyncio.shield(hop)  # cancelled or not, `_settle` answers all
+                    except Exception as exc:  # `_settle` gave each job the error, or queued them
+                        if isinstance(exc, sqlite3.OperationalError) and _busy(exc):
+                            await asyncio.sleep(_RETRY_PAUSE)
+        except BaseException:
+            queued.done.cancel()  # no one waits for it: should it be queued again, it is left out
+            raise
+        finally:
+            if queued in self._queued:  # refused, or cancelled while it waited: not written
+                self._queued.remove(queued)
+        return await queued.done
+
+    def _commit_together(self, batch: list[_Queued]) -> list[tuple[bool, object]]:
+        """In the writer's thread: the batch's jobs in one transaction, each in a savepoint;
+        for each, (True, the exception it raised) or (False, what it returned), once committed.
+        Refused as busy at BEGIN, nothing was written."""
+        db = self.db._conn
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            outcomes: list[tuple[bool, object]] = []
+            for queued in batch:
+                db.execute("SAVEPOINT job")
+                try:
+                    outcomes.append((False, queued.job(db)))
+                except Exception as exc:
+                    db.execute("ROLLBACK TO job")
+                    outcomes.append((True, exc))
+                db.execute("RELEASE job")
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            self._rolled_back()
+            raise
+        return outcomes
+
+    def _rolled_back(self) -> None:
+        """In the writer's thread: a batch of `_write_together` was rolled back, whatever its
+        jobs returned (a subclass forgets what it kept of them)."""
+
+    def _settle(self, batch: list[_Queued], hop: asyncio.Future) -> None:
+        """Answer each job of a batch, once it is committed or failed; a batch refused as busy
+        waits in the queue again, first, for the next attempt."""
+        if hop.cancelled():  # the loop is closing
+            for queued in batch:
+                queued.done.cancel()
+            return
+        error = hop.exception()
+        if isinstance(error, sqlite3.OperationalError) and _busy(error):
+            self._queued[:0] = [queued for queued in batch if not queued.done.done()]
+            return
+        outcomes = [(True, error)] * len(batch) if error else hop.result()
+        for queued, (failed, outcome) in zip(batch, outcomes, strict=True):
+            if queued.done.done():
+                continue
+            if failed:
+                queued.done.set_exception(outcome)
+            else:
+                queued.done.set_result(outcome)
+
     def _now(self) -> str:
         return utc(self.clock())
+
+
+@dataclass(frozen=True, eq=False)  # compared by identity: the queue holds each once
+class _Queued:
+    job: Callable[[sqlite3.Connection], object]
+    done: asyncio.Future
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    return exc.sqlite_errorcode & 0xFF in _BUSY_CODES  # BUSY_SNAPSHOT too
 
 
 async def _connect(path: Path) -> aiosqlite.Connection:

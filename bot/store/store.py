@@ -1,8 +1,9 @@
 """The Store: an append-only event log, the current positions beside it, candidates.
 
-A recording is one INSERT statement, so it is its own transaction: triggers keep
-`current_positions` in step within that same statement, which makes `/tally` cost O(members)
-and leaves no window where the two disagree. How writes wait and retry is `Database`'s.
+A recording is one INSERT statement: triggers keep `current_positions` in step within that
+same statement, which makes `/tally` cost O(members) and leaves no window where the two
+disagree. Recordings queued together share a transaction, each in a savepoint of its own
+(`Database._write_together`); how writes wait and retry is `Database`'s.
 """
 
 from __future__ import annotations
@@ -149,36 +150,73 @@ def _event(row: Sequence) -> Event:
 class Store(DigestRows, CheckpointRows):
     """The event log, the current positions and the candidates; the digest's rows beside them."""
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # The writer thread's own (see `_standing`): (race, member): (event id, since, source)
+        # of the run each member's latest appended repeat continues, and that event's id.
+        self._runs: dict[tuple[str, str], tuple[int, str, str | None]] = {}
+        self._appended_to = 0
+
     # --- writes -------------------------------------------------------------------------
 
-    async def append(self, new: NewEvent) -> tuple[Event, Event | None] | None:
-        """Append one event, and say the member's position before it, in one statement: one
-        transaction and one trip to the database thread, so concurrent recordings each see
-        their own. (RETURNING is computed before the AFTER triggers move the position on.)
-        None, and nothing written, if its candidate was not in the race on its day, by the
-        candidate log as it is then, whichever process changed it last."""
-        rows = await self._write(
-            lambda: self.db.execute_fetchall(
-                f"INSERT INTO events ({_EVENT_COLUMNS})"
-                " SELECT NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?"
-                " WHERE ? IS NULL OR (SELECT action FROM candidate_events"
-                "   WHERE race = ? AND key = ? AND coalesce(happened_on, '') <= ?"
-                "   ORDER BY coalesce(happened_on, '') DESC, id DESC LIMIT 1) IN ('add', 'return')"
-                f" RETURNING {_EVENT_COLUMNS}, (SELECT json_array({_prefixed('p')})"
-                "   FROM current_positions AS c JOIN events AS p ON p.id = c.event_id"
-                "   WHERE c.race = ? AND c.member = ?)",
-                (
-                    *_params(new, self._now()),
-                    *(new.candidate, new.race, new.candidate, new.happened_on.isoformat()),
-                    *(new.race, new.member),
-                ),
-            )
+    async def append(self, new: NewEvent) -> tuple[Event, Event | None, Standing | None] | None:
+        """Append one event, and say the member's position before it, in one statement, so
+        concurrent recordings each see their own (RETURNING is computed before the AFTER
+        triggers move the position on); when it repeats that position (the same, on a day not
+        before it), the standing it continues, read in the same transaction. One trip to the
+        database thread and one commit, shared with the recordings queued meanwhile (see
+        `_write_together`). None, and nothing written, if its candidate was not in the race on
+        its day, by the candidate log as it is then, whichever process changed it last."""
+        params = (
+            *_params(new, self._now()),
+            *(new.candidate, new.race, new.candidate, new.happened_on.isoformat()),
+            *(new.race, new.member),
         )
-        if not rows:
+
+        def job(db: sqlite3.Connection) -> tuple[tuple, list | None, tuple | None] | None:
+            rows = db.execute(_APPEND, params).fetchall()  # all: the statement is done
+            if not rows:
+                return None
+            (row,) = rows
+            before = json.loads(row[-1]) if row[-1] else None
+            return row[:-1], before, self._standing(db, row, before)
+
+        appended = await self._write_together(job)
+        if appended is None:
             return None
-        (row,) = rows
-        previous = _event(json.loads(row[-1])) if row[-1] else None
-        return _event(row[:-1]), previous
+        row, before, standing = appended
+        return (
+            _event(row),
+            _event(before) if before else None,
+            Standing(date.fromisoformat(standing[0]), standing[1]) if standing else None,
+        )
+
+    def _standing(self, db: sqlite3.Connection, row: tuple, before: list | None) -> tuple | None:
+        """In the writer's thread, right after appending `row` (columns as _EVENT_COLUMNS): when
+        it repeats `before`, the member's position before it (same position and candidate, on
+        a day not before it), (since, source) of the run it continues, else None. A run's
+        standing is kept from the repeat before, while every event since was appended here one
+        after another: it is then the kept one's, with this event's source if it has one. Else
+        (another process's event, an undo, a seed in between) it is read again."""
+        if row[0] != self._appended_to + 1:
+            self._runs.clear()
+        self._appended_to = row[0]
+        member = (row[1], row[2])
+        if before is None or before[5] > row[5] or before[3:5] != list(row[3:5]):
+            self._runs.pop(member, None)
+            return None
+        kept = self._runs.get(member)
+        if kept is not None and kept[0] == before[0]:
+            standing = (kept[1], row[10] or kept[2])
+        else:
+            day = {"race": row[1], "members": json.dumps([row[2]]), "day": row[5], "up": _MAX_ID}
+            (standing,) = db.execute(_STANDINGS_OF_ANY, day).fetchall()
+            standing = standing[1:]
+        self._runs[member] = (row[0], *standing)
+        return standing
+
+    def _rolled_back(self) -> None:
+        self._runs.clear()  # they may be of events that were never committed
 
     async def seed(self, race: str, events: Iterable[NewEvent]) -> int:
         """Append a race's seed events once; returns how many were added (0 if seeded before)."""
@@ -420,42 +458,8 @@ class Store(DigestRows, CheckpointRows):
         the latest active event, the latest one before it that differs (the run's edge), then
         the run's first event and its latest with a source. Undone events do not count, nor
         (with `counting`) those less sure."""
-        counted = _counted("x", counting)
-        active = (
-            "x.race = :race AND x.member = l.member AND x.happened_on <= :day AND x.id <= :up"
-            f" AND x.position != 'undo' AND {counted}"
-            " AND NOT EXISTS (SELECT 1 FROM events AS u WHERE u.reverts = x.id AND u.id <= :up)"
-        )
-        # after the edge: its own day with a later id, or a later day (two index ranges, as
-        # SQLite ranges over one column of a row value only)
-        edge_day = f"{active} AND x.happened_on = b.happened_on AND x.id > b.id"
-        later = f"{active} AND x.happened_on > coalesce(b.happened_on, '')"
-        with_source = "x.source IS NOT NULL AND x.source != ''"
         rows = await self.reader.execute_fetchall(
-            "WITH l AS ("
-            "  SELECT e.member, e.position, e.candidate FROM json_each(:members) AS m"
-            "  JOIN events AS e ON e.id = ("
-            "    SELECT x.id FROM events AS x"
-            "    WHERE x.race = :race AND x.member = m.value AND x.happened_on <= :day"
-            f"      AND x.id <= :up AND x.position != 'undo' AND {counted} AND NOT EXISTS"
-            "        (SELECT 1 FROM events AS u WHERE u.reverts = x.id AND u.id <= :up)"
-            "    ORDER BY x.happened_on DESC, x.id DESC LIMIT 1)"
-            "), r AS ("
-            "  SELECT l.member, b.happened_on, b.id FROM l LEFT JOIN events AS b ON b.id = ("
-            f"    SELECT x.id FROM events AS x WHERE {active}"
-            "      AND (x.position IS NOT l.position OR x.candidate IS NOT l.candidate)"
-            "    ORDER BY x.happened_on DESC, x.id DESC LIMIT 1)"
-            ") SELECT l.member, coalesce("
-            f"  (SELECT x.happened_on FROM events AS x WHERE {edge_day} ORDER BY x.id LIMIT 1),"
-            f"  (SELECT x.happened_on FROM events AS x WHERE {later}"
-            "    ORDER BY x.happened_on, x.id LIMIT 1)"
-            "), coalesce("
-            f"  (SELECT x.source FROM events AS x WHERE {later} AND {with_source}"
-            "    ORDER BY x.happened_on DESC, x.id DESC LIMIT 1),"
-            f"  (SELECT x.source FROM events AS x WHERE {edge_day} AND {with_source}"
-            "    ORDER BY x.id DESC LIMIT 1)"
-            ")"
-            " FROM l JOIN r AS b ON b.member = l.member",
+            _standings_sql(counting),
             {
                 "race": race,
                 "members": json.dumps(list(members)),
@@ -559,3 +563,57 @@ def _params(e: NewEvent, recorded_at: str) -> tuple:
 
 def _prefixed(alias: str) -> str:
     return ", ".join(f"{alias}.{c.strip()}" for c in _EVENT_COLUMNS.split(","))
+
+
+def _standings_sql(counting: Collection[Confidence] | None) -> str:
+    """The query of `Store.standings`: parameters race, members (JSON), day and up."""
+    counted = _counted("x", counting)
+    active = (
+        "x.race = :race AND x.member = l.member AND x.happened_on <= :day AND x.id <= :up"
+        f" AND x.position != 'undo' AND {counted}"
+        " AND NOT EXISTS (SELECT 1 FROM events AS u WHERE u.reverts = x.id AND u.id <= :up)"
+    )
+    # after the edge: its own day with a later id, or a later day (two index ranges, as
+    # SQLite ranges over one column of a row value only)
+    edge_day = f"{active} AND x.happened_on = b.happened_on AND x.id > b.id"
+    later = f"{active} AND x.happened_on > coalesce(b.happened_on, '')"
+    with_source = "x.source IS NOT NULL AND x.source != ''"
+    return (
+        "WITH l AS ("
+        "  SELECT e.member, e.position, e.candidate FROM json_each(:members) AS m"
+        "  JOIN events AS e ON e.id = ("
+        "    SELECT x.id FROM events AS x"
+        "    WHERE x.race = :race AND x.member = m.value AND x.happened_on <= :day"
+        f"      AND x.id <= :up AND x.position != 'undo' AND {counted} AND NOT EXISTS"
+        "        (SELECT 1 FROM events AS u WHERE u.reverts = x.id AND u.id <= :up)"
+        "    ORDER BY x.happened_on DESC, x.id DESC LIMIT 1)"
+        "), r AS ("
+        "  SELECT l.member, b.happened_on, b.id FROM l LEFT JOIN events AS b ON b.id = ("
+        f"    SELECT x.id FROM events AS x WHERE {active}"
+        "      AND (x.position IS NOT l.position OR x.candidate IS NOT l.candidate)"
+        "    ORDER BY x.happened_on DESC, x.id DESC LIMIT 1)"
+        ") SELECT l.member, coalesce("
+        f"  (SELECT x.happened_on FROM events AS x WHERE {edge_day} ORDER BY x.id LIMIT 1),"
+        f"  (SELECT x.happened_on FROM events AS x WHERE {later}"
+        "    ORDER BY x.happened_on, x.id LIMIT 1)"
+        "), coalesce("
+        f"  (SELECT x.source FROM events AS x WHERE {later} AND {with_source}"
+        "    ORDER BY x.happened_on DESC, x.id DESC LIMIT 1),"
+        f"  (SELECT x.source FROM events AS x WHERE {edge_day} AND {with_source}"
+        "    ORDER BY x.id DESC LIMIT 1)"
+        ")"
+        " FROM l JOIN r AS b ON b.member = l.member"
+    )
+
+
+_APPEND = (
+    f"INSERT INTO events ({_EVENT_COLUMNS})"
+    " SELECT NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?"
+    " WHERE ? IS NULL OR (SELECT action FROM candidate_events"
+    "   WHERE race = ? AND key = ? AND coalesce(happened_on, '') <= ?"
+    "   ORDER BY coalesce(happened_on, '') DESC, id DESC LIMIT 1) IN ('add', 'return')"
+    f" RETURNING {_EVENT_COLUMNS}, (SELECT json_array({_prefixed('p')})"
+    "   FROM current_positions AS c JOIN events AS p ON p.id = c.event_id"
+    "   WHERE c.race = ? AND c.member = ?)"
+)
+_STANDINGS_OF_ANY = _standings_sql(None)  # a recording's: whatever the confidence
