@@ -95,7 +95,10 @@ class _Packed(NamedTuple):
     last_day: date | None
 
     def stances(self, candidate: str) -> str:
-        return self.kept.of(candidate)[self.position]
+        try:
+            return self.kept.of(candidate)[self.position]
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
+            raise UnreadableCheckpoints(repr(exc)) from exc
 
 
 class _Checkpoints:
@@ -131,11 +134,11 @@ class _Checkpoints:
             return RuleReplay(self.candidate, self.race)
         state = self.states[i]
         if isinstance(state, _Packed):
+            text = state.stances(self.candidate)
             try:
-                text = state.stances(self.candidate)
                 stances = {m: _STANCES[s] for m, s in json.loads(text).items()}
-            except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
-                raise UnreadableCheckpoints(str(exc)) from exc
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                raise UnreadableCheckpoints(repr(exc)) from exc
             state = self.states[i] = RuleReplay.resumed(
                 self.candidate, self.race, self.days[i], stances, state.reached, state.last_day
             )
@@ -338,10 +341,10 @@ class Replays:
         if kept is None:
             kept = self._checkpoints[candidate] = _Checkpoints(candidate, self._race)
         folded = await self._mend(kept)
-        if kept.turned(as_of):
+        extend = kept.through is None or kept.through < as_of
+        if extend or kept.turned(as_of):  # folds on from a checkpoint
             await self._read_kept_stances()
-        if kept.through is None or kept.through < as_of:
-            await self._read_kept_stances()
+        if extend:
             since = kept.through + timedelta(days=1) if kept.through else None
             changes = await self._log.changes(
                 self._race.id, as_of, self._seen, since, self._counting
@@ -446,20 +449,20 @@ class Replays:
             self._keep_due = False
             # Copied between folds; a kept checkpoint is never changed (a fold starts from a
             # copy), so the copies can be packed in a thread while commands go on.
-            async with self._lock:
-                try:
+            try:
+                async with self._lock:
                     await self._read_kept_stances()
-                except UnreadableCheckpoints:
-                    return  # the file keeps newer ones
-                seen, lists = (
-                    self._seen,
-                    {
-                        c: (k.through, k.days.copy(), k.states.copy())
-                        for c, k in self._checkpoints.items()
-                        if not k.touched and k.through is not None
-                    },
-                )
-            head, stances = await asyncio.to_thread(_pack, lists)
+                    seen, lists = (
+                        self._seen,
+                        {
+                            c: (k.through, k.days.copy(), k.states.copy())
+                            for c, k in self._checkpoints.items()
+                            if not k.touched and k.through is not None
+                        },
+                    )
+                head, stances = await asyncio.to_thread(_pack, lists)
+            except UnreadableCheckpoints:
+                return  # the next fold replays them; the file keeps newer ones, or bad ones
             if len(head) + len(stances) <= MAX_KEPT_BYTES:
                 await self._log.keep_replays(self._race.id, self._key, seen, head, stances)
 
