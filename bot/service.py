@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from dataclasses import dataclass, replace
 from datetime import date
@@ -41,6 +42,8 @@ from bot.service_proposals import ProposalUseCases, Reviewer
 from bot.service_rounds import RoundUseCases
 from bot.store.store import NewEvent, Store
 from bot.text import check_note, check_source, one_line, skeleton
+
+log = logging.getLogger(__name__)
 
 MAX_HISTORY = 100
 YEARS_BACK = 10  # how far before its deadline a race's events may be dated
@@ -205,7 +208,20 @@ class Service(DigestUseCases, RoundUseCases, AlertUseCases, ProposalUseCases):
             before = await self.store.as_of(self.race.id, day, [member.code], event.id - 1)
             previous = before.get(member.code)
             standing = await self._standing_of_repeat(event, previous)
+        await self._read_model_after_write()
         return Recorded(event, previous, standing)
+
+    async def _read_model_after_write(self) -> None:
+        """Bring today's tally and its countdown (the day the rule was met, mended from the
+        day the write touched) up to date before the write is answered, so the readers who ask
+        next are answered from them at once; readers far outnumber editors. A burst of
+        writes does it once, after its last; a failure here does not fail the write."""
+        if self.store.writes_waiting():
+            return
+        try:
+            await self.countdown()
+        except Exception:  # the write stands; the next reader computes it instead
+            log.warning("Could not bring the tally up to date after a write", exc_info=True)
 
     async def _standing_of_repeat(self, event: Event, previous: Event | None) -> Standing | None:
         """Since when, and the latest source, of a recording that repeats `previous` (the same
@@ -285,6 +301,7 @@ class Service(DigestUseCases, RoundUseCases, AlertUseCases, ProposalUseCases):
             raise TallyError("You have nothing left to undo; /history shows the log.")
         reverted = await self.store.event(undo.reverts)
         now = await self.store.position_of(self.race.id, undo.member)
+        await self._read_model_after_write()
         return Undone(undo, reverted, now)
 
     async def add_candidate(

@@ -222,3 +222,40 @@ async def test_stances_rewritten_by_another_process_after_the_heads_were_read_ar
         assert "replaying" in caplog.text
     finally:
         await first.store.close()
+
+
+async def test_a_write_is_answered_with_the_tally_brought_up_to_date_or_without_it(
+    tmp_path, monkeypatch, caplog
+):
+    service = await open_service(tmp_path / "tally.db")
+    rutte = service.roster.candidate("Rutte")
+    try:
+        for code, day in zip(FEW[1:4], DAYS[20:23], strict=True):
+            await service.record(EDITOR, RACE.member(code), Position.SUPPORTS, rutte, day, NEWS)
+        read: list[date | None] = []
+        changes = Store.changes
+
+        async def noting(self, race, as_of, up_to_id=None, since=None, counting=None):
+            read.append(since)
+            return await changes(self, race, as_of, up_to_id, since, counting)
+
+        await service.record(EDITOR, RACE.member("SE"), Position.SUPPORTS, rutte, DAYS[19], NEWS)
+        assert f"3 backers on {DAYS[21].day} March" in await service.countdown()
+        monkeypatch.setattr(Store, "changes", noting)
+        await service.undo(EDITOR)  # Sweden's: met a day later again
+        assert read[:1] == [DAYS[19]]  # mended from Sweden's day while the undo was made
+        read.clear()
+        assert f"3 backers on {DAYS[22].day} March" in await service.countdown()
+        assert read == []  # the reader after it is answered from what the undo brought
+
+        async def failing(self, *args, **kwargs):
+            raise sqlite3.OperationalError("disk I/O error")
+
+        monkeypatch.setattr(Store, "changes", failing)
+        recorded = await service.record(
+            EDITOR, RACE.member("SK"), Position.SUPPORTS, rutte, DAYS[22], NEWS
+        )
+        assert recorded.event.id == await service.last_event_id()  # the write stands
+        assert "Could not bring the tally up to date" in caplog.text
+    finally:
+        await service.store.close()

@@ -55,6 +55,7 @@ class Database:
         self.path = path
         self.clock = clock or (lambda: datetime.now(UTC))
         self._write_lock = asyncio.Lock()
+        self._writers = 0  # writes under way in this process, waiting ones included
         self._queued: list[_Queued] = []  # see _write_together
         self._heavy = ThreadPoolExecutor(1, thread_name_prefix="tallybot-heavy")
         self._heavy_db: sqlite3.Connection | None = None  # opened in that thread, on first use
@@ -142,15 +143,19 @@ class Database:
         line. The retries wait here, not in the connection's thread, so nothing else waits."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + BUSY_WAIT
-        async with self._write_lock:
-            while loop.time() < deadline:
-                try:
-                    return await work()
-                except sqlite3.OperationalError as exc:
-                    if not _busy(exc):
-                        raise
-                await asyncio.sleep(_RETRY_PAUSE)
-        raise TallyError(BUSY)
+        self._writers += 1
+        try:
+            async with self._write_lock:
+                while loop.time() < deadline:
+                    try:
+                        return await work()
+                    except sqlite3.OperationalError as exc:
+                        if not _busy(exc):
+                            raise
+                    await asyncio.sleep(_RETRY_PAUSE)
+            raise TallyError(BUSY)
+        finally:
+            self._writers -= 1
 
     async def _transaction(self, work: Callable[[], Awaitable[T]]) -> T:
         """Statements that must land together: `BEGIN IMMEDIATE` takes the lock first."""
@@ -167,6 +172,10 @@ class Database:
 
         return await self._write(attempt)
 
+    def writes_waiting(self) -> bool:
+        """Whether a write of this process is being made or waits to be (or to hear it was)."""
+        return self._writers > 0
+
     async def _write_together(self, job: Callable[[sqlite3.Connection], T]) -> T:
         """Run `job(connection)` in the writer's thread, in one transaction with the jobs
         queued meanwhile (group commit), and return what it returned once that transaction is
@@ -177,6 +186,7 @@ class Database:
         deadline = loop.time() + BUSY_WAIT
         queued = _Queued(job, loop.create_future())
         self._queued.append(queued)
+        self._writers += 1
         try:
             async with self._write_lock:
                 # Whoever holds the lock writes all that is queued; a job written meanwhile
@@ -196,6 +206,7 @@ class Database:
             queued.done.cancel()  # no one waits for it: should it be queued again, it is left out
             raise
         finally:
+            self._writers -= 1
             if queued in self._queued:  # refused, or cancelled while it waited: not written
                 self._queued.remove(queued)
         return await queued.done
