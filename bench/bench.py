@@ -292,6 +292,7 @@ GROWN = (  # the rows whose growth with the log is printed
     "start (open, start, warm) to first /tally reply",
     "/tally right after a back-filled recording",
     "/tally right after an /undo",
+    "the /undo itself",
     "/digest right after a recording",
     "/tally as_of: (today, yesterday, ...)",
     "/chart timeline's data (no drawing)",
@@ -367,15 +368,19 @@ async def bench_met_reads(service: Service, path: Path, rounds: int = 20) -> Non
     print(f"  {'':44} p99 {ROWS[FIRST][1] / first_p99:5.1f}x the first bare query's")
     report("start (open, start, warm) to first /tally reply", first)
 
-    after_undo, after_back_fill, digest = [], [], []
+    after_undo, after_back_fill, digest, undos, back_fills = [], [], [], [], []
     for i in range(rounds):
         member = race.members[i % len(race.members)].code
         back = (TODAY - timedelta(days=1 + i * 7)).isoformat()
+        start = time.perf_counter()
         await run_line(ctx, f"/endorse {member} Rutte on:{back}")
+        back_fills.append(time.perf_counter() - start)
         start = time.perf_counter()
         await run_line(ctx, "/tally")
         after_back_fill.append(time.perf_counter() - start)
+        start = time.perf_counter()
         await run_line(ctx, "/undo")
+        undos.append(time.perf_counter() - start)
         start = time.perf_counter()
         await run_line(ctx, "/tally")
         after_undo.append(time.perf_counter() - start)
@@ -385,6 +390,8 @@ async def bench_met_reads(service: Service, path: Path, rounds: int = 20) -> Non
         digest.append(time.perf_counter() - start)
     beside("/tally right after a back-filled recording", after_back_fill, base_p99)
     beside("/tally right after an /undo", after_undo, base_p99)
+    report("the back-filled /endorse itself", back_fills)  # which brings the tally up to date
+    report("the /undo itself", undos)
     beside("/digest right after a recording", digest, base_p99)
 
     as_of = []
