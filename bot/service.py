@@ -127,7 +127,7 @@ class Service(DigestUseCases, RoundUseCases, AlertUseCases, ProposalUseCases):
                 ),
             )
         )
-        warm = self.store.background(self.countdown())
+        warm = self.store.background(self._warm())
         await asyncio.wait({warm}, timeout=WARM_WAIT)
         return added
 
@@ -211,6 +211,13 @@ class Service(DigestUseCases, RoundUseCases, AlertUseCases, ProposalUseCases):
         await self._read_model_after_write()
         return Recorded(event, previous, standing)
 
+    async def _warm(self) -> None:
+        """What /tally shows of today, kept until anything is committed: the tally, its
+        countdown (the day the rule was met) and the round held today."""
+        tally = await self.tally()
+        await self.countdown(tally)
+        await self.round_on(tally.as_of)
+
     async def _read_model_after_write(self) -> None:
         """Bring today's tally and its countdown (the day the rule was met, mended from the
         day the write touched) up to date before the write is answered, so the readers who ask
@@ -219,7 +226,7 @@ class Service(DigestUseCases, RoundUseCases, AlertUseCases, ProposalUseCases):
         if self.store.writes_waiting():
             return
         try:
-            await self.countdown()
+            await self._warm()
         except Exception:  # the write stands; the next reader computes it instead
             log.warning("Could not bring the tally up to date after a write", exc_info=True)
 
