@@ -57,6 +57,7 @@ class RoundUseCases:
         if not held.source:
             raise TallyError("A round needs its source: add source:https://... to the report.")
         await self.store.add_round(self.race.id, held, actor)
+        self.rounds_kept.clear()  # they were read before this round was recorded
         return held
 
     def _ballots(self, typed: str, seats: int, who: str) -> tuple[Ballots, ...]:
