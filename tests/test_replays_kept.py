@@ -47,6 +47,13 @@ async def open_service(path) -> Service:
     return service
 
 
+async def three_backers(service: Service) -> None:
+    """Estonia, Hungary and Slovakia back Rutte on 11, 12 and 13 March: met on the 13th."""
+    rutte = service.roster.candidate("Rutte")
+    for code, day in zip(FEW[1:4], DAYS[20:23], strict=True):
+        await service.record(EDITOR, RACE.member(code), Position.SUPPORTS, rutte, day, NEWS)
+
+
 async def replayed(
     store: Store, candidate: str, day: date, strict: bool, up_to_id: int | None = None
 ) -> date | None:
@@ -106,8 +113,7 @@ async def test_a_new_process_starts_from_the_kept_checkpoints(tmp_path, monkeypa
     service = await open_service(path)
     rutte = service.roster.candidate("Rutte")
     try:
-        for code, day in zip(FEW[1:4], DAYS[20:23], strict=True):
-            await service.record(EDITOR, RACE.member(code), Position.SUPPORTS, rutte, day, NEWS)
+        await three_backers(service)
         met = DAYS[22]
         assert await service.countdown() == await service.countdown()  # replayed once
         await service.replays_kept()
@@ -139,8 +145,7 @@ async def test_checkpoints_of_another_rule_or_an_unreadable_file_are_not_used(tm
     service = await open_service(path)
     rutte = service.roster.candidate("Rutte")
     try:
-        for code, day in zip(FEW[1:4], DAYS[20:23], strict=True):
-            await service.record(EDITOR, RACE.member(code), Position.SUPPORTS, rutte, day, NEWS)
+        await three_backers(service)
         await service.countdown()
         await service.replays_kept()
     finally:
@@ -203,8 +208,7 @@ async def test_stances_rewritten_by_another_process_after_the_heads_were_read_ar
     first = await open_service(path)
     rutte = first.roster.candidate("Rutte")
     try:
-        for code, day in zip(FEW[1:4], DAYS[20:23], strict=True):
-            await first.record(EDITOR, RACE.member(code), Position.SUPPORTS, rutte, day, NEWS)
+        await three_backers(first)
         await first.countdown()
         await first.replays_kept()
         reader = Replays(first.store, RACE, counting(False))
@@ -230,8 +234,7 @@ async def test_a_write_is_answered_with_the_tally_brought_up_to_date_or_without_
     service = await open_service(tmp_path / "tally.db")
     rutte = service.roster.candidate("Rutte")
     try:
-        for code, day in zip(FEW[1:4], DAYS[20:23], strict=True):
-            await service.record(EDITOR, RACE.member(code), Position.SUPPORTS, rutte, day, NEWS)
+        await three_backers(service)
         read: list[date | None] = []
         changes = Store.changes
 
