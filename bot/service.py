@@ -219,10 +219,10 @@ class Service(DigestUseCases, RoundUseCases, AlertUseCases, ProposalUseCases):
         await self.round_on(tally.as_of)
 
     async def _read_model_after_write(self) -> None:
-        """Bring today's tally and its countdown (the day the rule was met, mended from the
-        day the write touched) up to date before the write is answered, so the readers who ask
-        next are answered from them at once; readers far outnumber editors. A burst of
-        writes does it once, after its last; a failure here does not fail the write."""
+        """Bring what /tally shows of today (`_warm`: the day the rule was met mended from
+        the day the write touched) up to date before the write is answered, so the readers who
+        ask next are answered at once; readers far outnumber editors. A burst of writes does
+        it once, after its last; a failure here does not fail the write."""
         if self.store.writes_waiting():
             return
         try:
