@@ -47,11 +47,15 @@ async def open_service(path) -> Service:
     return service
 
 
-async def three_backers(service: Service) -> None:
-    """Estonia, Hungary and Slovakia back Rutte on 11, 12 and 13 March: met on the 13th."""
+async def three_backers(service: Service, kept: bool = False) -> None:
+    """Estonia, Hungary and Slovakia back Rutte on 11, 12 and 13 March: met on the 13th; with
+    `kept`, that replay's checkpoints are then written to the file."""
     rutte = service.roster.candidate("Rutte")
     for code, day in zip(FEW[1:4], DAYS[20:23], strict=True):
         await service.record(EDITOR, RACE.member(code), Position.SUPPORTS, rutte, day, NEWS)
+    if kept:
+        await service.countdown()
+        await service.replays_kept()
 
 
 async def replayed(
@@ -145,9 +149,7 @@ async def test_checkpoints_of_another_rule_or_an_unreadable_file_are_not_used(tm
     service = await open_service(path)
     rutte = service.roster.candidate("Rutte")
     try:
-        await three_backers(service)
-        await service.countdown()
-        await service.replays_kept()
+        await three_backers(service, kept=True)
     finally:
         await service.store.close()
     # The race file now asks four backers: the three do not meet it, whatever was kept.
@@ -208,9 +210,7 @@ async def test_stances_rewritten_by_another_process_after_the_heads_were_read_ar
     first = await open_service(path)
     rutte = first.roster.candidate("Rutte")
     try:
-        await three_backers(first)
-        await first.countdown()
-        await first.replays_kept()
+        await three_backers(first, kept=True)
         reader = Replays(first.store, RACE, counting(False))
         assert await reader.met_on(rutte.key, ARTICLES_DAY) == DAYS[22]  # the heads alone
         other = await open_service(path)  # another process moves the met day and keeps that
